@@ -1,0 +1,77 @@
+# Identity conversations for a small chat model: prompts -> fetch -> validate -> dataset.
+# `make help` lists every target and variable. Each target runs one `python -m stages` command.
+
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+## conversations to make: seeds 0..N-1
+N ?= 1000
+## requests in flight at once
+WORKERS ?= 4
+## model id sent to the API
+MODEL ?= google/gemini-2.5-flash
+## sampling temperature
+TEMPERATURE ?= 1.0
+## answer token cap (credits are checked against it)
+MAX_TOKENS ?= 4096
+## OpenAI-compatible API root
+BASE_URL ?= https://openrouter.ai/api/v1
+## answers asked per seed until one is valid
+MAX_ATTEMPTS ?= 5
+## total seconds allowed per request
+TIMEOUT ?= 120
+## first retry wait in seconds, doubled each retry
+BACKOFF ?= 1
+## optional cap on requests per minute
+RPM ?=
+## 1 rejects conversations with non-ASCII text
+ASCII ?= 0
+## dataset lines: array (nanochat) or messages
+FORMAT ?= array
+## derived files (clean removes them)
+DATA_DIR ?= data
+## paid-for answers (clean keeps them)
+CACHE_DIR ?= cache
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAGES := $(PY) -m stages
+READ_ARGS = --n $(N) --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)' --ascii $(ASCII)
+
+.PHONY: help prompts fetch validate dataset demo test clean distclean
+
+help: ## list targets and variables
+	@echo "Targets:"
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/  make \1\t\2/' | expand -t 18
+	@echo "Variables (make TARGET VAR=value, or set them in the environment):"
+	@awk '/^## /{doc=substr($$0,4)} /^[A-Z_]+ \?=/{printf "  %-14s%s [default: %s]\n", $$1, doc, substr($$0, index($$0,"=")+2)}' $(MAKEFILE_LIST)
+
+# The virtualenv is a file target: built once, rebuilt when the dependencies change.
+$(VENV)/.installed: setup.cfg pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+prompts: $(VENV)/.installed ## render one request body per seed into DATA_DIR/prompts
+	$(STAGES) prompts --n $(N) --data-dir '$(DATA_DIR)' --model '$(MODEL)' --temperature $(TEMPERATURE) --max-tokens $(MAX_TOKENS)
+
+fetch: prompts ## send what the cache lacks, WORKERS at a time (needs the API key)
+	$(STAGES) fetch $(READ_ARGS) --workers $(WORKERS) --max-attempts $(MAX_ATTEMPTS) --timeout $(TIMEOUT) --backoff $(BACKOFF) $(if $(RPM),--rpm $(RPM))
+
+validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR/rejected.jsonl
+	$(STAGES) validate $(READ_ARGS)
+
+dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversations.jsonl
+	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT)
+
+demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no key, no network
+	$(STAGES) demo --data-dir '$(DATA_DIR)'
+
+test: $(VENV)/.installed ## run the test suite
+	$(PY) -m pytest
+
+clean: ## remove derived data (DATA_DIR); the paid-for cache stays
+	rm -rf -- '$(DATA_DIR)' .pytest_cache *.egg-info
+
+distclean: clean ## remove the cache and the virtualenv too
+	rm -rf -- '$(CACHE_DIR)' $(VENV)

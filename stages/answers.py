@@ -1,0 +1,89 @@
+"""Make sense of a chat-completions answer body: a usable completion, a transient failure, or a fatal one.
+
+OpenRouter can report failures inside HTTP 200 and can pad the body with keep-alive whitespace.
+"""
+import json
+from dataclasses import dataclass
+
+from .errors import FatalAPIError
+
+# Statuses that doom every request of the run; the rest of the 4xx/5xx range is worth retrying.
+FATAL_STATUSES = {400: "the request was rejected as malformed",
+                  401: "the API key was rejected",
+                  402: "the account is out of credits",
+                  403: "the request was refused by moderation or a guardrail",
+                  404: "the model or a provider supporting these parameters was not found",
+                  413: "the request is too large"}
+FATAL_FIXES = {400: "check MODEL and the files in prompts/",
+               401: "check OPENROUTER_API_KEY or openroutertoken.txt",
+               402: "add credits or lower MAX_TOKENS",
+               403: "soften the prompt sources in prompts/",
+               404: "check MODEL, or pick a model that supports structured outputs",
+               413: "shorten the prompt sources in prompts/"}
+
+
+class TransientAnswer(Exception):
+    """Nothing usable came back; asking again may work. Not cached, not an attempt."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+
+def fatal_error(status: int, detail: str = "") -> FatalAPIError:
+    said = f": {detail[:160]}" if detail else ""
+    return FatalAPIError(f"HTTP {status}, {FATAL_STATUSES[status]}{said}; {FATAL_FIXES[status]}")
+
+
+def error_message(data: object) -> str:
+    """The API's own words from an {"error": {...}} body, or ''."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message", ""))
+    return str(error or "")
+
+
+def error_code(data: dict) -> int | None:
+    error = data.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    try:
+        return int(code)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_completion(text: str) -> dict:
+    """The completion in a 200 body; raises TransientAnswer or FatalAPIError otherwise."""
+    if not text.strip():
+        raise TransientAnswer("empty body")
+    try:
+        data = json.loads(text)  # json.loads already skips leading keep-alive whitespace
+    except json.JSONDecodeError:
+        raise TransientAnswer("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise TransientAnswer("body is not a JSON object")
+    if data.get("error"):
+        if error_code(data) in FATAL_STATUSES:
+            raise fatal_error(error_code(data), error_message(data))
+        raise TransientAnswer(f"error in body: {error_message(data)[:80]}")
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise TransientAnswer("no choices in body")
+    if choices[0].get("finish_reason") == "error":
+        raise TransientAnswer("finish_reason error")
+    return data
+
+
+def usage_of(completion: dict) -> Usage:
+    usage = completion.get("usage")
+    if not isinstance(usage, dict):
+        return Usage()
+    def number(name, kind):
+        try:
+            return kind(usage.get(name) or 0)
+        except (TypeError, ValueError):
+            return kind(0)
+    return Usage(number("prompt_tokens", int), number("completion_tokens", int), number("cost", float))

@@ -1,0 +1,85 @@
+"""The rules a conversation must pass: the JSON schema, then the role order nanochat expects.
+
+`judge` returns the messages and a list of short reason codes; no reasons means valid.
+"""
+import json
+from dataclasses import dataclass, field
+
+import jsonschema
+
+from .errors import PipelineError
+
+BAD_FINISH = {"length": "truncated", "content_filter": "content_filter"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    messages: list | None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.reasons
+
+
+def make_validator(schema: dict) -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as err:
+        raise PipelineError(f"prompts/schema.json is not a valid JSON schema: {err.message}") from None
+    return cls(schema)
+
+
+def strip_fences(text: str) -> str:
+    """Some models wrap JSON in a ```json fence despite structured output; accept that."""
+    text = text.strip()
+    if text.startswith("```") and text.endswith("```"):
+        text = text[3:-3].removeprefix("json")
+    return text
+
+
+def role_problems(messages: list, ascii_only: bool) -> list[str]:
+    if len(messages) < 2:
+        return ["too_short"]
+    reasons = []
+    if any(m["role"] != ("user", "assistant")[i % 2] for i, m in enumerate(messages)):
+        reasons.append("role_order")
+    if messages[-1]["role"] != "assistant":
+        reasons.append("ends_with_user")
+    if any(not m["content"].strip() for m in messages):
+        reasons.append("empty_message")
+    if ascii_only and not all(m["content"].isascii() for m in messages):
+        reasons.append("non_ascii")
+    return reasons
+
+
+def is_message_list(messages: object) -> bool:
+    return isinstance(messages, list) and all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+        for m in messages)
+
+
+def judge_content(content: object, validator, ascii_only: bool = False) -> Verdict:
+    if not isinstance(content, str) or not content.strip():
+        return Verdict(None, ["no_content"])
+    try:
+        data = json.loads(strip_fences(content))
+    except json.JSONDecodeError:
+        return Verdict(None, ["not_json"])
+    if not validator.is_valid(data):
+        return Verdict(None, ["schema"])
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if not is_message_list(messages):
+        return Verdict(None, ["schema"])  # a custom schema may allow other shapes; nanochat does not
+    return Verdict(messages, role_problems(messages, ascii_only))
+
+
+def judge(completion: dict, validator, ascii_only: bool = False) -> Verdict:
+    """Judge a parsed completion (see answers.parse_completion)."""
+    choice = completion["choices"][0]
+    finish = choice.get("finish_reason")
+    if finish in BAD_FINISH:
+        return Verdict(None, [BAD_FINISH[finish]])
+    message = choice.get("message")
+    return judge_content(message.get("content") if isinstance(message, dict) else None, validator, ascii_only)

@@ -1,0 +1,58 @@
+"""Defaults, paths and the click options shared by several stages, defined once.
+
+Every option maps to the make variable of the same name (also read from the environment).
+"""
+from pathlib import Path
+
+import click
+
+DEFAULT_MODEL = "google/gemini-2.5-flash"
+DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+PROMPTS_DIR = Path("prompts")
+
+
+def option(name: str, **kwargs):
+    """A long option `--name` that also reads the environment variable NAME."""
+    flag = "--" + name.lower().replace("_", "-")
+    return click.option(flag, name.lower(), envvar=name, show_default=True, **kwargs)
+
+
+def data_dir_option(func):
+    return option("DATA_DIR", type=click.Path(file_okay=False, path_type=Path), default="data",
+                  help="Folder for rendered prompts and outputs.")(func)
+
+
+def cache_dir_option(func):
+    return option("CACHE_DIR", type=click.Path(file_okay=False, path_type=Path), default="cache",
+                  help="Folder of the answer cache (paid for; clean keeps it).")(func)
+
+
+def count_option(func):
+    return option("N", type=click.IntRange(min=0), default=1000,
+                  help="Number of seeds (conversations): 0..N-1.")(func)
+
+
+def base_url_option(func):
+    """Part of every cache key, with the request body and the attempt number."""
+    return option("BASE_URL", default=DEFAULT_BASE_URL,
+                  help="OpenAI-compatible API root; /chat/completions is appended.")(func)
+
+
+def ascii_option(func):
+    return option("ASCII", type=click.BOOL, default=False,
+                  help="Reject conversations with non-ASCII text (1 or 0).")(func)
+
+
+def review_options(func):
+    """What validate and dataset need to find and judge cached answers."""
+    for decorator in (count_option, data_dir_option, cache_dir_option, base_url_option, ascii_option):
+        func = decorator(func)
+    return func
+
+
+def prompt_dir(data_dir: Path) -> Path:
+    return data_dir / "prompts"
+
+
+def completions_url(base_url: str) -> str:
+    return base_url.rstrip("/") + "/chat/completions"

@@ -1,0 +1,57 @@
+"""`make demo`: the whole chain against the loopback fake API, with no key and no network.
+
+Uses its own data and cache folders under DATA_DIR/demo and prints a few conversations.
+"""
+import json
+from pathlib import Path
+
+import click
+
+from .checks import make_validator
+from .config import completions_url, data_dir_option, option
+from .dataset import build_dataset, dataset_path
+from .fakeapi import FakeConfig, start_fake
+from .fetch import Job, run_fetch, summary_line
+from .prompts import Settings, load_sources, render_all
+from .config import prompt_dir
+from .review import Rules
+
+DEMO_KEY = "demo-key-for-the-fake-api"
+
+
+def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
+    sources = load_sources()
+    render_all(sources, Settings(), n, prompt_dir(folder))
+    server = start_fake(FakeConfig(latency=0.2, jitter=0.1, fault_rate=fault_rate, retry_after=0.2))
+    try:
+        job = Job(completions_url(server.base_url), folder, max_attempts=5, timeout=30, backoff=0.1,
+                  rules=Rules(make_validator(sources.schema)), key=DEMO_KEY)
+        click.echo(summary_line(run_fetch(job, folder / "cache", n, workers), n), err=True)
+        tally = build_dataset(folder / "cache", folder, n, server.base_url, False, "array")
+        click.echo(f"demo: {tally.summary()}; fake API saw {server.stats.requests} requests", err=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return dataset_path(folder)
+
+
+def show_conversation(messages: list[dict]) -> str:
+    return "\n".join(f"  {m['role']:>9}: {m['content']}" for m in messages)
+
+
+@click.command("demo")
+@data_dir_option
+@option("N", type=click.IntRange(min=1, max=1000), default=20, help="Conversations to make.")
+@option("WORKERS", type=click.IntRange(1, 64), default=8, help="Requests in flight at once.")
+@click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="Share of faulty answers from the fake API.")
+def demo_command(data_dir, n, workers, fault_rate):
+    """Run prompts -> fetch -> dataset against the loopback fake API and show a few conversations.
+
+    Example: python -m stages demo --n 20
+    """
+    path = run_demo(data_dir / "demo", n, workers, fault_rate)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines[:3]):
+        click.echo(f"conversation {number + 1} of {len(lines)}:\n{show_conversation(json.loads(line))}\n")
+    click.echo(f"demo: the whole file is {path}", err=True)

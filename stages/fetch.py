@@ -1,0 +1,207 @@
+"""Stage 2: send every rendered prompt that has no valid cached answer, WORKERS at a time.
+
+Each answer is cached before it is judged; a rerun replays the cache and sends nothing for it.
+"""
+import random
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from .answers import Usage, TransientAnswer, parse_completion, usage_of
+from .cache import answer_key, encode_entry, open_cache
+from .client import Request, TransientHTTP, post_completion
+from .config import completions_url, option, review_options
+from .errors import PipelineError
+from .key import load_key
+from .prompts import load_body, load_sources
+from .review import Rules, judge_entry
+from .checks import make_validator
+from .throttle import Throttle
+
+RETRIES = 10          # transient failures per answer before the seed waits for the next run
+MAX_PAUSE = 120.0     # cap on one backoff or Retry-After wait
+
+
+@dataclass
+class Job:
+    url: str
+    data_dir: Path
+    max_attempts: int
+    timeout: float
+    backoff: float
+    rules: Rules
+    key: str | None = None
+    key_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def api_key(self) -> str:
+        """Read the key on the first request only, so a fully cached run needs none."""
+        with self.key_lock:
+            if self.key is None:
+                self.key = load_key()
+            return self.key
+
+
+@dataclass
+class Tally:
+    done: int = 0
+    valid: int = 0
+    requests: int = 0
+    retries: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    def __post_init__(self):
+        self.lock = threading.Lock()
+
+    def add(self, **counts) -> None:
+        with self.lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def add_usage(self, usage: Usage) -> None:
+        self.add(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost=usage.cost)
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def backoff_delay(retry: int, base: float, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), MAX_PAUSE)
+    return random.uniform(0.5, 1.0) * min(MAX_PAUSE, base * 2 ** retry)  # jitter spreads the herd
+
+
+def ask(job: Job, body: dict, throttle: Throttle, tally: Tally) -> str:
+    """One usable completion body, retrying transient failures; raises TransientAnswer when they persist."""
+    for retry in range(RETRIES + 1):
+        throttle.acquire()
+        try:
+            tally.add(requests=1)
+            text = post_completion(Request(job.url, body, job.api_key(), job.timeout))
+            parse_completion(text)
+        except TransientAnswer as err:
+            throttle.release(ok=False)
+            if retry == RETRIES:
+                raise
+            tally.add(retries=1)
+            pause = backoff_delay(retry, job.backoff, getattr(err, "retry_after", None))
+            if getattr(err, "status", None) == 429:
+                throttle.rate_limited(pause)  # everyone waits, this thread included
+            else:
+                time.sleep(pause)
+            continue
+        except BaseException:
+            throttle.release(ok=False)
+            raise
+        throttle.release(ok=True)
+        return text
+    raise AssertionError("unreachable")
+
+
+def fetch_seed(seed: int, job: Job, cache, throttle: Throttle, tally: Tally) -> bool:
+    """Walk the attempts of one seed until one is valid; True when one is."""
+    body = load_body(job.data_dir, seed)
+    for attempt in range(job.max_attempts):
+        key = answer_key(job.url, body, attempt)
+        raw = cache.get(key)
+        if raw is None:
+            text = ask(job, body, throttle, tally)
+            raw = encode_entry(seed, attempt, text)
+            cache.set(key, raw)  # paid for: store before anything else
+            tally.add_usage(usage_of(parse_completion(text)))
+        else:
+            tally.add(cache_hits=1)
+        if judge_entry(raw, job.rules).valid:
+            return True
+    return False
+
+
+class Pool:
+    """WORKERS daemon threads pulling seeds from one iterator; the first fatal error stops them all."""
+
+    def __init__(self, job: Job, cache, throttle: Throttle, tally: Tally, seeds):
+        self.job, self.cache, self.throttle, self.tally = job, cache, throttle, tally
+        self.seeds = iter(seeds)
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+
+    def next_seed(self) -> int | None:
+        with self.lock:
+            return None if self.stop.is_set() else next(self.seeds, None)
+
+    def work(self) -> None:
+        while (seed := self.next_seed()) is not None:
+            try:
+                ok = fetch_seed(seed, self.job, self.cache, self.throttle, self.tally)
+            except TransientAnswer:
+                ok = False
+            except BaseException as err:  # fatal for the run: report it from the main thread
+                with self.lock:
+                    self.error = self.error or err
+                self.stop.set()
+                return
+            self.tally.add(done=1, valid=int(ok))
+
+    def run(self, workers: int, on_tick) -> None:
+        # Daemon threads: a fatal error or Ctrl-C ends the run at once instead of
+        # waiting for answers in flight (those are the only ones lost).
+        threads = [threading.Thread(target=self.work, daemon=True) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads) and not self.stop.wait(0.2):
+            on_tick()
+        on_tick()
+        if self.error:
+            raise self.error
+
+
+def progress_text(tally: Tally, throttle: Throttle) -> dict:
+    return {"hits": tally.cache_hits, "retries": tally.retries, "failed": tally.done - tally.valid,
+            "tokens": tally.prompt_tokens + tally.completion_tokens, "cost": f"${tally.cost:.4f}",
+            "in_flight": f"{throttle.in_flight}/{throttle.limit}"}
+
+
+def summary_line(tally: Tally, n: int) -> str:
+    missing = n - tally.valid
+    return (f"fetch: {tally.valid}/{n} seeds valid, {missing} without a valid answer; "
+            f"{tally.requests} requests ({tally.retries} retried), {tally.cache_hits} cached answers reused, "
+            f"{tally.prompt_tokens + tally.completion_tokens} tokens, ${tally.cost:.4f} spent now")
+
+
+def run_fetch(job: Job, cache_dir: Path, n: int, workers: int, rpm: float | None = None) -> Tally:
+    tally, throttle = Tally(), Throttle(workers, rpm)
+    # In a log (not a terminal) one progress line per 10 s is plenty.
+    interval = 0.5 if sys.stderr.isatty() else 10.0
+    with open_cache(cache_dir) as cache, tqdm(total=n, file=sys.stderr, unit="seed", mininterval=interval,
+                                              dynamic_ncols=True, desc="fetch") as bar:
+        def tick():
+            bar.set_postfix(progress_text(tally, throttle), refresh=False)
+            bar.update(tally.done - bar.n)
+        Pool(job, cache, throttle, tally, range(n)).run(max(1, min(workers, n)), tick)
+    return tally
+
+
+@click.command("fetch")
+@review_options
+@option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=5, help="Answers asked per seed until one is valid.")
+@option("WORKERS", type=click.IntRange(1, 1024), default=4, help="Requests in flight at once.")
+@option("TIMEOUT", type=click.FloatRange(min=1), default=120.0, help="Total seconds allowed per request.")
+@option("BACKOFF", type=click.FloatRange(min=0), default=1.0, help="First retry wait in seconds; doubles each retry.")
+@option("RPM", type=click.FloatRange(min=0, min_open=True), default=None, help="Cap on requests per minute (optional).")
+def fetch_command(n, data_dir, cache_dir, base_url, max_attempts, ascii, workers, timeout, backoff, rpm):
+    """Send prompts without a valid cached answer to BASE_URL and cache every answer.
+
+    Example: python -m stages fetch --n 1000 --workers 4
+    """
+    rules = Rules(make_validator(load_sources().schema), ascii)
+    job = Job(completions_url(base_url), data_dir, max_attempts, timeout, backoff, rules)
+    tally = run_fetch(job, cache_dir, n, workers, rpm)
+    click.echo(summary_line(tally, n), err=True)

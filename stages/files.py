@@ -1,0 +1,26 @@
+"""Write outputs atomically: a temp file beside the target, then a rename, so a crash never leaves half a file."""
+import os
+from pathlib import Path
+from typing import Iterable
+
+import jsonlines
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[object]) -> int:
+    """Write one compact JSON value per line; return the number of lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    count = 0
+    with jsonlines.open(tmp, mode="w", compact=True) as writer:
+        for row in rows:
+            writer.write(row)
+            count += 1
+    tmp.replace(path)
+    return count

@@ -1,0 +1,140 @@
+"""Stage 1: render one chat-completions request body per seed into DATA_DIR/prompts/<seed>.json.
+
+Deterministic: the seed alone picks the example first messages, so re-rendering is byte-identical.
+"""
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+import click
+
+from .config import DEFAULT_MODEL, PROMPTS_DIR, count_option, data_dir_option, option, prompt_dir
+from .errors import PipelineError
+from .files import write_atomic
+
+EXAMPLES_PER_SEED = 5
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The editable texts in prompts/ that every request is made from."""
+    identity: str
+    instructions: str
+    first_messages: tuple[str, ...]
+    schema: dict
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = DEFAULT_MODEL
+    temperature: float = 1.0
+    max_tokens: int = 4096
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PipelineError(f"cannot read {path}: {err.strerror}; restore it from git or fix the path") from None
+
+
+def read_lines(path: Path) -> tuple[str, ...]:
+    lines = (line.strip() for line in read_text(path).splitlines())
+    return tuple(line for line in lines if line and not line.startswith("#"))
+
+
+def read_schema(path: Path) -> dict:
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as err:
+        raise PipelineError(f"{path} is not valid JSON (line {err.lineno}): fix the schema file") from None
+
+
+def load_sources(folder: Path = PROMPTS_DIR) -> Sources:
+    sources = Sources(
+        identity=read_text(folder / "identity.md").strip(),
+        instructions=read_text(folder / "instructions.md"),
+        first_messages=read_lines(folder / "first_messages.txt"),
+        schema=read_schema(folder / "schema.json"),
+    )
+    if len(sources.first_messages) < EXAMPLES_PER_SEED:
+        raise PipelineError(f"{folder / 'first_messages.txt'} needs at least {EXAMPLES_PER_SEED} messages")
+    return sources
+
+
+def pick_examples(first_messages: tuple[str, ...], seed: int) -> list[str]:
+    return random.Random(seed).sample(first_messages, EXAMPLES_PER_SEED)
+
+
+def render_prompt(sources: Sources, seed: int) -> str:
+    examples = "\n".join(f"- {text}" for text in pick_examples(sources.first_messages, seed))
+    try:
+        return Template(sources.instructions).substitute(identity=sources.identity, examples=examples)
+    except (KeyError, ValueError) as err:
+        raise PipelineError(f"instructions.md has an unknown placeholder {err}: use $identity and $examples") from None
+
+
+def request_body(sources: Sources, settings: Settings, seed: int) -> dict:
+    return {
+        "model": settings.model,
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+        "messages": [{"role": "user", "content": render_prompt(sources, seed)}],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "conversation", "strict": True, "schema": sources.schema},
+        },
+        "provider": {"require_parameters": True},
+    }
+
+
+def encode_body(body: dict) -> str:
+    return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Skip identical files so reruns are cheap and mtimes stay meaningful."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomic(path, text)
+    return True
+
+
+def render_all(sources: Sources, settings: Settings, n: int, out_dir: Path) -> int:
+    """Write bodies for seeds 0..n-1; return how many files changed."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    changed = 0
+    for seed in range(n):
+        changed += write_if_changed(out_dir / f"{seed}.json", encode_body(request_body(sources, settings, seed)))
+    return changed
+
+
+def load_body(data_dir: Path, seed: int) -> dict:
+    path = prompt_dir(data_dir) / f"{seed}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"no rendered prompt for seed {seed} ({path}): run `make prompts` with the same N") from None
+    except json.JSONDecodeError:
+        raise PipelineError(f"{path} is not valid JSON: run `make prompts` to render it again") from None
+
+
+@click.command("prompts")
+@count_option
+@data_dir_option
+@option("MODEL", default=DEFAULT_MODEL, help="Model id sent to the API.")
+@option("TEMPERATURE", type=click.FloatRange(0, 2), default=1.0, help="Sampling temperature.")
+@option("MAX_TOKENS", type=click.IntRange(min=1), default=4096, help="Answer token cap (credits are checked against it).")
+def prompts_command(n, data_dir, model, temperature, max_tokens):
+    """Render one request body per seed into DATA_DIR/prompts/.
+
+    Example: python -m stages prompts --n 1000
+    """
+    settings = Settings(model=model, temperature=temperature, max_tokens=max_tokens)
+    changed = render_all(load_sources(), settings, n, prompt_dir(data_dir))
+    click.echo(f"prompts: {n} rendered, {changed} changed, in {prompt_dir(data_dir)}", err=True)
