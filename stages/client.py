@@ -56,8 +56,16 @@ def retry_after_seconds(response: requests.Response) -> float | None:
 
 
 def response_socket(response: requests.Response):
-    connection = getattr(response.raw, "connection", None)
-    return getattr(connection, "sock", None)
+    """The socket under a streamed response, or None (as with mocked responses).
+
+    http.client drops the connection's reference when the server says Connection: close,
+    so fall back to the socket behind the body's file object.
+    """
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is None:
+        body_file = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(body_file, "raw", None), "_sock", None)
+    return sock
 
 
 def read_body(response: requests.Response, deadline: float) -> str:

@@ -191,7 +191,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         if not self.authorized():
             self.server.stats.count("401")
             return self.send_error_json(401, "User not found.")
-        if body is None or not isinstance(body.get("messages"), list):
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
             self.server.stats.count("400")
             return self.send_error_json(400, "Invalid request body")
         if self.server.over_rate():

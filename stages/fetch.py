@@ -130,33 +130,39 @@ class Pool:
         self.job, self.cache, self.throttle, self.tally = job, cache, throttle, tally
         self.seeds = iter(seeds)
         self.lock = threading.Lock()
-        self.stop = threading.Event()
+        self.finished = threading.Event()  # set by the last worker out, or by a fatal error
+        self.running = 0
         self.error: BaseException | None = None
 
     def next_seed(self) -> int | None:
         with self.lock:
-            return None if self.stop.is_set() else next(self.seeds, None)
+            return None if self.error else next(self.seeds, None)
 
     def work(self) -> None:
-        while (seed := self.next_seed()) is not None:
-            try:
-                ok = fetch_seed(seed, self.job, self.cache, self.throttle, self.tally)
-            except TransientAnswer:
-                ok = False
-            except BaseException as err:  # fatal for the run: report it from the main thread
-                with self.lock:
-                    self.error = self.error or err
-                self.stop.set()
-                return
-            self.tally.add(done=1, valid=int(ok))
+        try:
+            while (seed := self.next_seed()) is not None:
+                try:
+                    ok = fetch_seed(seed, self.job, self.cache, self.throttle, self.tally)
+                except TransientAnswer:
+                    ok = False  # still failing after all retries: the next run tries again
+                self.tally.add(done=1, valid=int(ok))
+        except BaseException as err:  # fatal for the run: the main thread reports it
+            with self.lock:
+                self.error = self.error or err
+            self.finished.set()
+        finally:
+            with self.lock:
+                self.running -= 1
+                if self.running == 0:
+                    self.finished.set()
 
     def run(self, workers: int, on_tick) -> None:
         # Daemon threads: a fatal error or Ctrl-C ends the run at once instead of
         # waiting for answers in flight (those are the only ones lost).
-        threads = [threading.Thread(target=self.work, daemon=True) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        while any(t.is_alive() for t in threads) and not self.stop.wait(0.2):
+        self.running = workers
+        for _ in range(workers):
+            threading.Thread(target=self.work, daemon=True).start()
+        while not self.finished.wait(0.2):
             on_tick()
         on_tick()
         if self.error:

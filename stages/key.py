@@ -8,7 +8,8 @@ KEY_VARIABLE = "OPENROUTER_API_KEY"
 KEY_FILE = Path("openroutertoken.txt")
 
 
-def load_key(key_file: Path = KEY_FILE) -> str:
+def load_key(key_file: Path | None = None) -> str:
+    key_file = key_file or KEY_FILE
     key = os.environ.get(KEY_VARIABLE, "").strip()
     if not key and key_file.is_file():
         key = key_file.read_text(encoding="utf-8").strip()

@@ -1,0 +1,80 @@
+"""Shared fixtures: temp data and cache folders, a clean environment, a loopback fake API."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from stages.fakeapi import FakeConfig, start_fake
+from stages.prompts import Settings, load_sources, render_all
+
+ROOT = Path(__file__).resolve().parent.parent
+MAKE_VARIABLES = ("N", "WORKERS", "MODEL", "TEMPERATURE", "MAX_TOKENS", "BASE_URL", "MAX_ATTEMPTS", "TIMEOUT",
+                  "BACKOFF", "RPM", "ASCII", "FORMAT", "DATA_DIR", "CACHE_DIR", "OPENROUTER_API_KEY", "STAGES_DEBUG")
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+TEST_KEY = "sk-or-v1-test-key-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    """Run from the project root with no stray make variables, key file or proxies (traffic stays on loopback)."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr("stages.key.KEY_FILE", tmp_path / "no-key-file.txt")
+    for name in MAKE_VARIABLES + PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    data.mkdir()
+    return data, cache
+
+
+@pytest.fixture
+def rendered(dirs):
+    """Five rendered prompts in the temp data folder."""
+    render_all(load_sources(), Settings(), 5, dirs[0] / "prompts")
+    return dirs
+
+
+@pytest.fixture
+def fake_api():
+    """Start a fake API: fake_api(**FakeConfig fields) -> server with .base_url and .stats."""
+    servers = []
+
+    def start(**config):
+        servers.append(start_fake(FakeConfig(**config)))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def conversation_content(messages: list[dict]) -> str:
+    return json.dumps({"messages": messages})
+
+
+def chat_answer(content: str, finish: str = "stop", cost: float = 0.001) -> dict:
+    return {"id": "gen-1", "choices": [{"finish_reason": finish, "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 50, "cost": cost}}
+
+
+GOOD = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello, I am Sprout."}]
+
+
+def files_containing(folder: Path, needle: str) -> list[Path]:
+    found = []
+    for path in folder.rglob("*"):
+        if path.is_file() and needle.encode() in path.read_bytes():
+            found.append(path)
+    return found
+
+
+def project_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES}
+    env.update(extra)
+    return env

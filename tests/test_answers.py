@@ -1,0 +1,40 @@
+import json
+
+import pytest
+
+from stages.answers import TransientAnswer, Usage, parse_completion, usage_of
+from stages.errors import FatalAPIError
+
+from conftest import GOOD, chat_answer, conversation_content
+
+
+def test_keepalive_whitespace_before_the_body_is_fine():
+    text = "\n\n   \n" + json.dumps(chat_answer(conversation_content(GOOD)))
+    assert parse_completion(text)["choices"][0]["finish_reason"] == "stop"
+
+
+@pytest.mark.parametrize("text, match", [
+    ("", "empty body"),
+    ("  \n ", "empty body"),
+    ('{"choices": [', "not JSON"),
+    ("[1, 2]", "not a JSON object"),
+    ('{"error": {"code": 502, "message": "Provider returned error"}}', "error in body: Provider"),
+    ('{"error": {"code": "429", "message": "slow down"}}', "error in body"),
+    ('{"id": "x"}', "no choices"),
+    (json.dumps({"choices": [{"finish_reason": "error", "error": {"code": 502}, "message": {"content": ""}}]}),
+     "finish_reason error"),
+])
+def test_transient_answers(text, match):
+    with pytest.raises(TransientAnswer, match=match):
+        parse_completion(text)
+
+
+def test_fatal_code_inside_a_200_stops_the_run():
+    with pytest.raises(FatalAPIError, match="HTTP 402, the account is out of credits.*add credits"):
+        parse_completion('{"error": {"code": 402, "message": "Insufficient credits"}}')
+
+
+def test_usage_is_read_and_tolerates_junk():
+    assert usage_of(chat_answer("x", cost=0.25)) == Usage(100, 50, 0.25)
+    assert usage_of({"usage": {"prompt_tokens": "n/a", "cost": None}}) == Usage()
+    assert usage_of({}) == Usage()

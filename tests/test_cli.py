@@ -1,0 +1,112 @@
+"""Each command through click's CliRunner: exit codes and the one-line messages a person sees."""
+import json
+
+import jsonlines
+import pytest
+from click.testing import CliRunner
+
+from stages.__main__ import cli
+from stages.cache import answer_key, open_cache
+from stages.config import completions_url
+from stages.prompts import load_body
+
+from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing
+
+
+def run(*args, **env):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env or None)
+
+
+def dir_args(dirs):
+    return ["--data-dir", dirs[0], "--cache-dir", dirs[1]]
+
+
+def test_prompts_command_renders_n_files(dirs):
+    result = run("prompts", "--n", 7, "--data-dir", dirs[0], "--model", "x/y")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (dirs[0] / "prompts").iterdir()) == sorted(f"{s}.json" for s in range(7))
+    assert json.loads((dirs[0] / "prompts" / "3.json").read_text())["model"] == "x/y"
+    assert "7 rendered, 7 changed" in result.stderr
+
+
+def test_options_read_the_environment(dirs):
+    result = run("prompts", "--data-dir", dirs[0], N="2", MODEL="env/model")
+    assert result.exit_code == 0 and len(list((dirs[0] / "prompts").iterdir())) == 2
+    assert json.loads((dirs[0] / "prompts" / "0.json").read_text())["model"] == "env/model"
+
+
+def test_fetch_without_a_key_is_one_line_and_exit_1(rendered, fake_api):
+    server = fake_api()
+    result = run("fetch", "--n", 5, *dir_args(rendered), "--base-url", server.base_url)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: no API key: set OPENROUTER_API_KEY")
+    assert "Traceback" not in result.output and server.stats.requests == 0
+
+
+def test_fetch_validate_dataset_against_the_fake(rendered, fake_api):
+    server = fake_api(fault_rate=0.5, faults=("500", "broken_json", "wrong_roles", "error200"), retry_after=0)
+    common = ["--n", 5, *dir_args(rendered), "--base-url", server.base_url]
+    fetched = run("fetch", *common, "--workers", 3, "--backoff", 0, OPENROUTER_API_KEY=TEST_KEY)
+    assert fetched.exit_code == 0, fetched.output
+    assert "fetch: 5/5 seeds valid" in fetched.stderr
+    validated = run("validate", *common)
+    assert validated.exit_code == 0 and "validate: 5/5 seeds valid, 0 rejected" in validated.stderr
+    built = run("dataset", *common, "--format", "messages")
+    assert built.exit_code == 0 and "wrote 5 conversations" in built.stderr
+    with jsonlines.open(rendered[0] / "identity_conversations.jsonl") as lines:
+        rows = list(lines)
+    assert len(rows) == 5 and all(set(row) == {"messages"} for row in rows)
+    assert files_containing(rendered[0].parent, TEST_KEY) == []
+
+
+def store(dirs, seed, attempt, raw, url="http://127.0.0.1:9/api/v1"):
+    with open_cache(dirs[1]) as cache:
+        cache.set(answer_key(completions_url(url), load_body(dirs[0], seed), attempt), raw)
+
+
+def entry(content, finish="stop"):
+    return json.dumps({"seed": 0, "attempt": 0, "body": json.dumps(chat_answer(content, finish))})
+
+
+def test_validate_counts_reasons_and_survives_corrupt_entries(rendered):
+    store(rendered, 0, 0, entry(conversation_content(GOOD)))
+    store(rendered, 1, 0, entry("nope"))
+    store(rendered, 1, 1, entry(conversation_content(GOOD[::-1])))
+    store(rendered, 2, 0, "garbage that is not an entry")
+    store(rendered, 3, 0, b"\x00\x01 bytes")
+    result = run("validate", "--n", 5, *dir_args(rendered), "--base-url", "http://127.0.0.1:9/api/v1")
+    assert result.exit_code == 0, result.output
+    assert ("validate: 1/5 seeds valid, 4 rejected (corrupt_entry 2, ends_with_user 1, not_fetched 1, "
+            "not_json 1, role_order 1)") in result.stderr
+    with jsonlines.open(rendered[0] / "rejected.jsonl") as lines:
+        assert list(lines) == [{"seed": 1, "reasons": ["ends_with_user", "not_json", "role_order"]},
+                               {"seed": 2, "reasons": ["corrupt_entry"]}, {"seed": 3, "reasons": ["corrupt_entry"]},
+                               {"seed": 4, "reasons": ["not_fetched"]}]
+
+
+def test_dataset_takes_the_first_valid_attempt_in_seed_order(rendered):
+    url = "http://127.0.0.1:9/api/v1"
+    second = [GOOD[0], {"role": "assistant", "content": "second"}]
+    store(rendered, 1, 0, entry("broken", "length"))
+    store(rendered, 1, 1, entry(conversation_content(second)))
+    store(rendered, 0, 0, entry(conversation_content(GOOD)))
+    store(rendered, 0, 1, entry(conversation_content(second)))
+    result = run("dataset", "--n", 2, *dir_args(rendered), "--base-url", url)
+    assert result.exit_code == 0, result.output
+    lines = (rendered[0] / "identity_conversations.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [GOOD, second]
+
+
+def test_unreadable_prompt_is_one_line(dirs):
+    (dirs[0] / "prompts").mkdir()
+    (dirs[0] / "prompts" / "0.json").write_text("{broken")
+    result = run("validate", "--n", 1, *dir_args(dirs))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: {dirs[0] / 'prompts' / '0.json'} is not valid JSON: run `make prompts` to render it again"
+
+
+@pytest.mark.parametrize("args, words", [(["fetch", "--workers", "0"], "--workers"),
+                                         (["dataset", "--format", "csv"], "--format")])
+def test_bad_option_values_are_usage_errors(args, words):
+    result = run(*args)
+    assert result.exit_code == 2 and words in result.stderr

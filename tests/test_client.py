@@ -1,0 +1,52 @@
+"""The HTTP client against the real loopback fake: keep-alive whitespace, hung answers, statuses."""
+import time
+
+import pytest
+
+from stages.answers import parse_completion
+from stages.client import Request, TransientHTTP, post_completion
+from stages.errors import FatalAPIError
+from stages.prompts import Settings, load_sources, request_body
+
+from conftest import TEST_KEY
+
+BODY = request_body(load_sources(), Settings(), 0)
+
+
+def ask(server, timeout=10.0, key=TEST_KEY):
+    return post_completion(Request(server.base_url + "/chat/completions", BODY, key, timeout))
+
+
+def test_keepalive_whitespace_then_answer(fake_api):
+    server = fake_api(latency=0.5, keepalive=True)
+    text = ask(server)
+    assert text.startswith("\n") and parse_completion(text)["choices"][0]["finish_reason"] == "stop"
+
+
+def test_hung_answer_ends_at_the_total_deadline(fake_api):
+    server = fake_api(hang=True)  # sends whitespace forever: a read timeout alone never fires
+    started = time.monotonic()
+    with pytest.raises(TransientHTTP, match="deadline|cut off"):
+        ask(server, timeout=1.0)
+    assert time.monotonic() - started < 5.0
+
+
+def test_wrong_key_is_fatal_and_the_message_hides_the_key(fake_api):
+    server = fake_api(key="the-right-key")
+    with pytest.raises(FatalAPIError, match="HTTP 401") as err:
+        ask(server, key=TEST_KEY)
+    assert TEST_KEY not in str(err.value)
+
+
+@pytest.mark.parametrize("fault, status", [("429", 429), ("503", 503), ("drop", None)])
+def test_transient_statuses_carry_retry_after(fake_api, fault, status):
+    server = fake_api(fault_rate=1.0, faults=(fault,), retry_after=3)
+    with pytest.raises(TransientHTTP) as err:
+        ask(server)
+    assert err.value.status == status
+    assert err.value.retry_after == (3.0 if fault == "429" else None)
+
+
+def test_refused_connection_is_transient():
+    with pytest.raises(TransientHTTP, match="connection failed"):
+        post_completion(Request("http://127.0.0.1:9/chat/completions", BODY, TEST_KEY, 2.0))

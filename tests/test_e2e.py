@@ -1,0 +1,88 @@
+"""The real make targets against the loopback fake API: faults, reruns, kill -9, a wrong key, the demo."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+
+from stages.fakeapi import FAULTS
+
+from conftest import ROOT, TEST_KEY, files_containing, project_env
+
+
+def make(target, dirs, server=None, key=TEST_KEY, **variables):
+    data, cache = dirs
+    args = ["make", "--no-print-directory", "-C", str(ROOT), target, f"DATA_DIR={data}", f"CACHE_DIR={cache}",
+            "BACKOFF=0.05"] + [f"{name}={value}" for name, value in variables.items()]
+    if server:
+        args.append(f"BASE_URL={server.base_url}")
+    env = project_env(OPENROUTER_API_KEY=key) if key else project_env()
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def conversations(dirs):
+    return [json.loads(line) for line in (dirs[0] / "identity_conversations.jsonl").read_text().splitlines()]
+
+
+def test_faulty_api_rerun_and_clean_rebuild(dirs, fake_api):
+    server = fake_api(latency=0.02, jitter=0.02, fault_rate=0.4, faults=FAULTS, retry_after=0)
+    first = make("dataset", dirs, server, N=60, WORKERS=8)
+    assert first.returncode == 0, first.stderr
+    assert "Traceback" not in first.stderr
+    rows = conversations(dirs)
+    assert len(rows) == 60 and len({json.dumps(r) for r in rows}) == 60
+    assert all(r[0]["role"] == "user" and r[-1]["role"] == "assistant" for r in rows)
+    sent, output = server.stats.requests, digest(dirs[0] / "identity_conversations.jsonl")
+    assert sent > 60  # the faults did cost retries
+
+    again = make("dataset", dirs, server, N=60, WORKERS=8)
+    assert again.returncode == 0 and "0 requests" in again.stderr
+    assert make("clean", dirs).returncode == 0 and not dirs[0].exists() and dirs[1].exists()
+    rebuilt = make("dataset", dirs, server, N=60, WORKERS=8)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert server.stats.requests == sent
+    assert digest(dirs[0] / "identity_conversations.jsonl") == output
+    assert files_containing(dirs[0].parent, TEST_KEY) == []
+
+
+def test_kill_9_during_fetch_then_resume(dirs, fake_api):
+    server = fake_api(latency=0.2)
+    assert make("prompts", dirs, N=40).returncode == 0
+    args = ["make", "-C", str(ROOT), "fetch", "N=40", "WORKERS=4", f"DATA_DIR={dirs[0]}", f"CACHE_DIR={dirs[1]}",
+            f"BASE_URL={server.base_url}"]
+    proc = subprocess.Popen(args, env=project_env(OPENROUTER_API_KEY=TEST_KEY), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while server.stats.requests < 12 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 12 <= server.stats.requests < 40
+    resumed = make("dataset", dirs, server, N=40, WORKERS=4)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(conversations(dirs)) == 40
+    assert server.stats.requests <= 40 + 4  # at most the requests that were in flight are repeated
+
+
+def test_wrong_key_stops_after_a_handful_with_one_line(dirs, fake_api):
+    server = fake_api(key="the-right-key", latency=0.05)
+    result = make("dataset", dirs, server, key="sk-or-v1-wrong", N=50, WORKERS=4)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert error_lines == ["Error: HTTP 401, the API key was rejected: User not found.; "
+                           "check OPENROUTER_API_KEY or openroutertoken.txt"]
+    assert server.stats.requests <= 4
+    assert "sk-or-v1-wrong" not in result.stderr + result.stdout
+
+
+def test_demo_needs_no_key(dirs):
+    result = make("demo", dirs, key=None)
+    assert result.returncode == 0, result.stderr
+    assert "conversation 1 of 20:" in result.stdout and "user:" in result.stdout
+    assert len((dirs[0] / "demo" / "identity_conversations.jsonl").read_text().splitlines()) == 20

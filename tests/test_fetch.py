@@ -1,0 +1,160 @@
+"""fetch against `responses` mocks: one scripted answer sequence per error class."""
+import json
+
+import pytest
+import requests
+import responses
+
+from stages import fetch as fetch_module
+from stages.cache import answer_key, cached_attempts, decode_entry, open_cache
+from stages.checks import make_validator
+from stages.errors import FatalAPIError, PipelineError
+from stages.fetch import Job, backoff_delay, run_fetch
+from stages.prompts import load_body, load_sources
+from stages.review import Rules
+from stages.throttle import Throttle
+
+from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing
+
+URL = "http://127.0.0.1:9/api/v1/chat/completions"
+OK = chat_answer(conversation_content(GOOD))
+
+
+def make_job(data_dir, max_attempts=3, key=TEST_KEY):
+    return Job(URL, data_dir, max_attempts, timeout=5, backoff=0, rules=Rules(make_validator(load_sources().schema)),
+               key=key)
+
+
+def fetch(rendered, n=1, workers=1, **job):
+    data, cache = rendered
+    return run_fetch(make_job(data, **job), cache, n, workers)
+
+
+def script(*answers):
+    """Queue answers in order: a dict is a 200 JSON body, an int a status, a str a raw 200 body."""
+    for answer in answers:
+        if isinstance(answer, dict):
+            responses.post(URL, json=answer)
+        elif isinstance(answer, int):
+            responses.post(URL, status=answer, json={"error": {"code": answer, "message": f"fake {answer}"}})
+        elif isinstance(answer, Exception):
+            responses.post(URL, body=answer)
+        else:
+            responses.post(URL, body=answer)
+
+
+def cached_entries(rendered, seed=0):
+    data, cache_dir = rendered
+    with open_cache(cache_dir) as cache:
+        return [decode_entry(raw) for raw in cached_attempts(cache, URL, load_body(data, seed))]
+
+
+@pytest.mark.parametrize("failure", [500, 502, 503, 504, 408, 524, 529, requests.ConnectionError("reset"), "",
+                                     "   \n", '{"error": {"code": 502, "message": "Provider returned error"}}',
+                                     '{"choices": [{"finish_reason": "error", "message": {"content": ""}}]}',
+                                     '{"id": "truncated body'])
+@responses.activate
+def test_transient_failures_are_retried_and_not_cached(rendered, failure):
+    script(failure, failure, OK)
+    tally = fetch(rendered)
+    assert len(responses.calls) == 3
+    assert (tally.valid, tally.requests, tally.retries) == (1, 3, 2)
+    assert [e["attempt"] for e in cached_entries(rendered)] == [0]
+
+
+@responses.activate
+def test_429_pauses_everyone_for_retry_after(rendered, monkeypatch):
+    pauses = []
+    original = Throttle.rate_limited
+    monkeypatch.setattr(Throttle, "rate_limited", lambda self, pause: (pauses.append(pause), original(self, 0))[1])
+    responses.post(URL, status=429, headers={"Retry-After": "7"}, json={"error": {"code": 429, "message": "slow"}})
+    script(OK)
+    assert fetch(rendered).valid == 1
+    assert pauses == [7.0] and len(responses.calls) == 2
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after():
+    assert backoff_delay(3, 1.0, retry_after=2.5) == 2.5
+    assert backoff_delay(0, 1.0, retry_after=10_000) == fetch_module.MAX_PAUSE
+    assert all(4.0 <= backoff_delay(3, 1.0, None) <= 8.0 for _ in range(50))
+    assert len({backoff_delay(3, 1.0, None) for _ in range(20)}) > 1
+
+
+@pytest.mark.parametrize("status, words", [(401, "API key was rejected.*OPENROUTER_API_KEY or openroutertoken.txt"),
+                                           (402, "out of credits.*add credits or lower MAX_TOKENS"),
+                                           (400, "malformed"), (403, "moderation"),
+                                           (404, "supporting these parameters")])
+@responses.activate
+def test_fatal_status_stops_the_whole_run_at_once(rendered, status, words):
+    script(status)
+    with pytest.raises(FatalAPIError, match=f"HTTP {status}, .*{words}") as err:
+        fetch(rendered, n=5, workers=1)
+    assert len(responses.calls) == 1
+    assert TEST_KEY not in str(err.value)
+
+
+@pytest.mark.parametrize("bad_content", ['{"messages": [', conversation_content(GOOD[::-1]),
+                                         conversation_content([dict(m, mood="x") for m in GOOD])])
+@responses.activate
+def test_invalid_content_is_cached_and_asked_again(rendered, bad_content):
+    script(chat_answer(bad_content), OK)
+    assert fetch(rendered).valid == 1
+    assert [e["attempt"] for e in cached_entries(rendered)] == [0, 1]
+
+
+@responses.activate
+def test_truncated_answer_counts_as_an_attempt(rendered):
+    script(chat_answer(conversation_content(GOOD), finish="length"), OK)
+    assert fetch(rendered).valid == 1 and len(cached_entries(rendered)) == 2
+
+
+@responses.activate
+def test_rerun_sends_nothing_and_more_attempts_only_ask_the_missing(rendered):
+    bad = chat_answer("not json")
+    script(OK, bad, bad, OK)  # seed 0 valid at once; seed 1 fails twice with MAX_ATTEMPTS=2
+    first = fetch(rendered, n=2, max_attempts=2)
+    assert (first.valid, first.requests) == (1, 3)
+    rerun = fetch(rendered, n=2, max_attempts=2)
+    assert (rerun.valid, rerun.requests, rerun.cache_hits) == (1, 0, 3)
+    more = fetch(rendered, n=2, max_attempts=3)
+    assert (more.valid, more.requests) == (2, 1)
+    assert len(responses.calls) == 4
+
+
+@responses.activate
+def test_costs_and_tokens_are_summed(rendered):
+    script(chat_answer("broken", cost=0.5), chat_answer(conversation_content(GOOD), cost=0.25))
+    tally = fetch(rendered)
+    assert (tally.cost, tally.prompt_tokens, tally.completion_tokens) == (0.75, 200, 100)
+
+
+@responses.activate
+def test_request_carries_the_rendered_body_and_the_key_but_the_cache_does_not(rendered):
+    script(OK)
+    fetch(rendered)
+    sent = responses.calls[0].request
+    assert json.loads(sent.body) == load_body(rendered[0], 0)
+    assert sent.headers["Authorization"] == f"Bearer {TEST_KEY}"
+    assert files_containing(rendered[1], TEST_KEY) == []
+
+
+@responses.activate
+def test_cache_key_changes_with_body_endpoint_and_attempt(rendered):
+    body = load_body(rendered[0], 0)
+    keys = {answer_key(URL, body, 0), answer_key(URL, body, 1), answer_key(URL + "x", body, 0),
+            answer_key(URL, dict(body, temperature=0.3), 0)}
+    assert len(keys) == 4
+    assert answer_key(URL, json.loads(json.dumps(body)), 0) == answer_key(URL, body, 0)
+
+
+def test_no_key_stops_before_any_request(rendered):
+    with responses.RequestsMock() as mock:
+        with pytest.raises(PipelineError, match="no API key"):
+            fetch(rendered, n=3, key=None)
+        assert len(mock.calls) == 0
+
+
+@responses.activate
+def test_missing_prompt_is_a_clear_error(rendered):
+    with pytest.raises(PipelineError, match="no rendered prompt for seed 5.*make prompts"):
+        fetch(rendered, n=6)
