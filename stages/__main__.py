@@ -9,6 +9,7 @@ from .demo import demo_command
 from .errors import PipelineError
 from .fakeapi import fakeapi_command
 from .fetch import fetch_command
+from .show import show_command
 from .prompts import prompts_command
 from .validate import validate_command
 
@@ -37,7 +38,8 @@ def cli():
     """Make identity conversations for a small chat model, stage by stage."""
 
 
-for command in (prompts_command, fetch_command, validate_command, dataset_command, demo_command, fakeapi_command):
+for command in (prompts_command, fetch_command, validate_command, dataset_command, show_command, demo_command,
+                fakeapi_command):
     cli.add_command(command)
 
 if __name__ == "__main__":

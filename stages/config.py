@@ -50,6 +50,13 @@ def review_options(func):
     return func
 
 
+def identity_options(func):
+    """Replace the default identity and add a background document without editing prompts/."""
+    path = click.Path(exists=True, dir_okay=False, path_type=Path)
+    func = option("IDENTITY", type=path, default=None, help="Identity file instead of prompts/identity.md.")(func)
+    return option("CONTEXT", type=path, default=None, help="Background document (e.g. a README) for the prompt.")(func)
+
+
 def prompt_dir(data_dir: Path) -> Path:
     return data_dir / "prompts"
 

@@ -1,16 +1,17 @@
 """Stage 1: render one chat-completions request body per seed into DATA_DIR/prompts/<seed>.json.
 
-Deterministic: the seed alone picks the example first messages, so re-rendering is byte-identical.
+Deterministic: the seed alone picks the example first messages and one item of each axis
+(prompts/axes/*.txt), so re-rendering is byte-identical.
 """
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
 import click
 
-from .config import DEFAULT_MODEL, PROMPTS_DIR, count_option, data_dir_option, option, prompt_dir
+from .config import DEFAULT_MODEL, PROMPTS_DIR, count_option, data_dir_option, identity_options, option, prompt_dir
 from .errors import PipelineError
 from .files import write_atomic
 
@@ -24,6 +25,8 @@ class Sources:
     instructions: str
     first_messages: tuple[str, ...]
     schema: dict
+    context: str = ""
+    axes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,24 @@ def read_schema(path: Path) -> dict:
         raise PipelineError(f"{path} is not valid JSON (line {err.lineno}): fix the schema file") from None
 
 
-def load_sources(folder: Path = PROMPTS_DIR) -> Sources:
+def read_axes(folder: Path) -> dict[str, tuple[str, ...]]:
+    """Each prompts/axes/<name>.txt is one axis of variation; an empty axis is a mistake."""
+    axes = {path.stem: read_lines(path) for path in sorted(folder.glob("*.txt"))}
+    empty = [name for name, items in axes.items() if not items]
+    if empty:
+        raise PipelineError(f"axis file {folder / (empty[0] + '.txt')} has no items: add lines or remove the file")
+    return axes
+
+
+def load_sources(folder: Path = PROMPTS_DIR, identity: Path | None = None, context: Path | None = None) -> Sources:
+    """The prompt sources; IDENTITY and CONTEXT files replace the defaults when given."""
     sources = Sources(
-        identity=read_text(folder / "identity.md").strip(),
+        identity=read_text(identity or folder / "identity.md").strip(),
         instructions=read_text(folder / "instructions.md"),
         first_messages=read_lines(folder / "first_messages.txt"),
         schema=read_schema(folder / "schema.json"),
+        context=read_text(context).strip() if context else "",
+        axes=read_axes(folder / "axes"),
     )
     if len(sources.first_messages) < EXAMPLES_PER_SEED:
         raise PipelineError(f"{folder / 'first_messages.txt'} needs at least {EXAMPLES_PER_SEED} messages")
@@ -68,12 +83,28 @@ def pick_examples(first_messages: tuple[str, ...], seed: int) -> list[str]:
     return random.Random(seed).sample(first_messages, EXAMPLES_PER_SEED)
 
 
+def pick_axes(axes: dict[str, tuple[str, ...]], seed: int) -> dict[str, str]:
+    """One item per axis, each from its own generator, so adding an axis leaves the others' picks alone."""
+    return {name: random.Random(f"{name}:{seed}").choice(items) for name, items in axes.items()}
+
+
+def context_block(context: str) -> str:
+    if not context:
+        return ""
+    return ("Background document about the model. Use it for facts about the model; do not quote it at length:\n"
+            f"---\n{context}\n---\n")
+
+
 def render_prompt(sources: Sources, seed: int) -> str:
     examples = "\n".join(f"- {text}" for text in pick_examples(sources.first_messages, seed))
+    axes = "\n".join(f"- {name}: {item}" for name, item in pick_axes(sources.axes, seed).items())
+    fields = {"identity": sources.identity, "context": context_block(sources.context),
+              "axes": axes or "- anything that fits the rules", "examples": examples}
     try:
-        return Template(sources.instructions).substitute(identity=sources.identity, examples=examples)
+        return Template(sources.instructions).substitute(fields)
     except (KeyError, ValueError) as err:
-        raise PipelineError(f"instructions.md has an unknown placeholder {err}: use $identity and $examples") from None
+        raise PipelineError(f"instructions.md has an unknown placeholder {err}: "
+                            "use $identity, $context, $axes and $examples") from None
 
 
 def request_body(sources: Sources, settings: Settings, seed: int) -> dict:
@@ -130,11 +161,12 @@ def load_body(data_dir: Path, seed: int) -> dict:
 @option("MODEL", default=DEFAULT_MODEL, help="Model id sent to the API.")
 @option("TEMPERATURE", type=click.FloatRange(0, 2), default=1.0, help="Sampling temperature.")
 @option("MAX_TOKENS", type=click.IntRange(min=1), default=4096, help="Answer token cap (credits are checked against it).")
-def prompts_command(n, data_dir, model, temperature, max_tokens):
+@identity_options
+def prompts_command(n, data_dir, model, temperature, max_tokens, identity, context):
     """Render one request body per seed into DATA_DIR/prompts/.
 
     Example: python -m stages prompts --n 1000
     """
     settings = Settings(model=model, temperature=temperature, max_tokens=max_tokens)
-    changed = render_all(load_sources(), settings, n, prompt_dir(data_dir))
+    changed = render_all(load_sources(identity=identity, context=context), settings, n, prompt_dir(data_dir))
     click.echo(f"prompts: {n} rendered, {changed} changed, in {prompt_dir(data_dir)}", err=True)

@@ -1,10 +1,13 @@
 import json
+import shutil
 
 import pytest
 
 from stages.errors import PipelineError
-from stages.prompts import (EXAMPLES_PER_SEED, Settings, Sources, encode_body, load_sources, pick_examples,
-                            render_all, request_body)
+from stages.prompts import (EXAMPLES_PER_SEED, Settings, Sources, encode_body, load_sources, pick_axes,
+                            pick_examples, render_all, request_body)
+
+from conftest import ROOT
 
 
 def test_pool_has_enough_varied_first_messages():
@@ -57,3 +60,58 @@ def test_unknown_placeholder_is_a_clear_error():
 def test_missing_source_file_is_a_clear_error(tmp_path):
     with pytest.raises(PipelineError, match="cannot read .*identity.md"):
         load_sources(tmp_path)
+
+
+def test_every_axis_is_drawn_from_its_own_generator():
+    sources = load_sources()
+    assert set(sources.axes) >= {"topic", "persona", "dynamic"}
+    picks = [pick_axes(sources.axes, seed) for seed in range(200)]
+    for name, items in sources.axes.items():
+        assert {p[name] for p in picks} == set(items), f"axis {name} not covered by 200 seeds"
+    fewer = {name: items for name, items in sources.axes.items() if name != "persona"}
+    assert [{k: v for k, v in p.items() if k != "persona"} for p in picks] == \
+           [pick_axes(fewer, seed) for seed in range(200)]
+
+
+def test_two_axes_of_ten_items_are_covered_by_200_seeds():
+    axes = {"colour": tuple(f"c{i}" for i in range(10)), "animal": tuple(f"a{i}" for i in range(10))}
+    for name, items in axes.items():
+        assert {pick_axes(axes, seed)[name] for seed in range(200)} == set(items)
+
+
+def test_axis_items_appear_in_the_prompt():
+    sources = load_sources()
+    prompt = request_body(sources, Settings(), 11)["messages"][0]["content"]
+    for name, item in pick_axes(sources.axes, 11).items():
+        assert f"- {name}: {item}" in prompt
+
+
+def test_custom_identity_and_context_change_every_prompt(tmp_path):
+    example = ROOT / "prompts" / "examples"
+    default = load_sources()
+    custom = load_sources(identity=example / "lumen_identity.md", context=example / "lumen_context.md")
+    for seed in range(5):
+        prompt = request_body(custom, Settings(), seed)["messages"][0]["content"]
+        assert "Name: Lumen." in prompt and "Sprout" not in prompt
+        assert "offline assistant for libraries" in prompt
+        assert request_body(default, Settings(), seed) != request_body(custom, Settings(), seed)
+    assert "Background document" not in request_body(default, Settings(), 0)["messages"][0]["content"]
+
+
+def test_empty_axis_file_is_a_clear_error(tmp_path):
+    for name in ("identity.md", "instructions.md", "first_messages.txt", "schema.json"):
+        (tmp_path / name).write_bytes((ROOT / "prompts" / name).read_bytes())
+    (tmp_path / "axes").mkdir()
+    (tmp_path / "axes" / "mood.txt").write_text("# only a comment\n")
+    with pytest.raises(PipelineError, match="axis file .*mood.txt has no items"):
+        load_sources(tmp_path)
+
+
+def test_editing_one_first_message_changes_only_the_seeds_that_drew_it(tmp_path):
+    shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
+    pool_file = tmp_path / "prompts" / "first_messages.txt"
+    pool_file.write_text(pool_file.read_text().replace("\nwhat's your name\n", "\nwhat is your name, friend\n"))
+    old, new = load_sources(), load_sources(tmp_path / "prompts")
+    changed = [request_body(old, Settings(), s) != request_body(new, Settings(), s) for s in range(300)]
+    drew = ["what's your name" in pick_examples(old.first_messages, s) for s in range(300)]
+    assert changed == drew and 0 < sum(changed) < 300
