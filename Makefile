@@ -6,6 +6,8 @@
 
 ## conversations to make: seeds 0..N-1
 N ?= 1000
+## only seeds a..b-1, e.g. 0:500, to split a run across machines or keys
+SEEDS ?=
 ## requests in flight at once
 WORKERS ?= 4
 ## model id sent to the API
@@ -24,6 +26,20 @@ TIMEOUT ?= 120
 BACKOFF ?= 1
 ## optional cap on requests per minute
 RPM ?=
+## optional dollar cap on what one fetch may spend
+BUDGET ?=
+## dollars per million input tokens, for estimate when the models list lacks the model
+PRICE_IN ?=
+## dollars per million output tokens, likewise
+PRICE_OUT ?=
+## identity file instead of prompts/identity.md
+IDENTITY ?=
+## background document (e.g. your model's README) added to every prompt
+CONTEXT ?=
+## the seed that show prints
+SEED ?= 0
+## cache folder(s) that merge copies into CACHE_DIR
+FROM ?=
 ## 1 rejects conversations with non-ASCII text
 ASCII ?= 0
 ## dataset lines: array (nanochat) or messages
@@ -36,9 +52,11 @@ CACHE_DIR ?= cache
 VENV := .venv
 PY := $(VENV)/bin/python
 STAGES := $(PY) -m stages
-READ_ARGS = --n $(N) --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)' --ascii $(ASCII)
+SEED_ARGS = --n $(N) $(if $(SEEDS),--seeds $(SEEDS))
+LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)' --ascii $(ASCII)
+READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
 
-.PHONY: help prompts fetch validate dataset demo test clean distclean
+.PHONY: help prompts fetch validate dataset show estimate merge demo test clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -53,16 +71,27 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 prompts: $(VENV)/.installed ## render one request body per seed into DATA_DIR/prompts
-	$(STAGES) prompts --n $(N) --data-dir '$(DATA_DIR)' --model '$(MODEL)' --temperature $(TEMPERATURE) --max-tokens $(MAX_TOKENS)
+	$(STAGES) prompts $(SEED_ARGS) --data-dir '$(DATA_DIR)' --model '$(MODEL)' --temperature $(TEMPERATURE) \
+		--max-tokens $(MAX_TOKENS) $(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(CONTEXT),--context '$(CONTEXT)')
 
 fetch: prompts ## send what the cache lacks, WORKERS at a time (needs the API key)
-	$(STAGES) fetch $(READ_ARGS) --workers $(WORKERS) --max-attempts $(MAX_ATTEMPTS) --timeout $(TIMEOUT) --backoff $(BACKOFF) $(if $(RPM),--rpm $(RPM))
+	$(STAGES) fetch $(READ_ARGS) --workers $(WORKERS) --max-attempts $(MAX_ATTEMPTS) --timeout $(TIMEOUT) --backoff $(BACKOFF) \
+		$(if $(RPM),--rpm $(RPM)) $(if $(BUDGET),--budget $(BUDGET))
 
 validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR/rejected.jsonl
 	$(STAGES) validate $(READ_ARGS)
 
 dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversations.jsonl
 	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT)
+
+show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
+	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)
+
+estimate: prompts ## seeds still to fetch and their estimated cost; sends no chat requests
+	$(STAGES) estimate $(READ_ARGS) $(if $(PRICE_IN),--price-in $(PRICE_IN)) $(if $(PRICE_OUT),--price-out $(PRICE_OUT))
+
+merge: $(VENV)/.installed ## copy answers from the cache folder(s) in FROM into CACHE_DIR
+	$(STAGES) merge --cache-dir '$(CACHE_DIR)' $(FROM)
 
 demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no key, no network
 	$(STAGES) demo --data-dir '$(DATA_DIR)'

@@ -8,7 +8,9 @@ from .dataset import dataset_command
 from .demo import demo_command
 from .errors import PipelineError
 from .fakeapi import fakeapi_command
+from .estimate import estimate_command
 from .fetch import fetch_command
+from .merge import merge_command
 from .show import show_command
 from .prompts import prompts_command
 from .validate import validate_command
@@ -38,8 +40,9 @@ def cli():
     """Make identity conversations for a small chat model, stage by stage."""
 
 
-for command in (prompts_command, fetch_command, validate_command, dataset_command, show_command, demo_command,
-                fakeapi_command):
+COMMANDS = (prompts_command, fetch_command, validate_command, dataset_command, show_command, estimate_command,
+            merge_command, demo_command, fakeapi_command)
+for command in COMMANDS:
     cli.add_command(command)
 
 if __name__ == "__main__":

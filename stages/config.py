@@ -27,9 +27,29 @@ def cache_dir_option(func):
                   help="Folder of the answer cache (paid for; clean keeps it).")(func)
 
 
+class SeedRange(click.ParamType):
+    """`a:b` -> range(a, b), for splitting one run across machines or keys."""
+    name = "a:b"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, range):
+            return value
+        start, sep, stop = str(value).partition(":")
+        if not (sep and start.isdigit() and stop.isdigit() and int(start) < int(stop)):
+            self.fail(f"{value!r} is not a seed range like 0:500 (start below stop)", param, ctx)
+        return range(int(start), int(stop))
+
+
 def count_option(func):
-    return option("N", type=click.IntRange(min=0), default=1000,
+    """N, and SEEDS to work on a slice of 0..N-1 only."""
+    func = option("N", type=click.IntRange(min=0), default=1000,
                   help="Number of seeds (conversations): 0..N-1.")(func)
+    return option("SEEDS", type=SeedRange(), default=None,
+                  help="Only seeds a..b-1 (overrides N), e.g. 0:500.")(func)
+
+
+def seed_range(n: int, seeds: range | None) -> range:
+    return seeds if seeds is not None else range(n)
 
 
 def base_url_option(func):

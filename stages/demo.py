@@ -26,8 +26,8 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
     try:
         job = Job(completions_url(server.base_url), folder, max_attempts=5, timeout=30, backoff=0.1,
                   rules=Rules(make_validator(sources.schema)), key=DEMO_KEY)
-        click.echo(summary_line(run_fetch(job, folder / "cache", n, workers), n), err=True)
-        tally = build_dataset(folder / "cache", folder, n, server.base_url, False, "array")
+        click.echo(summary_line(run_fetch(job, folder / "cache", range(n), workers), n), err=True)
+        tally = build_dataset(folder / "cache", folder, range(n), server.base_url, False, "array")
         click.echo(f"demo: {tally.summary()}; fake API saw {server.stats.requests} requests", err=True)
     finally:
         server.shutdown()

@@ -113,7 +113,7 @@ class FakeServer(ThreadingHTTPServer):
         self.stats = FakeStats()
         self.rng = random.Random(config.seed)
         self.rng_lock = threading.Lock()
-        self.window: list[float] = []
+        self.tokens, self.refilled = self.burst, time.monotonic()
 
     @property
     def base_url(self) -> str:
@@ -125,15 +125,21 @@ class FakeServer(ThreadingHTTPServer):
                 return self.rng.choice(self.config.faults)
         return None
 
+    @property
+    def burst(self) -> float:
+        """A token bucket holding one second of the allowed rate, like most providers' limiters."""
+        return max(1.0, (self.config.rpm or 0) / 60.0)
+
     def over_rate(self) -> bool:
         if not self.config.rpm:
             return False
         with self.rng_lock:
             now = time.monotonic()
-            self.window = [t for t in self.window if now - t < 60.0]
-            if len(self.window) >= self.config.rpm:
+            self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.config.rpm / 60.0)
+            self.refilled = now
+            if self.tokens < 1.0:
                 return True
-            self.window.append(now)
+            self.tokens -= 1.0
             return False
 
 

@@ -15,13 +15,14 @@ from tqdm import tqdm
 from .answers import Usage, TransientAnswer, parse_completion, usage_of
 from .cache import answer_key, encode_entry, open_cache
 from .client import Request, TransientHTTP, post_completion
-from .config import completions_url, option, review_options
+from .config import completions_url, option, review_options, seed_range
 from .errors import PipelineError
 from .key import load_key
 from .prompts import load_body, load_sources
 from .review import Rules, judge_entry
 from .checks import make_validator
 from .throttle import Throttle
+from .budget import Budget, BudgetReached
 
 RETRIES = 10          # transient failures per answer before the seed waits for the next run
 MAX_PAUSE = 120.0     # cap on one backoff or Retry-After wait
@@ -36,6 +37,7 @@ class Job:
     backoff: float
     rules: Rules
     key: str | None = None
+    budget: Budget = field(default_factory=lambda: Budget(None))
     key_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def api_key(self) -> str:
@@ -59,6 +61,7 @@ class Tally:
 
     def __post_init__(self):
         self.lock = threading.Lock()
+        self.budget_stop: BudgetReached | None = None
 
     def add(self, **counts) -> None:
         with self.lock:
@@ -78,14 +81,25 @@ def backoff_delay(retry: int, base: float, retry_after: float | None) -> float:
     return random.uniform(0.5, 1.0) * min(MAX_PAUSE, base * 2 ** retry)  # jitter spreads the herd
 
 
+def send_once(job: Job, body: dict, tally: Tally) -> str:
+    """One request within the budget; returns a usable completion body or raises."""
+    job.budget.reserve()
+    cost = None
+    try:
+        tally.add(requests=1)
+        text = post_completion(Request(job.url, body, job.api_key(), job.timeout))
+        cost = usage_of(parse_completion(text)).cost
+        return text
+    finally:
+        job.budget.settle(cost)
+
+
 def ask(job: Job, body: dict, throttle: Throttle, tally: Tally) -> str:
     """One usable completion body, retrying transient failures; raises TransientAnswer when they persist."""
     for retry in range(RETRIES + 1):
         throttle.acquire()
         try:
-            tally.add(requests=1)
-            text = post_completion(Request(job.url, body, job.api_key(), job.timeout))
-            parse_completion(text)
+            text = send_once(job, body, tally)
         except TransientAnswer as err:
             throttle.release(ok=False)
             if retry == RETRIES:
@@ -133,10 +147,11 @@ class Pool:
         self.finished = threading.Event()  # set by the last worker out, or by a fatal error
         self.running = 0
         self.error: BaseException | None = None
+        self.budget_stop: BudgetReached | None = None
 
     def next_seed(self) -> int | None:
         with self.lock:
-            return None if self.error else next(self.seeds, None)
+            return None if self.error or self.budget_stop else next(self.seeds, None)
 
     def work(self) -> None:
         try:
@@ -146,6 +161,8 @@ class Pool:
                 except TransientAnswer:
                     ok = False  # still failing after all retries: the next run tries again
                 self.tally.add(done=1, valid=int(ok))
+        except BudgetReached as err:  # unlike a fatal error, answers in flight are still awaited
+            self.budget_stop = err
         except BaseException as err:  # fatal for the run: the main thread reports it
             with self.lock:
                 self.error = self.error or err
@@ -156,7 +173,7 @@ class Pool:
                 if self.running == 0:
                     self.finished.set()
 
-    def run(self, workers: int, on_tick) -> None:
+    def run(self, workers: int, on_tick) -> BudgetReached | None:
         # Daemon threads: a fatal error or Ctrl-C ends the run at once instead of
         # waiting for answers in flight (those are the only ones lost).
         self.running = workers
@@ -167,6 +184,7 @@ class Pool:
         on_tick()
         if self.error:
             raise self.error
+        return self.budget_stop
 
 
 def progress_text(tally: Tally, throttle: Throttle) -> dict:
@@ -182,16 +200,17 @@ def summary_line(tally: Tally, n: int) -> str:
             f"{tally.prompt_tokens + tally.completion_tokens} tokens, ${tally.cost:.4f} spent now")
 
 
-def run_fetch(job: Job, cache_dir: Path, n: int, workers: int, rpm: float | None = None) -> Tally:
+def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float | None = None) -> Tally:
+    """Fetch these seeds; the tally's budget_stop says whether BUDGET ended the run early."""
     tally, throttle = Tally(), Throttle(workers, rpm)
     # In a log (not a terminal) one progress line per 10 s is plenty.
     interval = 0.5 if sys.stderr.isatty() else 10.0
-    with open_cache(cache_dir) as cache, tqdm(total=n, file=sys.stderr, unit="seed", mininterval=interval,
+    with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=interval,
                                               dynamic_ncols=True, desc="fetch") as bar:
         def tick():
             bar.set_postfix(progress_text(tally, throttle), refresh=False)
             bar.update(tally.done - bar.n)
-        Pool(job, cache, throttle, tally, range(n)).run(max(1, min(workers, n)), tick)
+        tally.budget_stop = Pool(job, cache, throttle, tally, seeds).run(max(1, min(workers, len(seeds))), tick)
     return tally
 
 
@@ -202,12 +221,16 @@ def run_fetch(job: Job, cache_dir: Path, n: int, workers: int, rpm: float | None
 @option("TIMEOUT", type=click.FloatRange(min=1), default=120.0, help="Total seconds allowed per request.")
 @option("BACKOFF", type=click.FloatRange(min=0), default=1.0, help="First retry wait in seconds; doubles each retry.")
 @option("RPM", type=click.FloatRange(min=0, min_open=True), default=None, help="Cap on requests per minute (optional).")
-def fetch_command(n, data_dir, cache_dir, base_url, max_attempts, ascii, workers, timeout, backoff, rpm):
+@option("BUDGET", type=click.FloatRange(min=0), default=None, help="Dollar cap on what this run may spend (optional).")
+def fetch_command(n, seeds, data_dir, cache_dir, base_url, max_attempts, ascii, workers, timeout, backoff, rpm, budget):
     """Send prompts without a valid cached answer to BASE_URL and cache every answer.
 
     Example: python -m stages fetch --n 1000 --workers 4
     """
     rules = Rules(make_validator(load_sources().schema), ascii)
-    job = Job(completions_url(base_url), data_dir, max_attempts, timeout, backoff, rules)
-    tally = run_fetch(job, cache_dir, n, workers, rpm)
-    click.echo(summary_line(tally, n), err=True)
+    job = Job(completions_url(base_url), data_dir, max_attempts, timeout, backoff, rules, budget=Budget(budget))
+    seeds = seed_range(n, seeds)
+    tally = run_fetch(job, cache_dir, seeds, workers, rpm)
+    click.echo(summary_line(tally, len(seeds)), err=True)
+    if tally.budget_stop:
+        raise tally.budget_stop

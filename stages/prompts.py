@@ -11,7 +11,8 @@ from string import Template
 
 import click
 
-from .config import DEFAULT_MODEL, PROMPTS_DIR, count_option, data_dir_option, identity_options, option, prompt_dir
+from .config import (DEFAULT_MODEL, PROMPTS_DIR, count_option, data_dir_option, identity_options, option,
+                     prompt_dir, seed_range)
 from .errors import PipelineError
 from .files import write_atomic
 
@@ -136,11 +137,11 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def render_all(sources: Sources, settings: Settings, n: int, out_dir: Path) -> int:
-    """Write bodies for seeds 0..n-1; return how many files changed."""
+def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir: Path) -> int:
+    """Write the bodies of these seeds (an int n means 0..n-1); return how many files changed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     changed = 0
-    for seed in range(n):
+    for seed in range(seeds) if isinstance(seeds, int) else seeds:
         changed += write_if_changed(out_dir / f"{seed}.json", encode_body(request_body(sources, settings, seed)))
     return changed
 
@@ -162,11 +163,12 @@ def load_body(data_dir: Path, seed: int) -> dict:
 @option("TEMPERATURE", type=click.FloatRange(0, 2), default=1.0, help="Sampling temperature.")
 @option("MAX_TOKENS", type=click.IntRange(min=1), default=4096, help="Answer token cap (credits are checked against it).")
 @identity_options
-def prompts_command(n, data_dir, model, temperature, max_tokens, identity, context):
+def prompts_command(n, seeds, data_dir, model, temperature, max_tokens, identity, context):
     """Render one request body per seed into DATA_DIR/prompts/.
 
     Example: python -m stages prompts --n 1000
     """
     settings = Settings(model=model, temperature=temperature, max_tokens=max_tokens)
-    changed = render_all(load_sources(identity=identity, context=context), settings, n, prompt_dir(data_dir))
-    click.echo(f"prompts: {n} rendered, {changed} changed, in {prompt_dir(data_dir)}", err=True)
+    seeds = seed_range(n, seeds)
+    changed = render_all(load_sources(identity=identity, context=context), settings, seeds, prompt_dir(data_dir))
+    click.echo(f"prompts: {len(seeds)} rendered, {changed} changed, in {prompt_dir(data_dir)}", err=True)

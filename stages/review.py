@@ -55,9 +55,9 @@ def review_seed(cache: diskcache.Cache, url: str, body: dict, seed: int, rules: 
     return SeedReview(seed, tuple(verdicts))
 
 
-def review_all(cache: diskcache.Cache, url: str, data_dir, n: int, rules: Rules):
-    """Reviews of seeds 0..n-1 in seed order, one at a time."""
-    for seed in range(n):
+def review_all(cache: diskcache.Cache, url: str, data_dir, seeds: range, rules: Rules):
+    """Reviews of these seeds in seed order, one at a time."""
+    for seed in seeds:
         yield review_seed(cache, url, load_body(data_dir, seed), seed, rules)
 
 

@@ -8,7 +8,7 @@ import click
 
 from .cache import open_cache
 from .checks import make_validator
-from .config import completions_url, review_options
+from .config import completions_url, review_options, seed_range
 from .files import write_jsonl_atomic
 from .prompts import load_sources
 from .review import ReviewTally, Rules, review_all
@@ -22,20 +22,20 @@ def rejected_path(data_dir: Path) -> Path:
     return data_dir / "rejected.jsonl"
 
 
-def reviews_for(cache, n, data_dir, base_url, ascii_only):
-    return review_all(cache, completions_url(base_url), data_dir, n, rules_for(ascii_only))
+def reviews_for(cache, seeds: range, data_dir, base_url, ascii_only):
+    return review_all(cache, completions_url(base_url), data_dir, seeds, rules_for(ascii_only))
 
 
 @click.command("validate")
 @review_options
-def validate_command(n, data_dir, cache_dir, base_url, ascii):
+def validate_command(n, seeds, data_dir, cache_dir, base_url, ascii):
     """Check the cached answers of seeds 0..N-1 and list the rejected ones.
 
     Example: python -m stages validate --n 1000 --ascii 1
     """
     tally = ReviewTally()
     with open_cache(cache_dir) as cache:
-        for _ in tally.conversations(reviews_for(cache, n, data_dir, base_url, ascii)):
+        for _ in tally.conversations(reviews_for(cache, seed_range(n, seeds), data_dir, base_url, ascii)):
             pass
     write_jsonl_atomic(rejected_path(data_dir), tally.rejected)
     click.echo(f"validate: {tally.summary()}; rejected seeds in {rejected_path(data_dir)}", err=True)

@@ -110,3 +110,18 @@ def test_unreadable_prompt_is_one_line(dirs):
 def test_bad_option_values_are_usage_errors(args, words):
     result = run(*args)
     assert result.exit_code == 2 and words in result.stderr
+
+
+def test_show_prints_prompt_parts_attempts_and_conversation(rendered):
+    url = "http://127.0.0.1:9/api/v1"
+    store(rendered, 3, 0, entry("not json at all"))
+    store(rendered, 3, 1, entry(conversation_content(GOOD)))
+    result = run("show", "--seed", 3, *dir_args(rendered), "--base-url", url)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.startswith("seed 3\n  axes:\n    dynamic: ")
+    assert "  attempt 0: rejected: not_json\n    answer starts: " in out
+    assert "  attempt 1: valid (used)" in out
+    assert out.rstrip().endswith("assistant: Hello, I am Sprout.")
+    missing = run("show", "--seed", 4, *dir_args(rendered), "--base-url", url)
+    assert "no cached attempts: run `make fetch`" in missing.output and "none valid yet" in missing.output

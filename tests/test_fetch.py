@@ -27,7 +27,7 @@ def make_job(data_dir, max_attempts=3, key=TEST_KEY):
 
 def fetch(rendered, n=1, workers=1, **job):
     data, cache = rendered
-    return run_fetch(make_job(data, **job), cache, n, workers)
+    return run_fetch(make_job(data, **job), cache, range(n), workers)
 
 
 def script(*answers):

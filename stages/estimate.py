@@ -1,0 +1,85 @@
+"""`make estimate`: what the remaining requests will cost, before spending anything.
+
+Counts the seeds still without a valid cached answer, approximates the prompt tokens per
+request, and prices them from the API's models list (cached for a day) or PRICE_IN/PRICE_OUT.
+"""
+import json
+from dataclasses import dataclass
+
+import click
+import requests
+
+from .cache import open_cache
+from .config import option, review_options, seed_range
+from .errors import PipelineError
+from .prompts import load_body
+from .validate import reviews_for
+
+CHARS_PER_TOKEN = 4           # a rough rule for English text; good enough for a budget
+ASSUMED_OUTPUT_TOKENS = 1200  # a 4-10 message conversation plus some thinking
+PRICE_CACHE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Prices:
+    per_input_token: float
+    per_output_token: float
+    source: str
+
+
+def prompt_tokens(body: dict) -> int:
+    text = json.dumps(body["messages"]) + json.dumps(body.get("response_format", {}))
+    return len(text) // CHARS_PER_TOKEN
+
+
+def listed_prices(base_url: str, model: str, cache) -> Prices | None:
+    """The model's prices from GET {BASE_URL}/models, or None when unreachable or unlisted."""
+    url = base_url.rstrip("/") + "/models"
+    models = cache.get(f"models:{url}")
+    if models is None:
+        try:
+            models = requests.get(url, timeout=10).json()["data"]
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            return None
+        cache.set(f"models:{url}", models, expire=PRICE_CACHE_SECONDS)
+    for entry in models:
+        if isinstance(entry, dict) and entry.get("id") == model:
+            pricing = entry.get("pricing", {})
+            return Prices(float(pricing["prompt"]), float(pricing["completion"]), url)
+    return None
+
+
+def choose_prices(listed: Prices | None, price_in: float | None, price_out: float | None) -> Prices:
+    if price_in is not None and price_out is not None:
+        return Prices(price_in / 1e6, price_out / 1e6, "PRICE_IN/PRICE_OUT")
+    if listed:
+        return listed
+    raise PipelineError("no price for this model: the models list is unreachable or lacks it; "
+                        "give PRICE_IN and PRICE_OUT in dollars per million tokens")
+
+
+@click.command("estimate")
+@review_options
+@option("PRICE_IN", type=click.FloatRange(min=0), default=None, help="Dollars per million input tokens.")
+@option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens.")
+def estimate_command(n, seeds, data_dir, cache_dir, base_url, ascii, price_in, price_out):
+    """Estimate the cost of the requests still needed; sends no chat requests.
+
+    Example: python -m stages estimate --n 1000
+    """
+    seeds = seed_range(n, seeds)
+    with open_cache(cache_dir) as cache:
+        missing = [r.seed for r in reviews_for(cache, seeds, data_dir, base_url, ascii) if r.conversation is None]
+        sample = load_body(data_dir, seeds[0]) if len(seeds) else None
+        listed = listed_prices(base_url, sample["model"], cache) if sample else None
+    if sample is None:
+        raise PipelineError("no seeds to estimate: raise N")
+    prices = choose_prices(listed, price_in, price_out)
+    tokens_in = prompt_tokens(sample)
+    each = tokens_in * prices.per_input_token + ASSUMED_OUTPUT_TOKENS * prices.per_output_token
+    click.echo("\n".join([
+        f"seeds: {len(seeds)}, still without a valid answer: {len(missing)} (at least one request each)",
+        f"prompt tokens per request: ~{tokens_in}; output tokens per answer: ~{ASSUMED_OUTPUT_TOKENS} (assumed)",
+        f"price of {sample['model']}: ${prices.per_input_token * 1e6:.2f} in, "
+        f"${prices.per_output_token * 1e6:.2f} out per million tokens ({prices.source})",
+        f"estimated cost: ${each * len(missing):.2f} (${each:.4f} per request, before re-asks)"]))

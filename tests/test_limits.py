@@ -1,0 +1,127 @@
+"""Rate limits, BUDGET, estimate and split runs: the controls a person has over a big, paid run."""
+import json
+
+import pytest
+import responses
+from click.testing import CliRunner
+
+from stages.__main__ import cli
+from stages.budget import Budget, BudgetReached
+from stages.cache import open_cache
+from stages.throttle import Throttle
+
+from conftest import TEST_KEY, files_containing
+
+
+def run(*args, **env):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env or None)
+
+
+def fetch_args(dirs, server, n, *extra):
+    return ["fetch", "--n", n, "--data-dir", dirs[0], "--cache-dir", dirs[1], "--base-url", server.base_url,
+            "--backoff", 0.05, *extra]
+
+
+def test_throttle_halves_once_per_burst_and_grows_back():
+    throttle = Throttle(16)
+    for _ in range(5):  # five 429s of one burst cut the limit once
+        throttle.rate_limited(0.0 if _ else 60.0)
+    assert throttle.limit == 8
+    throttle.paused_until = 0.0
+    for _ in range(8):
+        throttle.acquire()
+        throttle.release(ok=True)
+    assert throttle.limit == 9
+
+
+def render(dirs, n):
+    assert run("prompts", "--n", n, "--data-dir", dirs[0]).exit_code == 0
+    return dirs
+
+
+def test_rate_limited_api_completes_without_a_429_storm(dirs, fake_api):
+    rendered = render(dirs, 40)
+    server = fake_api(rpm=600, retry_after=1, latency=0.05)  # 10 requests per second
+    result = run(*fetch_args(rendered, server, 40, "--workers", 16), OPENROUTER_API_KEY=TEST_KEY)
+    assert result.exit_code == 0, result.output
+    ok, limited = server.stats.outcomes.get("ok", 0), server.stats.outcomes.get("rate_limited", 0)
+    assert ok == 40 and limited <= ok // 2, server.stats.outcomes
+
+
+def test_rpm_cap_keeps_under_the_providers_limit(dirs, fake_api):
+    rendered = render(dirs, 20)
+    server = fake_api(rpm=600, retry_after=1)
+    result = run(*fetch_args(rendered, server, 20, "--workers", 16, "--rpm", 480), OPENROUTER_API_KEY=TEST_KEY)
+    assert result.exit_code == 0, result.output
+    assert server.stats.outcomes == {"ok": 20}
+
+
+def test_budget_reserves_room_for_what_is_in_flight():
+    budget = Budget(1.0)
+    budget.reserve()
+    budget.settle(0.3)              # average cost now 0.3
+    budget.reserve()                # 0.3 spent + 1 in flight x 0.3 = 0.6
+    budget.reserve()                # + another 0.3 = 0.9
+    with pytest.raises(BudgetReached, match=r"budget of \$1.00 reached: \$0.3000 spent"):
+        budget.reserve()            # 1.2 would pass the cap
+    budget.settle(None)             # a failed request costs nothing and frees its room
+    budget.reserve()
+
+
+def test_budget_stops_the_run_and_a_rerun_continues(dirs, fake_api):
+    rendered = render(dirs, 30)
+    server = fake_api(latency=0.02)
+    capped = run(*fetch_args(rendered, server, 30, "--workers", 4, "--budget", 0.01), OPENROUTER_API_KEY=TEST_KEY)
+    assert capped.exit_code == 1
+    assert capped.stderr.strip().splitlines()[-1].startswith("Error: budget of $0.01 reached")
+    first = server.stats.requests
+    assert 0 < first < 30
+    rest = run(*fetch_args(rendered, server, 30, "--workers", 4), OPENROUTER_API_KEY=TEST_KEY)
+    assert rest.exit_code == 0 and "fetch: 30/30 seeds valid" in rest.stderr
+    assert server.stats.requests == 30  # nothing paid for was asked twice
+
+
+@responses.activate
+def test_estimate_reads_prices_and_sends_no_chat_request(rendered):
+    base = "http://127.0.0.1:9/api/v1"
+    responses.get(base + "/models", json={"data": [{"id": "google/gemini-2.5-flash",
+                                                    "pricing": {"prompt": "0.0000003", "completion": "0.0000025"}}]})
+    args = ["estimate", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", base]
+    first, second = run(*args), run(*args)
+    assert first.exit_code == 0, first.output
+    assert "still without a valid answer: 5" in first.output
+    assert "$0.30 in, $2.50 out per million tokens" in first.output
+    assert second.output == first.output
+    assert [call.request.method for call in responses.calls] == ["GET"]  # the price list is cached
+
+
+def test_estimate_without_prices_asks_for_them(rendered):
+    args = ["estimate", "--n", 2, "--data-dir", rendered[0], "--cache-dir", rendered[1],
+            "--base-url", "http://127.0.0.1:9/api/v1"]
+    failed = run(*args)
+    assert failed.exit_code == 1 and "give PRICE_IN and PRICE_OUT" in failed.stderr
+    given = run(*args, "--price-in", 1, "--price-out", 2)
+    assert given.exit_code == 0 and "(PRICE_IN/PRICE_OUT)" in given.output
+
+
+def test_split_run_by_seed_range_then_merge(tmp_path, fake_api):
+    server = fake_api()
+    halves = []
+    for name, seeds in (("a", "0:6"), ("b", "6:10")):
+        data, cache = tmp_path / name / "data", tmp_path / name / "cache"
+        assert run("prompts", "--seeds", seeds, "--data-dir", data).exit_code == 0
+        assert sorted(p.stem for p in (data / "prompts").iterdir()) == sorted(str(s) for s in range(*map(int, seeds.split(":"))))
+        assert run(*fetch_args((data, cache), server, 0, "--seeds", seeds), OPENROUTER_API_KEY=TEST_KEY).exit_code == 0
+        halves.append(cache)
+    merged = run("merge", "--cache-dir", halves[0], halves[1])
+    assert merged.exit_code == 0 and "4 answers copied" in merged.stderr
+    data = tmp_path / "all"
+    assert run("prompts", "--n", 10, "--data-dir", data).exit_code == 0
+    built = run("dataset", "--n", 10, "--data-dir", data, "--cache-dir", halves[0], "--base-url", server.base_url)
+    assert built.exit_code == 0 and "wrote 10 conversations" in built.stderr
+    assert server.stats.requests == 10
+
+
+def test_bad_seed_range_is_a_usage_error():
+    result = run("prompts", "--seeds", "9:3")
+    assert result.exit_code == 2 and "not a seed range like 0:500" in result.stderr
