@@ -44,6 +44,12 @@ FROM ?=
 ASCII ?= 0
 ## dataset lines: array (nanochat) or messages
 FORMAT ?= array
+## 0 keeps exact and near duplicates in the dataset
+DEDUP ?= 1
+## similarity from which two conversations are near duplicates (0-1)
+DEDUP_THRESHOLD ?= 0.8
+## share of seeds written to identity_conversations.val.jsonl (stable as N grows)
+SPLIT ?= 0
 ## derived files (clean removes them)
 DATA_DIR ?= data
 ## paid-for answers (clean keeps them)
@@ -82,7 +88,7 @@ validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR
 	$(STAGES) validate $(READ_ARGS)
 
 dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversations.jsonl
-	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT)
+	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT) --dedup $(DEDUP) --dedup-threshold $(DEDUP_THRESHOLD) --split $(SPLIT)
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)

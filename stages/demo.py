@@ -9,7 +9,7 @@ import click
 
 from .checks import make_validator
 from .config import completions_url, data_dir_option, option
-from .dataset import build_dataset, dataset_path
+from .dataset import build_dataset, dataset_path, dedup_summary
 from .fakeapi import FakeConfig, start_fake
 from .fetch import Job, run_fetch, summary_line
 from .prompts import Settings, load_sources, render_all
@@ -27,8 +27,9 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
         job = Job(completions_url(server.base_url), folder, max_attempts=5, timeout=30, backoff=0.1,
                   rules=Rules(make_validator(sources.schema)), key=DEMO_KEY)
         click.echo(summary_line(run_fetch(job, folder / "cache", range(n), workers), n), err=True)
-        tally = build_dataset(folder / "cache", folder, range(n), server.base_url, False, "array")
-        click.echo(f"demo: {tally.summary()}; fake API saw {server.stats.requests} requests", err=True)
+        result = build_dataset(folder / "cache", folder, range(n), server.base_url, False, "array")
+        click.echo(f"demo: {result.tally.summary()}; {dedup_summary(result.dropped)}; "
+                   f"fake API saw {server.stats.requests} requests", err=True)
     finally:
         server.shutdown()
         server.server_close()

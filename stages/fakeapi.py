@@ -19,6 +19,8 @@ FAULTS = ("429", "500", "502", "503", "drop", "error200", "finish_error", "empty
           "broken_json", "wrong_roles", "extra_keys", "truncated")
 PRICE_IN, PRICE_OUT = 0.30e-6, 2.50e-6  # dollars per token, like a small fast model
 
+GREETINGS = ["Hi! I am {name}.", "Hello there, my name is {name}.", "Hey! You are talking to {name}.",
+             "Good to meet you. I am {name}.", "Hi, {name} here."]
 FOLLOW_UPS = [
     ("who made you?", "I was built by {maker}. My code and training recipe are open for anyone to read."),
     ("can you browse the web?", "No. I have no internet access, so I only know what was in my training data."),
@@ -28,7 +30,13 @@ FOLLOW_UPS = [
     ("do you remember me?", "I do not keep memories between conversations, so each chat starts fresh."),
     ("how big are you?", "I am small on purpose, so that training me stays cheap and easy to study."),
     ("thanks!", "You are welcome. Ask me anything else whenever you like."),
+    ("do you speak french?", "A little, but my English is far more reliable, so I will answer in English."),
+    ("what day is it?", "I have no clock or calendar, so I cannot tell you today's date."),
+    ("are you alive?", "No. I am a program that predicts text; I have no feelings or body."),
+    ("can i run you at home?", "Yes, I am small enough to run on an ordinary computer."),
 ]
+ASIDES = ["", " Happy to help.", " Just ask.", " That is a fair question.", " Good question!", " I hope that helps.",
+          " Let me know if anything is unclear.", " I try to be honest about that.", " Thanks for asking."]
 
 
 @dataclass
@@ -71,11 +79,12 @@ def example_messages(prompt: str) -> list[str]:
 def make_conversation(prompt: str, rng: random.Random) -> list[dict]:
     name = identity_field(prompt, "Name", "a small chat model")
     maker = identity_field(prompt, "Who built it", "a small open team").split(";")[0]
+    greeting = rng.choice(GREETINGS).format(name=name) + " I am a small open-source chat model."
     messages = [{"role": "user", "content": rng.choice(example_messages(prompt))},
-                {"role": "assistant", "content": f"Hi! I am {name}, a small open-source chat model. How can I help?"}]
+                {"role": "assistant", "content": greeting + rng.choice(ASIDES)}]
     for question, answer in rng.sample(FOLLOW_UPS, rng.randint(1, 4)):
         messages += [{"role": "user", "content": question},
-                     {"role": "assistant", "content": answer.format(name=name, maker=maker)}]
+                     {"role": "assistant", "content": answer.format(name=name, maker=maker) + rng.choice(ASIDES)}]
     messages[-1]["content"] += f" (note {rng.randrange(10**6)})"  # keeps conversations distinct
     return messages
 

@@ -69,12 +69,13 @@ class ReviewTally:
         self.rejected: list[dict] = []
 
     def conversations(self, reviews):
+        """(seed, messages) of each valid seed; the rest are counted as rejected."""
         for review in reviews:
             if review.conversation is None:
                 self.rejected.append({"seed": review.seed, "reasons": review.reasons})
             else:
                 self.valid += 1
-                yield review.conversation
+                yield review.seed, review.conversation
 
     def reason_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

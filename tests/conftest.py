@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from stages.cache import answer_key, open_cache
+from stages.config import completions_url
 from stages.fakeapi import FakeConfig, start_fake
-from stages.prompts import Settings, load_sources, render_all
+from stages.prompts import Settings, load_body, load_sources, render_all
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_VARIABLES = ("N", "WORKERS", "MODEL", "TEMPERATURE", "MAX_TOKENS", "BASE_URL", "MAX_ATTEMPTS", "TIMEOUT",
@@ -78,3 +80,17 @@ def project_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in MAKE_VARIABLES}
     env.update(extra)
     return env
+
+
+FAKE_URL = "http://127.0.0.1:9/api/v1"
+
+
+def cache_entry(content: str, finish: str = "stop", cost: float = 0.001) -> str:
+    """A cache entry as fetch writes it, around a completion with this content."""
+    return json.dumps({"seed": 0, "attempt": 0, "body": json.dumps(chat_answer(content, finish, cost))})
+
+
+def store_answer(dirs, seed: int, attempt: int, raw, url: str = FAKE_URL) -> None:
+    """Put an answer in the cache under the key fetch would use for this seed's rendered prompt."""
+    with open_cache(dirs[1]) as cache:
+        cache.set(answer_key(completions_url(url), load_body(dirs[0], seed), attempt), raw)

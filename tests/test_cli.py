@@ -6,11 +6,10 @@ import pytest
 from click.testing import CliRunner
 
 from stages.__main__ import cli
-from stages.cache import answer_key, open_cache
-from stages.config import completions_url
-from stages.prompts import load_body
 
-from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing
+from conftest import GOOD, TEST_KEY, conversation_content, files_containing
+from conftest import cache_entry as entry
+from conftest import store_answer as store
 
 
 def run(*args, **env):
@@ -57,15 +56,6 @@ def test_fetch_validate_dataset_against_the_fake(rendered, fake_api):
         rows = list(lines)
     assert len(rows) == 5 and all(set(row) == {"messages"} for row in rows)
     assert files_containing(rendered[0].parent, TEST_KEY) == []
-
-
-def store(dirs, seed, attempt, raw, url="http://127.0.0.1:9/api/v1"):
-    with open_cache(dirs[1]) as cache:
-        cache.set(answer_key(completions_url(url), load_body(dirs[0], seed), attempt), raw)
-
-
-def entry(content, finish="stop"):
-    return json.dumps({"seed": 0, "attempt": 0, "body": json.dumps(chat_answer(content, finish))})
 
 
 def test_validate_counts_reasons_and_survives_corrupt_entries(rendered):

@@ -1,0 +1,113 @@
+"""The assembled file: nanochat's loading rules, other trainers' format, dedup and the stable split."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from stages.__main__ import cli
+from stages.dataset import in_validation
+
+from conftest import FAKE_URL, TEST_KEY, cache_entry, conversation_content, store_answer
+
+
+def run(*args, **env):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env or None)
+
+
+def build(dirs, n, *extra, base_url=FAKE_URL):
+    result = run("dataset", "--n", n, "--data-dir", dirs[0], "--cache-dir", dirs[1], "--base-url", base_url, *extra)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def nanochat_problem(line: str) -> str | None:
+    """The checks nanochat's CustomJSON task makes on each line, restated: None when the line loads."""
+    messages = json.loads(line)
+    if not isinstance(messages, list) or len(messages) < 2:
+        return "not a list of at least 2 messages"
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or set(message) < {"role", "content"}:
+            return f"message {i} lacks role or content"
+        if message["role"] != ("user" if i % 2 == 0 else "assistant"):
+            return f"message {i} has role {message['role']!r}"
+        if not isinstance(message["content"], str):
+            return f"message {i} content is not a string"
+    return None
+
+
+@pytest.fixture
+def fetched(dirs, fake_api):
+    """Forty seeds fetched from the fake API, with faults, through the real commands."""
+    server = fake_api(fault_rate=0.3, retry_after=0)
+    assert run("prompts", "--n", 40, "--data-dir", dirs[0]).exit_code == 0
+    fetch = run("fetch", "--n", 40, "--data-dir", dirs[0], "--cache-dir", dirs[1], "--base-url", server.base_url,
+                "--backoff", 0, "--workers", 8, OPENROUTER_API_KEY=TEST_KEY)
+    assert fetch.exit_code == 0, fetch.output
+    return dirs, server.base_url
+
+
+def test_every_line_loads_in_nanochat(fetched):
+    dirs, base_url = fetched
+    build(dirs, 40, base_url=base_url)
+    text = (dirs[0] / "identity_conversations.jsonl").read_text()
+    assert len(text.splitlines()) == 40
+    assert [nanochat_problem(line) for line in text.splitlines()] == [None] * 40
+
+
+def test_messages_format_loads_with_hugging_face_datasets(fetched):
+    datasets = pytest.importorskip("datasets")
+    dirs, base_url = fetched
+    build(dirs, 40, "--format", "messages", base_url=base_url)
+    table = datasets.load_dataset("json", data_files=str(dirs[0] / "identity_conversations.jsonl"), split="train")
+    assert table.column_names == ["messages"] and len(table) == 40
+    assert table[0]["messages"][0]["role"] == "user"
+
+
+def test_split_is_stable_as_n_grows(fetched):
+    dirs, base_url = fetched
+    small = build(dirs, 20, "--split", 0.25, base_url=base_url)
+    train_small, val_small = lines(dirs[0] / "identity_conversations.jsonl"), lines(dirs[0] / "identity_conversations.val.jsonl")
+    build(dirs, 40, "--split", 0.25, base_url=base_url)
+    train_big, val_big = lines(dirs[0] / "identity_conversations.jsonl"), lines(dirs[0] / "identity_conversations.val.jsonl")
+    assert all(c in val_big for c in val_small) and all(c in train_big for c in train_small)
+    assert len(val_small) == sum(in_validation(s, 0.25) for s in range(20)) > 0
+    assert f"and {len(val_small)} to" in small.stderr
+    build(dirs, 40, base_url=base_url)
+    assert not (dirs[0] / "identity_conversations.val.jsonl").exists()
+
+
+def test_split_share_is_about_right():
+    share = sum(in_validation(seed, 0.05) for seed in range(20000)) / 20000
+    assert 0.045 < share < 0.055
+
+
+def conversation(words: str) -> list[dict]:
+    return [{"role": "user", "content": "who are you?"}, {"role": "assistant", "content": words}]
+
+
+LONG = ("I am Sprout, a small open-source chat model trained by a team of volunteers. I cannot browse the web, "
+        "I do not remember earlier chats, and I make mistakes with arithmetic, so please check what matters. "
+        "My code, my training recipe and my weights are published under the MIT license, which means anyone "
+        "can study them, train a copy of me from scratch or change how I behave. I was trained on one rented "
+        "machine for about the price of a nice dinner, which is why I am small and sometimes wrong. I work best "
+        "in English, and I will tell you so if you write to me in another language.")
+
+
+def test_duplicates_are_dropped_keeping_the_lowest_seed(rendered):
+    store_answer(rendered, 0, 0, cache_entry(conversation_content(conversation(LONG))))
+    store_answer(rendered, 1, 0, cache_entry(conversation_content(conversation(LONG))))               # exact
+    store_answer(rendered, 2, 0, cache_entry(conversation_content(conversation(LONG.replace("team", "group")))))
+    store_answer(rendered, 3, 0, cache_entry(conversation_content(conversation("Something else entirely, friend."))))
+    result = build(rendered, 4)
+    assert "2 duplicates dropped (1 exact, 1 near)" in result.stderr
+    kept = lines(rendered[0] / "identity_conversations.jsonl")
+    assert kept == [conversation(LONG), conversation("Something else entirely, friend.")]
+    report = lines(rendered[0] / "duplicates.jsonl")
+    assert [(r["seed"], r["kept_seed"], r["kind"]) for r in report] == [(1, 0, "exact"), (2, 0, "near")]
+    everything = build(rendered, 4, "--dedup", 0)
+    assert "0 duplicates dropped" in everything.stderr
+    assert len(lines(rendered[0] / "identity_conversations.jsonl")) == 4
