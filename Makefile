@@ -47,7 +47,7 @@ FORMAT ?= array
 ## 0 keeps exact and near duplicates in the dataset
 DEDUP ?= 1
 ## similarity from which two conversations are near duplicates (0-1)
-DEDUP_THRESHOLD ?= 0.8
+DEDUP_THRESHOLD ?= 0.9
 ## share of seeds written to identity_conversations.val.jsonl (stable as N grows)
 SPLIT ?= 0
 ## derived files (clean removes them)
@@ -62,7 +62,7 @@ SEED_ARGS = --n $(N) $(if $(SEEDS),--seeds $(SEEDS))
 LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)' --ascii $(ASCII)
 READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
 
-.PHONY: help prompts fetch validate dataset show estimate merge demo test clean distclean
+.PHONY: help prompts fetch validate dataset stats show estimate merge demo test clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -89,6 +89,9 @@ validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR
 
 dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversations.jsonl
 	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT) --dedup $(DEDUP) --dedup-threshold $(DEDUP_THRESHOLD) --split $(SPLIT)
+
+stats: $(VENV)/.installed ## table of the dataset's shape, languages, duplicates and cost; stats.json, stats.png
+	$(STAGES) stats $(READ_ARGS)
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)

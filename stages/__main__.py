@@ -12,6 +12,7 @@ from .estimate import estimate_command
 from .fetch import fetch_command
 from .merge import merge_command
 from .show import show_command
+from .stats import stats_command
 from .prompts import prompts_command
 from .validate import validate_command
 
@@ -40,7 +41,7 @@ def cli():
     """Make identity conversations for a small chat model, stage by stage."""
 
 
-COMMANDS = (prompts_command, fetch_command, validate_command, dataset_command, show_command, estimate_command,
+COMMANDS = (prompts_command, fetch_command, validate_command, dataset_command, show_command, stats_command, estimate_command,
             merge_command, demo_command, fakeapi_command)
 for command in COMMANDS:
     cli.add_command(command)

@@ -3,9 +3,7 @@
 Exact means the same normalized text; near means MinHash-estimated Jaccard similarity of word
 shingles at or above a threshold, found through an LSH index (datasketch) and then verified.
 """
-import functools
-import sys
-import unicodedata
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -13,11 +11,13 @@ import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 # Two model-written conversations on the same topic rarely share more than about half of their
-# 3-word shingles, while a copy with a word or a phrase changed keeps well over 80%: 0.8 separates
-# the two with room for the error of a 128-permutation estimate (about +-0.04 near 0.8).
-DEFAULT_THRESHOLD = 0.8
+# 3-word shingles, while a copy with a word or two changed keeps about 90% or more. Identity
+# conversations repeat the same self-description often, so the default sits high, at 0.9,
+# to drop only near-verbatim copies (a 128-permutation estimate is good to about +-0.03 there).
+DEFAULT_THRESHOLD = 0.9
 SHINGLE_WORDS = 3
 NUM_PERM = 128
+LSH_MARGIN = 0.2
 MINHASH_SEED = 1  # fixed, so the same conversations always give the same signatures and verdicts
 MULTIPLIERS = (0x9E3779B1, 0x85EBCA77, 1)  # odd constants: a shingle's hash depends on its words' order
 
@@ -29,14 +29,11 @@ class Duplicate:
     similarity: float  # 1.0 for exact copies, the estimated Jaccard similarity for near ones
 
 
-@functools.cache
-def punctuation_table() -> dict[int, None]:
-    """Every Unicode punctuation character (categories P*) mapped to None; built on first use, not at import."""
-    return {c: None for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)).startswith("P")}
+NOT_WORD = re.compile(r"[^\w\s]+")  # punctuation and symbols in any script
 
 
 def normalized_words(text: str) -> list[str]:
-    return text.lower().translate(punctuation_table()).split()
+    return NOT_WORD.sub("", text.lower()).split()
 
 
 def normalize(text: str) -> str:
@@ -116,7 +113,9 @@ def best_match(candidates: list[int], sketches: dict[int, MinHash], mine: MinHas
 
 def near_duplicates(word_lists: list[list[str]], uniques: list[int], threshold: float) -> dict[int, Duplicate]:
     """Greedy in index order: each text is compared with the earlier texts that were kept."""
-    index = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+    # LSH tuned at the threshold itself misses many pairs just above it (banding is a
+    # probabilistic filter), so it looks wider and best_match verifies every candidate.
+    index = MinHashLSH(threshold=max(0.5, threshold - LSH_MARGIN), num_perm=NUM_PERM)
     sketches = dict(zip(uniques, signatures([word_lists[u] for u in uniques])))
     dropped = {}
     for position in uniques:

@@ -1,0 +1,294 @@
+"""`make stats`: what the dataset looks like and what it cost.
+
+Reads DATA_DIR/identity_conversations.jsonl (array or messages lines) and the answer cache; prints
+a table, writes DATA_DIR/stats.json and DATA_DIR/stats.png.
+"""
+import functools
+import io
+import json
+import statistics
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import click
+import diskcache
+
+from .answers import TransientAnswer, Usage, parse_completion, usage_of
+from .cache import cached_attempts, decode_entry, open_cache
+from .config import completions_url, review_options, seed_range
+from .dataset import dataset_path
+from .dedup import find_duplicates, normalize
+from .errors import PipelineError
+from .files import write_atomic
+from .prompts import load_body, load_sources, pick_axes
+
+OPENING_WORDS = 5
+TOP_OPENINGS = 10
+# Unicode character-name prefixes -> script label; kana mark Japanese (see first_message_script).
+SCRIPT_PREFIXES = (("LATIN", "Latin"), ("CYRILLIC", "Cyrillic"), ("GREEK", "Greek"), ("ARABIC", "Arabic"),
+                   ("HEBREW", "Hebrew"), ("DEVANAGARI", "Devanagari"), ("BENGALI", "Bengali"), ("TAMIL", "Tamil"),
+                   ("THAI", "Thai"), ("CJK", "Han"), ("HIRAGANA", "Japanese"), ("KATAKANA", "Japanese"),
+                   ("HALFWIDTH KATAKANA", "Japanese"), ("HANGUL", "Hangul"), ("HALFWIDTH HANGUL", "Hangul"))
+
+
+def stats_paths(data_dir: Path) -> tuple[Path, Path]:
+    return data_dir / "stats.json", data_dir / "stats.png"
+
+
+def is_conversation(messages: object) -> bool:
+    return isinstance(messages, list) and all(isinstance(m, dict) and isinstance(m.get("content"), str)
+                                              for m in messages)
+
+
+def parse_line(line: str, path: Path, number: int) -> list[dict]:
+    """One dataset line, either a JSON array of messages or {"messages": [...]}."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        row = None
+    messages = row.get("messages") if isinstance(row, dict) else row
+    if not is_conversation(messages):
+        raise PipelineError(f"{path} line {number} is not a conversation: run `make dataset` to write it again")
+    return messages
+
+
+def load_conversations(path: Path) -> list[list[dict]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PipelineError(f"no dataset at {path}: run `make dataset` first") from None
+    # split on "\n" only: str.splitlines would also break at U+2028 inside a JSON string
+    return [parse_line(line, path, number) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
+
+
+def add_usage(total: Usage, more: Usage) -> Usage:
+    return Usage(total.prompt_tokens + more.prompt_tokens, total.completion_tokens + more.completion_tokens,
+                 total.cost + more.cost)
+
+
+def attempt_usage(raw: object) -> Usage:
+    """What one cached attempt cost; nothing for an entry this program cannot read."""
+    entry = decode_entry(raw)
+    try:
+        return usage_of(parse_completion(entry["body"])) if entry else Usage()
+    except (TransientAnswer, PipelineError):
+        return Usage()
+
+
+def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range) -> Usage:
+    """Tokens and dollars of every cached attempt of seeds 0..n-1 (or a range); url is the API root (BASE_URL)."""
+    total = Usage()
+    for seed in range(n) if isinstance(n, int) else n:
+        try:
+            body = load_body(data_dir, seed)
+        except PipelineError:
+            continue  # no rendered prompt, so no key to look the answers up by
+        for raw in cached_attempts(cache, completions_url(url), body):
+            total = add_usage(total, attempt_usage(raw))
+    return total
+
+
+def summary(values: list[int]) -> dict:
+    if not values:
+        return {"min": 0, "mean": 0.0, "median": 0.0, "max": 0}
+    return {"min": min(values), "mean": round(statistics.fmean(values), 2),
+            "median": statistics.median(values), "max": max(values)}
+
+
+def message_lengths(conversations: list[list[dict]], role: str) -> list[int]:
+    return [len(m["content"]) for c in conversations for m in c if m.get("role") == role]
+
+
+@functools.cache
+def script_of_letter(letter: str) -> str:
+    name = unicodedata.name(letter, "")
+    return next((label for prefix, label in SCRIPT_PREFIXES if name.startswith(prefix)), "other")
+
+
+def first_message_script(text: str) -> str:
+    """The script most of the letters are in; kana anywhere makes it Japanese, whose text mixes in Han."""
+    counts = Counter(script_of_letter(ch) for ch in text if ch.isalpha())
+    if "Japanese" in counts:
+        counts["Japanese"] += counts.pop("Han", 0)
+    return max(sorted(counts), key=counts.__getitem__) if counts else "other"
+
+
+def first_user_message(messages: list[dict]) -> str:
+    return next((m["content"] for m in messages if m.get("role") == "user"), "")
+
+
+def opening(messages: list[dict]) -> str:
+    """The first OPENING_WORDS normalized words of the first assistant message."""
+    text = next((m["content"] for m in messages if m.get("role") == "assistant"), "")
+    return " ".join(normalize(text).split()[:OPENING_WORDS])
+
+
+def top_openings(conversations: list[list[dict]]) -> list[dict]:
+    counts = Counter(opening(c) for c in conversations)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_OPENINGS]
+    return [{"opening": text, "count": count} for text, count in ranked]
+
+
+def duplicate_stats(conversations: list[list[dict]]) -> dict:
+    kinds = Counter(d.kind for d in find_duplicates(conversations).values())
+    total = len(conversations) or 1
+    return {"exact": kinds["exact"], "near": kinds["near"],
+            "exact_rate": round(kinds["exact"] / total, 4), "near_rate": round(kinds["near"] / total, 4)}
+
+
+def axis_stats(axes: dict[str, dict[str, int]]) -> dict:
+    """Per axis: how often each item was used, and the least and most used counts."""
+    return {name: {"counts": dict(items), "min": min(items.values(), default=0), "max": max(items.values(), default=0)}
+            for name, items in axes.items()}
+
+
+def usage_stats(spent: Usage | None) -> dict | None:
+    if spent is None:
+        return None
+    return {"prompt_tokens": spent.prompt_tokens, "completion_tokens": spent.completion_tokens,
+            "cost": round(spent.cost, 6)}
+
+
+def compute_stats(conversations: list[list[dict]], spent: Usage | None = None,
+                  axes: dict[str, dict[str, int]] | None = None) -> dict:
+    turns = [len(c) for c in conversations]
+    stats = {
+        "conversations": len(conversations),
+        "turns": {**summary(turns), "histogram": dict(sorted(Counter(turns).items()))},
+        "user_chars": summary(message_lengths(conversations, "user")),
+        "assistant_chars": summary(message_lengths(conversations, "assistant")),
+        "first_message_scripts": dict(Counter(first_message_script(first_user_message(c)) for c in conversations)
+                                      .most_common()),
+        "duplicates": duplicate_stats(conversations),
+        "top_openings": top_openings(conversations),
+        "non_ascii_messages": sum(not m["content"].isascii() for c in conversations for m in c),
+        "spent": usage_stats(spent),
+    }
+    if axes is not None:
+        stats["axes"] = axis_stats(axes)
+    return stats
+
+
+def row(label: str, value: object) -> str:
+    return f"{label:<28}{value}"
+
+
+def describe_summary(numbers: dict) -> str:
+    return f"min {numbers['min']}, mean {numbers['mean']}, median {numbers['median']}, max {numbers['max']}"
+
+
+def describe_counts(counts: dict) -> str:
+    return ", ".join(f"{key}: {count}" for key, count in counts.items()) or "none"
+
+
+def describe_spent(spent: dict | None) -> str:
+    if spent is None:
+        return "unknown (no cache)"
+    return (f"{spent['prompt_tokens']:,} prompt + {spent['completion_tokens']:,} completion tokens, "
+            f"${spent['cost']:.4f}")
+
+
+def axis_lines(axes: dict) -> list[str]:
+    lines = ["axes (items used per axis)"]
+    for name, axis in axes.items():
+        lines.append(row(f"  {name}", f"{len(axis['counts'])} items, used min {axis['min']}, max {axis['max']} times"))
+        ranked = sorted(axis["counts"].items(), key=lambda item: (-item[1], item[0]))
+        lines += [f"    {count:>6}  {item}" for item, count in ranked]
+    return lines
+
+
+def format_table(stats: dict) -> str:
+    dup = stats["duplicates"]
+    lines = [row("conversations", stats["conversations"]),
+             row("turns per conversation", describe_summary(stats["turns"])),
+             row("  how many have n turns", describe_counts(stats["turns"]["histogram"])),
+             row("user message chars", describe_summary(stats["user_chars"])),
+             row("assistant message chars", describe_summary(stats["assistant_chars"])),
+             row("first message scripts", describe_counts(stats["first_message_scripts"])),
+             row("duplicates", f"exact {dup['exact']} ({dup['exact_rate']:.1%}), near {dup['near']} "
+                               f"({dup['near_rate']:.1%})"),
+             row("messages with non-ASCII", stats["non_ascii_messages"]),
+             row("spent", describe_spent(stats["spent"])),
+             "most repeated assistant openings"]
+    lines += [f"  {item['count']:>6}  {item['opening']}" for item in stats["top_openings"]]
+    return "\n".join(lines + (axis_lines(stats["axes"]) if "axes" in stats else []))
+
+
+def draw_turns(axes, stats: dict) -> None:
+    histogram = stats["turns"]["histogram"]
+    axes.bar(list(histogram), list(histogram.values()))
+    axes.set(title="Messages per conversation", xlabel="messages", ylabel="conversations")
+
+
+def draw_lengths(axes, conversations: list[list[dict]]) -> None:
+    axes.hist([message_lengths(conversations, "user"), message_lengths(conversations, "assistant")],
+              bins=30, label=["user", "assistant"])
+    axes.set(title="Message length", xlabel="characters", ylabel="messages")
+    axes.legend()
+
+
+def draw_scripts(axes, stats: dict) -> None:
+    scripts = stats["first_message_scripts"]
+    axes.bar(list(scripts), list(scripts.values()))
+    axes.set(title="Script of the first user message", ylabel="conversations")
+
+
+def draw_figure(conversations: list[list[dict]], stats: dict) -> bytes:
+    """Turns histogram, user vs assistant message lengths, first-message scripts, as PNG bytes."""
+    # Imported here: matplotlib is slow to import and only this command draws. A bare Figure on the
+    # Agg canvas needs no display and leaves pyplot's global backend and figure list alone.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    figure = Figure(figsize=(15, 4.5))
+    FigureCanvasAgg(figure)
+    turns, lengths, scripts = figure.subplots(1, 3)
+    draw_turns(turns, stats)
+    draw_lengths(lengths, conversations)
+    draw_scripts(scripts, stats)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def spent_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range) -> Usage | None:
+    """None when there is no cache folder: opening one would create it."""
+    if not cache_dir.is_dir():
+        return None
+    with open_cache(cache_dir) as cache:
+        return spent_on(cache, base_url, data_dir, seeds)
+
+
+def axis_coverage(seeds: range) -> dict[str, dict[str, int]]:
+    """How often each axis item was drawn over these seeds (the prompts' side, before any rejection)."""
+    axes = load_sources().axes
+    counts = {name: Counter({item: 0 for item in items}) for name, items in axes.items()}
+    for seed in seeds:
+        for name, item in pick_axes(axes, seed).items():
+            counts[name][item] += 1
+    return {name: dict(counter) for name, counter in counts.items()}
+
+
+def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range) -> dict:
+    conversations = load_conversations(dataset_path(data_dir))
+    stats = compute_stats(conversations, spent_in(cache_dir, base_url, data_dir, seeds), axis_coverage(seeds))
+    json_path, png_path = stats_paths(data_dir)
+    write_atomic(json_path, json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    write_atomic(png_path, draw_figure(conversations, stats))
+    return stats
+
+
+@click.command("stats")
+@review_options
+def stats_command(n, seeds, data_dir, cache_dir, base_url, ascii):
+    """Describe the dataset: turns, lengths, scripts, duplicates, openings, cost; writes stats.json and .png.
+
+    Example: python -m stages stats --n 1000
+    """
+    stats = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds))
+    click.echo(format_table(stats))
+    json_path, png_path = stats_paths(data_dir)
+    dup = stats["duplicates"]
+    click.echo(f"stats: {stats['conversations']} conversations, {dup['exact']} exact and {dup['near']} near "
+               f"duplicates; written to {json_path} and {png_path}", err=True)
