@@ -7,13 +7,13 @@ import click
 from .dataset import dataset_command
 from .demo import demo_command
 from .errors import PipelineError
-from .fakeapi import fakeapi_command
 from .estimate import estimate_command
+from .fakeapi import fakeapi_command
 from .fetch import fetch_command
 from .merge import merge_command
+from .prompts import prompts_command
 from .show import show_command
 from .stats import stats_command
-from .prompts import prompts_command
 from .validate import validate_command
 
 DEBUG_VARIABLE = "STAGES_DEBUG"

@@ -8,12 +8,11 @@ from pathlib import Path
 import click
 
 from .checks import make_validator
-from .config import completions_url, data_dir_option, option
+from .config import completions_url, data_dir_option, option, prompt_dir
 from .dataset import build_dataset, dataset_path, dedup_summary
 from .fakeapi import FakeConfig, start_fake
 from .fetch import Job, run_fetch, summary_line
 from .prompts import Settings, load_sources, render_all
-from .config import prompt_dir
 from .review import Rules
 
 DEMO_KEY = "demo-key-for-the-fake-api"

@@ -2,27 +2,27 @@
 
 Each answer is cached before it is judged; a rerun replays the cache and sends nothing for it.
 """
+import itertools
 import random
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
-from .answers import Usage, TransientAnswer, parse_completion, usage_of
+from .answers import TransientAnswer, Usage, parse_completion, usage_of
+from .budget import Budget, BudgetReached
 from .cache import answer_key, encode_entry, open_cache
-from .client import Request, TransientHTTP, post_completion
+from .checks import judge, make_validator
+from .client import Request, post_completion
 from .config import completions_url, option, review_options, seed_range
-from .errors import PipelineError
 from .key import load_key
 from .prompts import load_body, load_sources
 from .review import Rules, judge_entry
-from .checks import make_validator
 from .throttle import Throttle
-from .budget import Budget, BudgetReached
 
 RETRIES = 10          # transient failures per answer before the seed waits for the next run
 MAX_PAUSE = 120.0     # cap on one backoff or Retry-After wait
@@ -71,9 +71,6 @@ class Tally:
     def add_usage(self, usage: Usage) -> None:
         self.add(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost=usage.cost)
 
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
 
 def backoff_delay(retry: int, base: float, retry_after: float | None) -> float:
     if retry_after is not None:
@@ -81,42 +78,52 @@ def backoff_delay(retry: int, base: float, retry_after: float | None) -> float:
     return random.uniform(0.5, 1.0) * min(MAX_PAUSE, base * 2 ** retry)  # jitter spreads the herd
 
 
-def send_once(job: Job, body: dict, tally: Tally) -> str:
-    """One request within the budget; returns a usable completion body or raises."""
+@dataclass(frozen=True)
+class Answer:
+    text: str          # the body as it came, for the cache
+    completion: dict   # the same, parsed
+
+
+def send_once(job: Job, body: dict, tally: Tally) -> Answer:
+    """One request within the budget; returns a usable completion or raises."""
     job.budget.reserve()
     cost = None
     try:
         tally.add(requests=1)
         text = post_completion(Request(job.url, body, job.api_key(), job.timeout))
-        cost = usage_of(parse_completion(text)).cost
-        return text
+        completion = parse_completion(text)
+        cost = usage_of(completion).cost
+        return Answer(text, completion)
     finally:
         job.budget.settle(cost)
 
 
-def ask(job: Job, body: dict, throttle: Throttle, tally: Tally) -> str:
-    """One usable completion body, retrying transient failures; raises TransientAnswer when they persist."""
-    for retry in range(RETRIES + 1):
+def wait_to_retry(err: TransientAnswer, retry: int, backoff: float, throttle: Throttle) -> None:
+    pause = backoff_delay(retry, backoff, getattr(err, "retry_after", None))
+    if getattr(err, "status", None) == 429:
+        throttle.rate_limited(pause)  # everyone waits, this thread included, in throttle.acquire
+    else:
+        time.sleep(pause)
+
+
+def ask(job: Job, body: dict, throttle: Throttle, tally: Tally) -> Answer:
+    """One usable completion, retrying transient failures; raises TransientAnswer when they persist."""
+    for retry in itertools.count():
         throttle.acquire()
         try:
-            text = send_once(job, body, tally)
+            answer = send_once(job, body, tally)
         except TransientAnswer as err:
             throttle.release(ok=False)
             if retry == RETRIES:
                 raise
             tally.add(retries=1)
-            pause = backoff_delay(retry, job.backoff, getattr(err, "retry_after", None))
-            if getattr(err, "status", None) == 429:
-                throttle.rate_limited(pause)  # everyone waits, this thread included
-            else:
-                time.sleep(pause)
+            wait_to_retry(err, retry, job.backoff, throttle)
             continue
         except BaseException:
             throttle.release(ok=False)
             raise
         throttle.release(ok=True)
-        return text
-    raise AssertionError("unreachable")
+        return answer
 
 
 def fetch_seed(seed: int, job: Job, cache, throttle: Throttle, tally: Tally) -> bool:
@@ -126,13 +133,14 @@ def fetch_seed(seed: int, job: Job, cache, throttle: Throttle, tally: Tally) -> 
         key = answer_key(job.url, body, attempt)
         raw = cache.get(key)
         if raw is None:
-            text = ask(job, body, throttle, tally)
-            raw = encode_entry(seed, attempt, text)
-            cache.set(key, raw)  # paid for: store before anything else
-            tally.add_usage(usage_of(parse_completion(text)))
+            answer = ask(job, body, throttle, tally)
+            cache.set(key, encode_entry(seed, attempt, answer.text))  # paid for: store before anything else
+            tally.add_usage(usage_of(answer.completion))
+            verdict = judge(answer.completion, job.rules.validator, job.rules.ascii_only)
         else:
             tally.add(cache_hits=1)
-        if judge_entry(raw, job.rules).valid:
+            verdict = judge_entry(raw, job.rules)
+        if verdict.valid:
             return True
     return False
 

@@ -1,5 +1,4 @@
 """Rate limits, BUDGET, estimate and split runs: the controls a person has over a big, paid run."""
-import json
 
 import pytest
 import responses
@@ -7,10 +6,9 @@ from click.testing import CliRunner
 
 from stages.__main__ import cli
 from stages.budget import Budget, BudgetReached
-from stages.cache import open_cache
 from stages.throttle import Throttle
 
-from conftest import TEST_KEY, files_containing
+from conftest import TEST_KEY
 
 
 def run(*args, **env):
