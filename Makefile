@@ -40,6 +40,12 @@ CONTEXT ?=
 SEED ?= 0
 ## cache folder(s) that merge copies into CACHE_DIR
 FROM ?=
+## bench: prompts to fetch
+BENCH_N ?= 2000
+## bench: requests in flight
+BENCH_WORKERS ?= 64
+## bench: the fake API's seconds per answer
+BENCH_LATENCY ?= 0.5
 ## 1 rejects conversations with non-ASCII text
 ASCII ?= 0
 ## dataset lines: array (nanochat) or messages
@@ -62,7 +68,7 @@ SEED_ARGS = --n $(N) $(if $(SEEDS),--seeds $(SEEDS))
 LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)' --ascii $(ASCII)
 READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
 
-.PHONY: help prompts fetch validate dataset stats show estimate merge demo test clean distclean
+.PHONY: help prompts fetch validate dataset stats show estimate merge bench demo test clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -101,6 +107,9 @@ estimate: prompts ## seeds still to fetch and their estimated cost; sends no cha
 
 merge: $(VENV)/.installed ## copy answers from the cache folder(s) in FROM into CACHE_DIR
 	$(STAGES) merge --cache-dir '$(CACHE_DIR)' $(FROM)
+
+bench: $(VENV)/.installed ## time fetch against the fake API and a cached rerun; DATA_DIR/bench.json
+	$(STAGES) bench --n $(BENCH_N) --workers $(BENCH_WORKERS) --latency $(BENCH_LATENCY) --out '$(DATA_DIR)/bench.json'
 
 demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no key, no network
 	$(STAGES) demo --data-dir '$(DATA_DIR)'

@@ -18,8 +18,10 @@ def answer_key(url: str, body: dict, attempt: int) -> str:
 
 @contextmanager
 def open_cache(cache_dir: Path) -> Iterator[diskcache.Cache]:
-    # No eviction: the cache is a record of money spent, not a best-effort memo.
-    with diskcache.Cache(str(cache_dir), size_limit=2**62, cull_limit=0, eviction_policy="none") as cache:
+    # No eviction: the cache is a record of money spent, not a best-effort memo. Each thread
+    # has its own SQLite connection, so keep each one's memory map and page cache small.
+    with diskcache.Cache(str(cache_dir), size_limit=2**62, cull_limit=0, eviction_policy="none",
+                         sqlite_mmap_size=0, sqlite_cache_size=256) as cache:
         yield cache
 
 

@@ -33,16 +33,60 @@ class Request:
     timeout: float
 
 
-def thread_session() -> requests.Session:
+def thread_session(url: str) -> requests.Session:
     """requests.Session is not thread-safe, so each worker thread keeps its own."""
     if not hasattr(_local, "session"):
         session = requests.Session()
+        # Read proxy and CA settings from the environment once, not on every request.
+        settings = session.merge_environment_settings(url, {}, None, None, None)
+        session.trust_env = False
+        session.proxies, session.verify = settings["proxies"], settings["verify"]
         # Retries happen in fetch, where all workers share one rate limiter.
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         _local.session = session
     return _local.session
+
+
+class Watchdog:
+    """One thread that shuts the sockets of answers still being read at their deadline.
+
+    Keep-alive whitespace resets a read timeout, so only a timer can bound a whole answer.
+    """
+
+    def __init__(self):
+        self.deadlines: dict[int, tuple[float, object]] = {}
+        self.cond = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def watch(self, sock, deadline: float) -> int:
+        with self.cond:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, daemon=True)
+                self.thread.start()
+            ticket = id(sock)
+            self.deadlines[ticket] = (deadline, sock)
+            self.cond.notify()
+            return ticket
+
+    def forget(self, ticket: int) -> None:
+        with self.cond:
+            self.deadlines.pop(ticket, None)
+
+    def run(self) -> None:
+        with self.cond:
+            while True:
+                now = time.monotonic()
+                for ticket, (deadline, sock) in list(self.deadlines.items()):
+                    if deadline <= now:
+                        del self.deadlines[ticket]
+                        shutdown_socket(sock)
+                soonest = min((d for d, _ in self.deadlines.values()), default=now + 60)
+                self.cond.wait(timeout=max(0.01, soonest - now))
+
+
+WATCHDOG = Watchdog()
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
@@ -69,22 +113,16 @@ def response_socket(response: requests.Response):
 
 
 def read_body(response: requests.Response, deadline: float) -> str:
-    """Read the body, cutting the socket at the deadline.
-
-    Keep-alive whitespace resets a read timeout, so only a timer can bound the whole answer.
-    """
+    """Read the body; the watchdog cuts the socket if the deadline passes first."""
     sock = response_socket(response)
-    timer = threading.Timer(max(0.0, deadline - time.monotonic()), shutdown_socket, [sock]) if sock else None
-    if timer:
-        timer.daemon = True
-        timer.start()
+    ticket = WATCHDOG.watch(sock, deadline) if sock else None
     try:
         content = response.content
     except requests.RequestException as err:
         raise TransientHTTP(f"answer cut off: {type(err).__name__}") from None
     finally:
-        if timer:
-            timer.cancel()
+        if ticket is not None:
+            WATCHDOG.forget(ticket)
     if time.monotonic() >= deadline:
         raise TransientHTTP("deadline passed while reading the answer")
     return content.decode("utf-8", errors="replace")
@@ -120,7 +158,7 @@ def post_completion(request: Request) -> str:
     deadline = time.monotonic() + request.timeout
     headers = {"Authorization": f"Bearer {request.key}", "X-Title": "identity-chats"}
     try:
-        response = thread_session().post(request.url, json=request.body, headers=headers, stream=True,
+        response = thread_session(request.url).post(request.url, json=request.body, headers=headers, stream=True,
                                          timeout=(min(CONNECT_TIMEOUT, request.timeout), request.timeout))
     except requests.RequestException as err:
         raise TransientHTTP(f"connection failed: {type(err).__name__}") from None

@@ -154,6 +154,7 @@ class FakeServer(ThreadingHTTPServer):
 
 class FakeHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in two writes; Nagle would hold the body ~40 ms
     server: FakeServer
 
     def log_message(self, *args) -> None:

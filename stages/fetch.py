@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .answers import TransientAnswer, Usage, parse_completion, usage_of
 from .budget import Budget, BudgetReached
-from .cache import answer_key, encode_entry, open_cache
+from .cache import answer_key, cached_attempts, encode_entry, open_cache
 from .checks import judge, make_validator
 from .client import Request, post_completion
 from .config import completions_url, option, review_options, seed_range
@@ -126,10 +126,37 @@ def ask(job: Job, body: dict, throttle: Throttle, tally: Tally) -> Answer:
         return answer
 
 
-def fetch_seed(seed: int, job: Job, cache, throttle: Throttle, tally: Tally) -> bool:
-    """Walk the attempts of one seed until one is valid; True when one is."""
+def cached_outcome(seed: int, job: Job, cache) -> tuple[bool | None, int]:
+    """From the cache alone: (True, n) when one of its n cached attempts is valid, (False, n) when
+    all MAX_ATTEMPTS are used up, (None, n) when a request is still needed."""
+    attempts = 0
+    for raw in itertools.islice(cached_attempts(cache, job.url, load_body(job.data_dir, seed)), job.max_attempts):
+        attempts += 1
+        if judge_entry(raw, job.rules).valid:
+            return True, attempts
+    return (False if attempts == job.max_attempts else None), attempts
+
+
+def pending_seeds(seeds: range, job: Job, cache, tally: Tally, on_tick) -> list[tuple[int, int]]:
+    """Settle what the cache can, in this thread (threads only slow this down); return
+    (seed, first missing attempt) for the rest."""
+    pending = []
+    for count, seed in enumerate(seeds, 1):
+        outcome, cached = cached_outcome(seed, job, cache)
+        tally.add(cache_hits=cached)
+        if outcome is None:
+            pending.append((seed, cached))
+        else:
+            tally.add(done=1, valid=int(outcome))
+        if count % 1000 == 0:
+            on_tick()
+    return pending
+
+
+def fetch_seed(seed: int, first_attempt: int, job: Job, cache, throttle: Throttle, tally: Tally) -> bool:
+    """Ask for attempts from first_attempt on until one is valid; True when one is."""
     body = load_body(job.data_dir, seed)
-    for attempt in range(job.max_attempts):
+    for attempt in range(first_attempt, job.max_attempts):
         key = answer_key(job.url, body, attempt)
         raw = cache.get(key)
         if raw is None:
@@ -146,26 +173,27 @@ def fetch_seed(seed: int, job: Job, cache, throttle: Throttle, tally: Tally) -> 
 
 
 class Pool:
-    """WORKERS daemon threads pulling seeds from one iterator; the first fatal error stops them all."""
+    """WORKERS daemon threads pulling (seed, first attempt) pairs from one iterator; the first
+    fatal error stops them all."""
 
-    def __init__(self, job: Job, cache, throttle: Throttle, tally: Tally, seeds):
+    def __init__(self, job: Job, cache, throttle: Throttle, tally: Tally, pending):
         self.job, self.cache, self.throttle, self.tally = job, cache, throttle, tally
-        self.seeds = iter(seeds)
+        self.pending = iter(pending)
         self.lock = threading.Lock()
         self.finished = threading.Event()  # set by the last worker out, or by a fatal error
         self.running = 0
         self.error: BaseException | None = None
         self.budget_stop: BudgetReached | None = None
 
-    def next_seed(self) -> int | None:
+    def next_seed(self) -> tuple[int, int] | None:
         with self.lock:
-            return None if self.error or self.budget_stop else next(self.seeds, None)
+            return None if self.error or self.budget_stop else next(self.pending, None)
 
     def work(self) -> None:
         try:
-            while (seed := self.next_seed()) is not None:
+            while (item := self.next_seed()) is not None:
                 try:
-                    ok = fetch_seed(seed, self.job, self.cache, self.throttle, self.tally)
+                    ok = fetch_seed(*item, self.job, self.cache, self.throttle, self.tally)
                 except TransientAnswer:
                     ok = False  # still failing after all retries: the next run tries again
                 self.tally.add(done=1, valid=int(ok))
@@ -218,7 +246,11 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
         def tick():
             bar.set_postfix(progress_text(tally, throttle), refresh=False)
             bar.update(tally.done - bar.n)
-        tally.budget_stop = Pool(job, cache, throttle, tally, seeds).run(max(1, min(workers, len(seeds))), tick)
+        pending = pending_seeds(seeds, job, cache, tally, tick)
+        if pending:
+            pool = Pool(job, cache, throttle, tally, pending)
+            tally.budget_stop = pool.run(min(workers, len(pending)), tick)
+        tick()
     return tally
 
 
