@@ -16,6 +16,11 @@ def answer_key(url: str, body: dict, attempt: int) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def is_answer_key(key: object) -> bool:
+    """Answers are keyed by a bare hex digest; notes such as "settled:..." or "models:..." are not."""
+    return isinstance(key, str) and len(key) == 64 and ":" not in key
+
+
 @contextmanager
 def open_cache(cache_dir: Path) -> Iterator[diskcache.Cache]:
     # No eviction: the cache is a record of money spent, not a best-effort memo. Each thread

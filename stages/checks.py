@@ -5,10 +5,12 @@
 import json
 from dataclasses import dataclass, field
 
+import fastjsonschema
 import jsonschema
 
 from .errors import PipelineError
 
+RULES_VERSION = 1  # bump when the checks below change, so runs remembered as finished are reviewed again
 BAD_FINISH = {"length": "truncated", "content_filter": "content_filter"}
 
 
@@ -22,12 +24,34 @@ class Verdict:
         return not self.reasons
 
 
-def make_validator(schema: dict) -> jsonschema.protocols.Validator:
+FAST_DRAFTS = ("", "http://json-schema.org/draft-04/schema#", "http://json-schema.org/draft-06/schema#",
+               "http://json-schema.org/draft-07/schema#")
+
+
+class CompiledSchema:
+    """fastjsonschema's compiled check: some 20x faster than jsonschema, which matters when a
+    10,000-seed rerun judges every cached answer. Same is_valid() as a jsonschema validator."""
+
+    def __init__(self, schema: dict):
+        self.check = fastjsonschema.compile(schema, use_default=False)
+
+    def is_valid(self, data: object) -> bool:
+        try:
+            self.check(data)
+        except fastjsonschema.JsonSchemaValueException:
+            return False
+        return True
+
+
+def make_validator(schema: dict):
+    """A validator with is_valid(); jsonschema checks the schema itself and covers newer drafts."""
     cls = jsonschema.validators.validator_for(schema)
     try:
         cls.check_schema(schema)
     except jsonschema.SchemaError as err:
         raise PipelineError(f"prompts/schema.json is not a valid JSON schema: {err.message}") from None
+    if schema.get("$schema", "") in FAST_DRAFTS:
+        return CompiledSchema(schema)
     return cls(schema)
 
 

@@ -8,7 +8,6 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 # Two model-written conversations on the same topic rarely share more than about half of their
 # 3-word shingles, while a copy with a word or two changed keeps about 90% or more. Identity
@@ -83,8 +82,9 @@ def shingle_sets(word_lists: list[list[str]]) -> list[list[int]]:
     return sets
 
 
-def signatures(word_lists: list[list[str]]) -> list[MinHash]:
+def signatures(word_lists: list[list[str]]) -> list:
     """One MinHash per text; the shingle hashes are already integers, so datasketch's hash step is int()."""
+    from datasketch import MinHash  # here, not at import: it loads scipy (~0.3 s)
     if not word_lists:
         return []
     return MinHash.bulk(shingle_sets(word_lists), num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int)
@@ -102,7 +102,7 @@ def exact_groups(texts: list[str]) -> tuple[list[int], dict[int, int]]:
     return list(first.values()), copies
 
 
-def best_match(candidates: list[int], sketches: dict[int, MinHash], mine: MinHash,
+def best_match(candidates: list[int], sketches: dict, mine,
                threshold: float) -> tuple[float, int] | None:
     """(similarity, index) of the most similar candidate at or above threshold, ties to the lowest index."""
     scored = sorted(((mine.jaccard(sketches[c]), -c) for c in candidates), reverse=True)
@@ -115,6 +115,7 @@ def near_duplicates(word_lists: list[list[str]], uniques: list[int], threshold: 
     """Greedy in index order: each text is compared with the earlier texts that were kept."""
     # LSH tuned at the threshold itself misses many pairs just above it (banding is a
     # probabilistic filter), so it looks wider and best_match verifies every candidate.
+    from datasketch import MinHashLSH
     index = MinHashLSH(threshold=max(0.5, threshold - LSH_MARGIN), num_perm=NUM_PERM)
     sketches = dict(zip(uniques, signatures([word_lists[u] for u in uniques])))
     dropped = {}

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import click
 
-from .checks import make_validator
 from .config import completions_url, data_dir_option, option, prompt_dir
 from .dataset import build_dataset, dataset_path, dedup_summary
 from .fakeapi import FakeConfig, start_fake
 from .fetch import Job, run_fetch, summary_line
 from .prompts import Settings, load_sources, render_all
-from .review import Rules
+from .review import make_rules
 
 DEMO_KEY = "demo-key-for-the-fake-api"
 
@@ -24,7 +23,7 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
     server = start_fake(FakeConfig(latency=0.2, jitter=0.1, fault_rate=fault_rate, retry_after=0.2))
     try:
         job = Job(completions_url(server.base_url), folder, max_attempts=5, timeout=30, backoff=0.1,
-                  rules=Rules(make_validator(sources.schema)), key=DEMO_KEY)
+                  rules=make_rules(sources.schema), key=DEMO_KEY)
         click.echo(summary_line(run_fetch(job, folder / "cache", range(n), workers), n), err=True)
         result = build_dataset(folder / "cache", folder, range(n), server.base_url, False, "array")
         click.echo(f"demo: {result.tally.summary()}; {dedup_summary(result.dropped)}; "

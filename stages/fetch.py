@@ -2,7 +2,9 @@
 
 Each answer is cached before it is judged; a rerun replays the cache and sends nothing for it.
 """
+import hashlib
 import itertools
+import json
 import random
 import sys
 import threading
@@ -16,13 +18,14 @@ from tqdm import tqdm
 from .answers import TransientAnswer, Usage, parse_completion, usage_of
 from .budget import Budget, BudgetReached
 from .cache import answer_key, cached_attempts, encode_entry, open_cache
-from .checks import judge, make_validator
+from .checks import judge
 from .client import Request, post_completion
-from .config import completions_url, option, review_options, seed_range
+from .config import completions_url, option, prompt_dir, review_options, seed_range
 from .key import load_key
-from .prompts import load_body, load_sources
+from .prompts import load_body
 from .review import Rules, judge_entry
 from .throttle import Throttle
+from .validate import rules_for
 
 RETRIES = 10          # transient failures per answer before the seed waits for the next run
 MAX_PAUSE = 120.0     # cap on one backoff or Retry-After wait
@@ -62,6 +65,7 @@ class Tally:
     def __post_init__(self):
         self.lock = threading.Lock()
         self.budget_stop: BudgetReached | None = None
+        self.settled_earlier = False
 
     def add(self, **counts) -> None:
         with self.lock:
@@ -230,15 +234,28 @@ def progress_text(tally: Tally, throttle: Throttle) -> dict:
 
 
 def summary_line(tally: Tally, n: int) -> str:
+    if tally.settled_earlier:
+        return f"fetch: {n}/{n} seeds valid, as an earlier run of these prompts found; 0 requests"
     missing = n - tally.valid
     return (f"fetch: {tally.valid}/{n} seeds valid, {missing} without a valid answer; "
             f"{tally.requests} requests ({tally.retries} retried), {tally.cache_hits} cached answers reused, "
             f"{tally.prompt_tokens + tally.completion_tokens} tokens, ${tally.cost:.4f} spent now")
 
 
+def settled_key(job: Job, seeds: range) -> str | None:
+    """Names the fact "every seed had a valid answer" for these exact prompts, endpoint and rules,
+    so a rerun of a finished job skips the review. None when the prompts carry no fingerprint."""
+    stamp = prompt_dir(job.data_dir) / ".fingerprint"
+    if not stamp.is_file():
+        return None
+    parts = [stamp.read_text(), job.url, seeds.start, seeds.stop, job.rules.fingerprint]
+    return "settled:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
 def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float | None = None) -> Tally:
     """Fetch these seeds; the tally's budget_stop says whether BUDGET ended the run early."""
     tally, throttle = Tally(), Throttle(workers, rpm)
+    settled = settled_key(job, seeds)
     # In a log (not a terminal) one progress line per 10 s is plenty.
     interval = 0.5 if sys.stderr.isatty() else 10.0
     with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=interval,
@@ -246,12 +263,20 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
         def tick():
             bar.set_postfix(progress_text(tally, throttle), refresh=False)
             bar.update(tally.done - bar.n)
-        pending = pending_seeds(seeds, job, cache, tally, tick)
-        if pending:
-            pool = Pool(job, cache, throttle, tally, pending)
-            tally.budget_stop = pool.run(min(workers, len(pending)), tick)
+        if settled and cache.get(settled):
+            tally.add(done=len(seeds), valid=len(seeds))
+            tally.settled_earlier = True
+        else:
+            fetch_pending(job, cache, throttle, tally, pending_seeds(seeds, job, cache, tally, tick), workers, tick)
+        if settled and tally.valid == len(seeds):
+            cache.set(settled, True)
         tick()
     return tally
+
+
+def fetch_pending(job: Job, cache, throttle: Throttle, tally: Tally, pending: list, workers: int, tick) -> None:
+    if pending:
+        tally.budget_stop = Pool(job, cache, throttle, tally, pending).run(min(workers, len(pending)), tick)
 
 
 @click.command("fetch")
@@ -267,7 +292,7 @@ def fetch_command(n, seeds, data_dir, cache_dir, base_url, max_attempts, ascii, 
 
     Example: python -m stages fetch --n 1000 --workers 4
     """
-    rules = Rules(make_validator(load_sources().schema), ascii)
+    rules = rules_for(ascii)
     job = Job(completions_url(base_url), data_dir, max_attempts, timeout, backoff, rules, budget=Budget(budget))
     seeds = seed_range(n, seeds)
     tally = run_fetch(job, cache_dir, seeds, workers, rpm)

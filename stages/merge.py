@@ -7,16 +7,17 @@ from pathlib import Path
 
 import click
 
-from .cache import open_cache
+from .cache import is_answer_key, open_cache
 from .config import cache_dir_option
 
 
 def merge_caches(target: Path, source: Path) -> int:
-    """Copy entries missing from target; return how many were copied."""
+    """Copy answers missing from target; return how many were copied. Notes about finished runs
+    and price lists stay behind: they describe the source's runs, not the merged one."""
     copied = 0
     with open_cache(source) as src, open_cache(target) as dst:
         for key in src.iterkeys():
-            if key not in dst and (value := src.get(key)) is not None:
+            if is_answer_key(key) and key not in dst and (value := src.get(key)) is not None:
                 dst.set(key, value)
                 copied += 1
     return copied

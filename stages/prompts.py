@@ -3,9 +3,10 @@
 Deterministic: the seed alone picks the example first messages and one item of each axis
 (prompts/axes/*.txt), so re-rendering is byte-identical.
 """
+import hashlib
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from string import Template
 
@@ -138,12 +139,31 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+def fingerprint(sources: Sources, settings: Settings, seeds: range) -> str:
+    """Everything the rendered files depend on, hashed: equal fingerprints mean equal files."""
+    parts = [asdict(sources), asdict(settings), seeds.start, seeds.stop, EXAMPLES_PER_SEED, encode_body({})]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest() + "\n"
+
+
+def already_rendered(out_dir: Path, stamp: str, seeds: range) -> bool:
+    stamp_file = out_dir / ".fingerprint"
+    return (stamp_file.is_file() and stamp_file.read_text() == stamp
+            and all((out_dir / f"{seed}.json").is_file() for seed in seeds))
+
+
 def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir: Path) -> int:
-    """Write the bodies of these seeds (an int n means 0..n-1); return how many files changed."""
+    """Write the bodies of these seeds (an int n means 0..n-1); return how many files changed.
+
+    A rerun with the same sources, settings and seeds only compares a fingerprint.
+    """
+    seeds = range(seeds) if isinstance(seeds, int) else seeds
+    stamp = fingerprint(sources, settings, seeds)
+    if already_rendered(out_dir, stamp, seeds):
+        return 0
     out_dir.mkdir(parents=True, exist_ok=True)
-    changed = 0
-    for seed in range(seeds) if isinstance(seeds, int) else seeds:
-        changed += write_if_changed(out_dir / f"{seed}.json", encode_body(request_body(sources, settings, seed)))
+    changed = sum(write_if_changed(out_dir / f"{seed}.json", encode_body(request_body(sources, settings, seed)))
+                  for seed in seeds)
+    write_atomic(out_dir / ".fingerprint", stamp)
     return changed
 
 

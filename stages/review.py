@@ -1,11 +1,13 @@
 """Judge what the cache holds for one seed: a verdict per attempt and the first valid conversation."""
+import hashlib
+import json
 from dataclasses import dataclass
 
 import diskcache
 
 from .answers import TransientAnswer, parse_completion
 from .cache import cached_attempts, decode_entry
-from .checks import Verdict, judge
+from .checks import RULES_VERSION, Verdict, judge, make_validator
 from .errors import FatalAPIError
 from .prompts import load_body
 
@@ -14,6 +16,7 @@ from .prompts import load_body
 class Rules:
     validator: object
     ascii_only: bool = False
+    fingerprint: str = ""  # names the schema and options, for remembering finished runs
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,12 @@ class SeedReview:
         if not self.verdicts:
             return ["not_fetched"]
         return sorted({reason for v in self.verdicts for reason in v.reasons})
+
+
+def make_rules(schema: dict, ascii_only: bool = False) -> Rules:
+    parts = [schema, ascii_only, RULES_VERSION]
+    fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return Rules(make_validator(schema), ascii_only, fingerprint)
 
 
 def judge_entry(raw: object, rules: Rules) -> Verdict:

@@ -7,15 +7,14 @@ from pathlib import Path
 import click
 
 from .cache import open_cache
-from .checks import make_validator
 from .config import completions_url, review_options, seed_range
 from .files import write_jsonl_atomic
 from .prompts import load_sources
-from .review import ReviewTally, Rules, review_all
+from .review import ReviewTally, Rules, make_rules, review_all
 
 
 def rules_for(ascii_only: bool) -> Rules:
-    return Rules(make_validator(load_sources().schema), ascii_only)
+    return make_rules(load_sources().schema, ascii_only)
 
 
 def rejected_path(data_dir: Path) -> Path:

@@ -23,14 +23,14 @@ def dir_args(dirs):
 def test_prompts_command_renders_n_files(dirs):
     result = run("prompts", "--n", 7, "--data-dir", dirs[0], "--model", "x/y")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (dirs[0] / "prompts").iterdir()) == sorted(f"{s}.json" for s in range(7))
+    assert sorted(p.name for p in (dirs[0] / "prompts").glob("*.json")) == sorted(f"{s}.json" for s in range(7))
     assert json.loads((dirs[0] / "prompts" / "3.json").read_text())["model"] == "x/y"
     assert "7 rendered, 7 changed" in result.stderr
 
 
 def test_options_read_the_environment(dirs):
     result = run("prompts", "--data-dir", dirs[0], N="2", MODEL="env/model")
-    assert result.exit_code == 0 and len(list((dirs[0] / "prompts").iterdir())) == 2
+    assert result.exit_code == 0 and len(list((dirs[0] / "prompts").glob("*.json"))) == 2
     assert json.loads((dirs[0] / "prompts" / "0.json").read_text())["model"] == "env/model"
 
 

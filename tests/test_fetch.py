@@ -7,11 +7,10 @@ import responses
 
 from stages import fetch as fetch_module
 from stages.cache import answer_key, cached_attempts, decode_entry, open_cache
-from stages.checks import make_validator
 from stages.errors import FatalAPIError, PipelineError
 from stages.fetch import Job, backoff_delay, run_fetch
 from stages.prompts import load_body, load_sources
-from stages.review import Rules
+from stages.review import make_rules
 from stages.throttle import Throttle
 
 from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing
@@ -21,7 +20,7 @@ OK = chat_answer(conversation_content(GOOD))
 
 
 def make_job(data_dir, max_attempts=3, key=TEST_KEY):
-    return Job(URL, data_dir, max_attempts, timeout=5, backoff=0, rules=Rules(make_validator(load_sources().schema)),
+    return Job(URL, data_dir, max_attempts, timeout=5, backoff=0, rules=make_rules(load_sources().schema),
                key=key)
 
 

@@ -108,7 +108,7 @@ def test_split_run_by_seed_range_then_merge(tmp_path, fake_api):
     for name, seeds in (("a", "0:6"), ("b", "6:10")):
         data, cache = tmp_path / name / "data", tmp_path / name / "cache"
         assert run("prompts", "--seeds", seeds, "--data-dir", data).exit_code == 0
-        assert sorted(p.stem for p in (data / "prompts").iterdir()) == sorted(str(s) for s in range(*map(int, seeds.split(":"))))
+        assert sorted(p.stem for p in (data / "prompts").glob("*.json")) == sorted(str(s) for s in range(*map(int, seeds.split(":"))))
         assert run(*fetch_args((data, cache), server, 0, "--seeds", seeds), OPENROUTER_API_KEY=TEST_KEY).exit_code == 0
         halves.append(cache)
     merged = run("merge", "--cache-dir", halves[0], halves[1])
@@ -123,3 +123,17 @@ def test_split_run_by_seed_range_then_merge(tmp_path, fake_api):
 def test_bad_seed_range_is_a_usage_error():
     result = run("prompts", "--seeds", "9:3")
     assert result.exit_code == 2 and "not a seed range like 0:500" in result.stderr
+
+
+def test_a_finished_run_is_remembered_until_prompts_or_rules_change(dirs, fake_api):
+    rendered = render(dirs, 6)
+    server = fake_api()
+    args = fetch_args(rendered, server, 6)
+    assert "6/6 seeds valid, 0 without" in run(*args, OPENROUTER_API_KEY=TEST_KEY).stderr
+    assert "as an earlier run of these prompts found; 0 requests" in run(*args).stderr
+    stricter = run(*args, "--ascii", 1)
+    assert "6 cached answers reused" in stricter.stderr  # new rules: every answer is judged again
+    render_again = run("prompts", "--n", 6, "--data-dir", rendered[0], "--temperature", 0.5)
+    assert render_again.exit_code == 0
+    changed = run(*args, OPENROUTER_API_KEY=TEST_KEY)
+    assert "6/6 seeds valid" in changed.stderr and server.stats.requests == 12
