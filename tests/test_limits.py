@@ -1,4 +1,5 @@
 """Rate limits, BUDGET, estimate and split runs: the controls a person has over a big, paid run."""
+import re
 
 import pytest
 import responses
@@ -131,9 +132,11 @@ def test_a_finished_run_is_remembered_until_prompts_or_rules_change(dirs, fake_a
     args = fetch_args(rendered, server, 6)
     assert "6/6 seeds valid, 0 without" in run(*args, OPENROUTER_API_KEY=TEST_KEY).stderr
     assert "as an earlier run of these prompts found; 0 requests" in run(*args).stderr
-    stricter = run(*args, "--ascii", 1)
-    assert "6 cached answers reused" in stricter.stderr  # new rules: every answer is judged again
+    stricter = run(*args, "--ascii", 1, OPENROUTER_API_KEY=TEST_KEY)  # new rules: every answer is judged again
+    assert stricter.exit_code == 0 and "earlier run" not in stricter.stderr
+    assert int(re.search(r"(\d+) cached answers reused", stricter.stderr).group(1)) >= 6
+    sent = server.stats.requests
     render_again = run("prompts", "--n", 6, "--data-dir", rendered[0], "--temperature", 0.5)
     assert render_again.exit_code == 0
     changed = run(*args, OPENROUTER_API_KEY=TEST_KEY)
-    assert "6/6 seeds valid" in changed.stderr and server.stats.requests == 12
+    assert "6/6 seeds valid" in changed.stderr and server.stats.requests == sent + 6
