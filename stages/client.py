@@ -59,6 +59,7 @@ class Watchdog:
         self.deadlines: dict[int, tuple[float, object]] = {}
         self.cond = threading.Condition()
         self.thread: threading.Thread | None = None
+        self.next_wake = 0.0
 
     def watch(self, sock, deadline: float) -> int:
         with self.cond:
@@ -67,7 +68,8 @@ class Watchdog:
                 self.thread.start()
             ticket = id(sock)
             self.deadlines[ticket] = (deadline, sock)
-            self.cond.notify()
+            if deadline < self.next_wake:  # usually not: every request gets the same TIMEOUT
+                self.cond.notify()
             return ticket
 
     def forget(self, ticket: int) -> None:
@@ -82,8 +84,8 @@ class Watchdog:
                     if deadline <= now:
                         del self.deadlines[ticket]
                         shutdown_socket(sock)
-                soonest = min((d for d, _ in self.deadlines.values()), default=now + 60)
-                self.cond.wait(timeout=max(0.01, soonest - now))
+                self.next_wake = min((d for d, _ in self.deadlines.values()), default=now + 60)
+                self.cond.wait(timeout=max(0.01, self.next_wake - now))
 
 
 WATCHDOG = Watchdog()
