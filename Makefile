@@ -19,7 +19,7 @@ MAX_TOKENS ?= 4096
 ## OpenAI-compatible API root
 BASE_URL ?= https://openrouter.ai/api/v1
 ## answers asked per seed until one is valid
-MAX_ATTEMPTS ?= 5
+MAX_ATTEMPTS ?= 8
 ## total seconds allowed per request
 TIMEOUT ?= 120
 ## first retry wait in seconds, doubled each retry

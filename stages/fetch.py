@@ -20,7 +20,7 @@ from .budget import Budget, BudgetReached
 from .cache import answer_key, cached_attempts, encode_entry, open_cache
 from .checks import judge
 from .client import Request, post_completion
-from .config import completions_url, option, prompt_dir, review_options, seed_range
+from .config import DEFAULT_ATTEMPTS, completions_url, option, prompt_dir, review_options, seed_range
 from .key import load_key
 from .prompts import load_body
 from .review import Rules, judge_entry
@@ -281,7 +281,8 @@ def fetch_pending(job: Job, cache, throttle: Throttle, tally: Tally, pending: li
 
 @click.command("fetch")
 @review_options
-@option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=5, help="Answers asked per seed until one is valid.")
+@option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS,
+        help="Answers asked per seed until one is valid.")
 @option("WORKERS", type=click.IntRange(1, 1024), default=4, help="Requests in flight at once.")
 @option("TIMEOUT", type=click.FloatRange(min=1), default=120.0, help="Total seconds allowed per request.")
 @option("BACKOFF", type=click.FloatRange(min=0), default=1.0, help="First retry wait in seconds; doubles each retry.")
