@@ -4,7 +4,7 @@
 """
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 from urllib3.util.retry import Retry
@@ -29,8 +29,8 @@ class TransientHTTP(TransientAnswer):
 class Request:
     url: str
     body: dict
-    key: str
-    timeout: float
+    key: str = field(repr=False)
+    timeout: float = 120.0
 
 
 def thread_session(url: str) -> requests.Session:
@@ -72,9 +72,10 @@ class Watchdog:
                 self.cond.notify()
             return ticket
 
-    def forget(self, ticket: int) -> None:
+    def forget(self, ticket: int) -> bool:
+        """Stop watching; True when the deadline had already fired."""
         with self.cond:
-            self.deadlines.pop(ticket, None)
+            return self.deadlines.pop(ticket, None) is None
 
     def run(self) -> None:
         with self.cond:
@@ -123,9 +124,8 @@ def read_body(response: requests.Response, deadline: float) -> str:
     except requests.RequestException as err:
         raise TransientHTTP(f"answer cut off: {type(err).__name__}") from None
     finally:
-        if ticket is not None:
-            WATCHDOG.forget(ticket)
-    if time.monotonic() >= deadline:
+        fired = ticket is not None and WATCHDOG.forget(ticket)
+    if fired:  # a body that ended early because the socket was shut is not the whole answer
         raise TransientHTTP("deadline passed while reading the answer")
     return content.decode("utf-8", errors="replace")
 

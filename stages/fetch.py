@@ -29,6 +29,11 @@ from .validate import rules_for
 
 RETRIES = 10          # transient failures per answer before the seed waits for the next run
 MAX_PAUSE = 120.0     # cap on one backoff or Retry-After wait
+STOP_GRACE = 15.0     # after a fatal error, how long answers already in flight (maybe billed) may land
+
+
+class RunStopped(Exception):
+    """A fatal error elsewhere: send nothing more."""
 
 
 @dataclass
@@ -39,9 +44,10 @@ class Job:
     timeout: float
     backoff: float
     rules: Rules
-    key: str | None = None
+    key: str | None = field(default=None, repr=False)
     budget: Budget = field(default_factory=lambda: Budget(None))
     key_lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def api_key(self) -> str:
         """Read the key on the first request only, so a fully cached run needs none."""
@@ -90,6 +96,8 @@ class Answer:
 
 def send_once(job: Job, body: dict, tally: Tally) -> Answer:
     """One request within the budget; returns a usable completion or raises."""
+    if job.stop.is_set():
+        raise RunStopped()
     job.budget.reserve()
     cost = None
     try:
@@ -102,14 +110,6 @@ def send_once(job: Job, body: dict, tally: Tally) -> Answer:
         job.budget.settle(cost)
 
 
-def wait_to_retry(err: TransientAnswer, retry: int, backoff: float, throttle: Throttle) -> None:
-    pause = backoff_delay(retry, backoff, getattr(err, "retry_after", None))
-    if getattr(err, "status", None) == 429:
-        throttle.rate_limited(pause)  # everyone waits, this thread included, in throttle.acquire
-    else:
-        time.sleep(pause)
-
-
 def ask(job: Job, body: dict, throttle: Throttle, tally: Tally) -> Answer:
     """One usable completion, retrying transient failures; raises TransientAnswer when they persist."""
     for retry in itertools.count():
@@ -117,11 +117,14 @@ def ask(job: Job, body: dict, throttle: Throttle, tally: Tally) -> Answer:
         try:
             answer = send_once(job, body, tally)
         except TransientAnswer as err:
-            throttle.release(ok=False)
+            pause = backoff_delay(retry, job.backoff, getattr(err, "retry_after", None))
+            limited = getattr(err, "status", None) == 429
+            throttle.release(ok=False, pause=pause if limited else None)
             if retry == RETRIES:
                 raise
             tally.add(retries=1)
-            wait_to_retry(err, retry, job.backoff, throttle)
+            if not limited:
+                time.sleep(pause)  # after a 429 everyone waits instead, in throttle.acquire
             continue
         except BaseException:
             throttle.release(ok=False)
@@ -178,13 +181,13 @@ def fetch_seed(seed: int, first_attempt: int, job: Job, cache, throttle: Throttl
 
 class Pool:
     """WORKERS daemon threads pulling (seed, first attempt) pairs from one iterator; the first
-    fatal error stops them all."""
+    fatal error stops all sending."""
 
     def __init__(self, job: Job, cache, throttle: Throttle, tally: Tally, pending):
         self.job, self.cache, self.throttle, self.tally = job, cache, throttle, tally
         self.pending = iter(pending)
         self.lock = threading.Lock()
-        self.finished = threading.Event()  # set by the last worker out, or by a fatal error
+        self.finished = threading.Event()  # set by the last worker out
         self.running = 0
         self.error: BaseException | None = None
         self.budget_stop: BudgetReached | None = None
@@ -201,12 +204,14 @@ class Pool:
                 except TransientAnswer:
                     ok = False  # still failing after all retries: the next run tries again
                 self.tally.add(done=1, valid=int(ok))
-        except BudgetReached as err:  # unlike a fatal error, answers in flight are still awaited
+        except RunStopped:
+            pass
+        except BudgetReached as err:  # answers in flight are still awaited
             self.budget_stop = err
         except BaseException as err:  # fatal for the run: the main thread reports it
             with self.lock:
                 self.error = self.error or err
-            self.finished.set()
+            self.job.stop.set()
         finally:
             with self.lock:
                 self.running -= 1
@@ -214,17 +219,26 @@ class Pool:
                     self.finished.set()
 
     def run(self, workers: int, on_tick) -> BudgetReached | None:
-        # Daemon threads: a fatal error or Ctrl-C ends the run at once instead of
-        # waiting for answers in flight (those are the only ones lost).
         self.running = workers
         for _ in range(workers):
             threading.Thread(target=self.work, daemon=True).start()
-        while not self.finished.wait(0.2):
-            on_tick()
+        self.wait(on_tick)
         on_tick()
         if self.error:
             raise self.error
         return self.budget_stop
+
+    def wait(self, on_tick) -> None:
+        """Until every worker is out, or STOP_GRACE after a fatal error: answers in flight then
+        (a 402 mid-run, say) may be billed, so they get a moment to land in the cache. Threads
+        still out after that, or at Ctrl-C, are daemons and end with the process."""
+        grace_end = None
+        while not self.finished.wait(0.2):
+            on_tick()
+            if self.error:
+                grace_end = grace_end or time.monotonic() + STOP_GRACE
+                if time.monotonic() > grace_end:
+                    return
 
 
 def progress_text(tally: Tally, throttle: Throttle) -> dict:

@@ -32,21 +32,21 @@ class Throttle:
             self.in_flight += 1
             self.next_send = max(now, self.next_send) + self.interval
 
-    def release(self, ok: bool = True) -> None:
+    def release(self, ok: bool = True, pause: float | None = None) -> None:
+        """Free a slot. A pause (after a 429) stops everyone for that long and halves the limit,
+        once per burst: the first 429 cuts, the ones arriving during the pause only extend it."""
         with self.cond:
             self.in_flight -= 1
-            if ok:
+            now = time.monotonic()
+            if pause is not None:
+                if now >= self.paused_until:
+                    self.limit = max(1, self.limit // 2)
+                    self.successes = 0
+                self.paused_until = max(self.paused_until, now + pause)
+            elif ok:
                 self.successes += 1
                 if self.successes >= self.limit and self.limit < self.ceiling:
                     self.limit += 1
                     self.successes = 0
+                    self.cond.notify()  # the grown limit frees a second slot
             self.cond.notify()
-
-    def rate_limited(self, pause: float) -> None:
-        """Called after release() for a 429: pause everyone and halve the limit once per pause."""
-        with self.cond:
-            now = time.monotonic()
-            if now >= self.paused_until:  # the first 429 of a burst cuts; the rest only extend
-                self.limit = max(1, self.limit // 2)
-                self.successes = 0
-            self.paused_until = max(self.paused_until, now + pause)

@@ -1,5 +1,6 @@
 """fetch against `responses` mocks: one scripted answer sequence per error class."""
 import json
+import time
 
 import pytest
 import requests
@@ -64,12 +65,16 @@ def test_transient_failures_are_retried_and_not_cached(rendered, failure):
 @responses.activate
 def test_429_pauses_everyone_for_retry_after(rendered, monkeypatch):
     pauses = []
-    original = Throttle.rate_limited
-    monkeypatch.setattr(Throttle, "rate_limited", lambda self, pause: (pauses.append(pause), original(self, 0))[1])
+    original = Throttle.release
+
+    def record(self, ok=True, pause=None):
+        pauses.append(pause)
+        original(self, ok, 0 if pause else None)  # the pause is recorded, not waited out
+    monkeypatch.setattr(Throttle, "release", record)
     responses.post(URL, status=429, headers={"Retry-After": "7"}, json={"error": {"code": 429, "message": "slow"}})
     script(OK)
     assert fetch(rendered).valid == 1
-    assert pauses == [7.0] and len(responses.calls) == 2
+    assert pauses == [7.0, None] and len(responses.calls) == 2
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after():
@@ -157,3 +162,20 @@ def test_no_key_stops_before_any_request(rendered):
 def test_missing_prompt_is_a_clear_error(rendered):
     with pytest.raises(PipelineError, match="no rendered prompt for seed 5.*make prompts"):
         fetch(rendered, n=6)
+
+
+@responses.activate
+def test_fatal_error_sends_nothing_more_but_caches_answers_in_flight(rendered):
+    slow_body = load_body(rendered[0], 1)
+
+    def answer(request):
+        if json.loads(request.body) == slow_body:
+            time.sleep(0.6)  # still generating when the other request hits 402
+            return 200, {}, json.dumps(OK)
+        time.sleep(0.2)  # both requests are in flight before the 402 arrives
+        return 402, {}, json.dumps({"error": {"code": 402, "message": "Insufficient credits"}})
+    responses.add_callback(responses.POST, URL, callback=answer)
+    with pytest.raises(FatalAPIError, match="HTTP 402"):
+        fetch(rendered, n=5, workers=2)
+    assert len(responses.calls) == 2  # seeds 2..4 were never sent
+    assert [e["attempt"] for e in cached_entries(rendered, seed=1)] == [0]

@@ -1,5 +1,6 @@
 """Rate limits, BUDGET, estimate and split runs: the controls a person has over a big, paid run."""
 import re
+import time
 
 import pytest
 import responses
@@ -23,9 +24,10 @@ def fetch_args(dirs, server, n, *extra):
 
 def test_throttle_halves_once_per_burst_and_grows_back():
     throttle = Throttle(16)
-    for _ in range(5):  # five 429s of one burst cut the limit once
-        throttle.rate_limited(0.0 if _ else 60.0)
-    assert throttle.limit == 8
+    for pause in (60.0, 1.0, 1.0, 1.0, 1.0):  # five 429s of one burst cut the limit once
+        throttle.in_flight += 1  # as if acquired; acquire() itself would wait out the pause
+        throttle.release(ok=False, pause=pause)
+    assert throttle.limit == 8 and throttle.paused_until > time.monotonic() + 50
     throttle.paused_until = 0.0
     for _ in range(8):
         throttle.acquire()
