@@ -52,7 +52,7 @@ ASCII ?= 0
 FORMAT ?= array
 ## 0 keeps exact and near duplicates in the dataset
 DEDUP ?= 1
-## similarity from which two conversations are near duplicates (0-1)
+## similarity from which two conversations are near duplicates (0.5-1)
 DEDUP_THRESHOLD ?= 0.9
 ## share of seeds written to identity_conversations.val.jsonl (stable as N grows)
 SPLIT ?= 0
@@ -97,7 +97,7 @@ dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversati
 	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT) --dedup $(DEDUP) --dedup-threshold $(DEDUP_THRESHOLD) --split $(SPLIT)
 
 stats: $(VENV)/.installed ## table of the dataset's shape, languages, duplicates and cost; stats.json, stats.png
-	$(STAGES) stats $(READ_ARGS)
+	$(STAGES) stats $(SEED_ARGS) --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)'
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)

@@ -18,6 +18,7 @@ from typing import Iterator
 
 import click
 
+from .config import option_variables
 from .dataset import dataset_command
 from .errors import PipelineError
 from .fetch import fetch_command
@@ -80,7 +81,7 @@ class BenchResult:
 
 def child_env() -> dict[str, str]:
     """The stages' own variables (N, RPM, BUDGET, ...) are dropped so only our flags count."""
-    names = {p.envvar for c in (prompts_command, fetch_command, dataset_command) for p in c.params if p.envvar}
+    names = option_variables((prompts_command, fetch_command, dataset_command))
     env = {k: v for k, v in os.environ.items() if k not in names}
     env.update(OPENROUTER_API_KEY=DUMMY_KEY, NO_PROXY="127.0.0.1,localhost")
     return env

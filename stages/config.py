@@ -80,6 +80,11 @@ def identity_options(func):
     return option("CONTEXT", type=path, default=None, help="Background document (e.g. a README) for the prompt.")(func)
 
 
+def option_variables(commands) -> set[str]:
+    """The environment variables these commands read, e.g. to keep them out of a child's environment."""
+    return {param.envvar for command in commands for param in command.params if param.envvar}
+
+
 def prompt_dir(data_dir: Path) -> Path:
     return data_dir / "prompts"
 

@@ -89,7 +89,7 @@ def dedup_summary(dropped: list[dict]) -> str:
 @review_options
 @option("FORMAT", type=click.Choice(sorted(FORMATS)), default="array", help="Line shape: array or messages.")
 @option("DEDUP", type=click.BOOL, default=True, help="Drop exact and near duplicates (1 or 0).")
-@option("DEDUP_THRESHOLD", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_THRESHOLD,
+@option("DEDUP_THRESHOLD", type=click.FloatRange(0.5, 1), default=DEFAULT_THRESHOLD,
         help="Similarity (Jaccard of word shingles) from which two conversations count as near duplicates.")
 @option("SPLIT", type=click.FloatRange(0, 1, max_open=True), default=0.0,
         help="Share of seeds written to the .val.jsonl validation file.")

@@ -13,6 +13,7 @@ from .fakeapi import FakeConfig, start_fake
 from .fetch import Job, run_fetch, summary_line
 from .prompts import Settings, load_sources, render_all
 from .review import make_rules
+from .show import format_messages
 
 DEMO_KEY = "demo-key-for-the-fake-api"
 
@@ -34,10 +35,6 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
     return dataset_path(folder)
 
 
-def show_conversation(messages: list[dict]) -> str:
-    return "\n".join(f"  {m['role']:>9}: {m['content']}" for m in messages)
-
-
 @click.command("demo")
 @data_dir_option
 @option("N", type=click.IntRange(min=1, max=1000), default=20, help="Conversations to make.")
@@ -52,5 +49,6 @@ def demo_command(data_dir, n, workers, fault_rate):
     path = run_demo(data_dir / "demo", n, workers, fault_rate)
     lines = path.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines[:3]):
-        click.echo(f"conversation {number + 1} of {len(lines)}:\n{show_conversation(json.loads(line))}\n")
+        shown = [f"conversation {number + 1} of {len(lines)}:"] + format_messages(json.loads(line))
+        click.echo("\n".join(shown) + "\n")
     click.echo(f"demo: the whole file is {path}", err=True)

@@ -32,30 +32,38 @@ def prompt_tokens(body: dict) -> int:
     return len(text) // CHARS_PER_TOKEN
 
 
-def listed_prices(base_url: str, model: str, cache) -> Prices | None:
-    """The model's prices from GET {BASE_URL}/models, or None when unreachable or unlisted."""
-    url = base_url.rstrip("/") + "/models"
-    models = cache.get(f"models:{url}")
-    if models is None:
+def models_list(url: str, cache) -> list:
+    """GET {BASE_URL}/models, kept a day in the cache folder as JSON text; [] when unreachable."""
+    text = cache.get(f"models:{url}")
+    if text is None:
         try:
-            models = requests.get(url, timeout=10).json()["data"]
+            text = json.dumps(requests.get(url, timeout=10).json()["data"])
         except (requests.RequestException, ValueError, KeyError, TypeError):
-            return None
-        cache.set(f"models:{url}", models, expire=PRICE_CACHE_SECONDS)
-    for entry in models:
-        if isinstance(entry, dict) and entry.get("id") == model:
-            pricing = entry.get("pricing", {})
-            return Prices(float(pricing["prompt"]), float(pricing["completion"]), url)
+            return []
+        cache.set(f"models:{url}", text, expire=PRICE_CACHE_SECONDS)
+    return json.loads(text)
+
+
+def listed_prices(base_url: str, model: str, cache) -> Prices | None:
+    """The model's prices from the API's models list, or None when unreachable or unlisted."""
+    url = base_url.rstrip("/") + "/models"
+    for entry in models_list(url, cache):
+        try:
+            if entry["id"] == model:
+                return Prices(float(entry["pricing"]["prompt"]), float(entry["pricing"]["completion"]), url)
+        except (KeyError, TypeError, ValueError):
+            continue
     return None
 
 
-def choose_prices(listed: Prices | None, price_in: float | None, price_out: float | None) -> Prices:
-    if price_in is not None and price_out is not None:
-        return Prices(price_in / 1e6, price_out / 1e6, "PRICE_IN/PRICE_OUT")
-    if listed:
-        return listed
-    raise PipelineError("no price for this model: the models list is unreachable or lacks it; "
-                        "give PRICE_IN and PRICE_OUT in dollars per million tokens")
+def given_prices(price_in: float | None, price_out: float | None) -> Prices | None:
+    if (price_in is None) != (price_out is None):
+        raise PipelineError("give both PRICE_IN and PRICE_OUT (dollars per million tokens), or neither")
+    return Prices(price_in / 1e6, price_out / 1e6, "PRICE_IN/PRICE_OUT") if price_in is not None else None
+
+
+NO_PRICE = ("no price for this model: the models list is unreachable or lacks it; "
+            "give PRICE_IN and PRICE_OUT in dollars per million tokens")
 
 
 @click.command("estimate")
@@ -67,14 +75,15 @@ def estimate_command(n, seeds, data_dir, cache_dir, base_url, ascii, price_in, p
 
     Example: python -m stages estimate --n 1000
     """
-    seeds = seed_range(n, seeds)
+    seeds, prices = seed_range(n, seeds), given_prices(price_in, price_out)
+    if not seeds:
+        raise PipelineError("no seeds to estimate: raise N")
+    sample = load_body(data_dir, seeds[0])
     with open_cache(cache_dir) as cache:
         missing = [r.seed for r in reviews_for(cache, seeds, data_dir, base_url, ascii) if r.conversation is None]
-        sample = load_body(data_dir, seeds[0]) if len(seeds) else None
-        listed = listed_prices(base_url, sample["model"], cache) if sample else None
-    if sample is None:
-        raise PipelineError("no seeds to estimate: raise N")
-    prices = choose_prices(listed, price_in, price_out)
+        prices = prices or listed_prices(base_url, sample["model"], cache)
+    if prices is None:
+        raise PipelineError(NO_PRICE)
     tokens_in = prompt_tokens(sample)
     each = tokens_in * prices.per_input_token + ASSUMED_OUTPUT_TOKENS * prices.per_output_token
     click.echo("\n".join([

@@ -301,7 +301,7 @@ def fetch_pending(job: Job, cache, throttle: Throttle, tally: Tally, pending: li
 @option("TIMEOUT", type=click.FloatRange(min=1), default=120.0, help="Total seconds allowed per request.")
 @option("BACKOFF", type=click.FloatRange(min=0), default=1.0, help="First retry wait in seconds; doubles each retry.")
 @option("RPM", type=click.FloatRange(min=0, min_open=True), default=None, help="Cap on requests per minute (optional).")
-@option("BUDGET", type=click.FloatRange(min=0), default=None, help="Dollar cap on what this run may spend (optional).")
+@option("BUDGET", type=click.FloatRange(min=0, min_open=True), default=None, help="Dollar cap on what this run may spend (optional).")
 def fetch_command(n, seeds, data_dir, cache_dir, base_url, max_attempts, ascii, workers, timeout, backoff, rpm, budget):
     """Send prompts without a valid cached answer to BASE_URL and cache every answer.
 

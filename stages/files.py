@@ -6,17 +6,20 @@ from typing import Iterable
 import jsonlines
 
 
-def write_atomic(path: Path, content: str | bytes) -> None:
+def temp_beside(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_atomic(path: Path, content: str | bytes) -> None:
+    tmp = temp_beside(path)
     tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
     tmp.replace(path)
 
 
 def write_jsonl_atomic(path: Path, rows: Iterable[object]) -> int:
     """Write one compact JSON value per line; return the number of lines."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_beside(path)
     count = 0
     with jsonlines.open(tmp, mode="w", compact=True) as writer:
         for row in rows:

@@ -18,6 +18,7 @@ from .errors import PipelineError
 from .files import write_atomic
 
 EXAMPLES_PER_SEED = 5
+BODY_VERSION = 1  # bump when the code that builds a request body changes, so prompts are rendered again
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def write_if_changed(path: Path, text: str) -> bool:
 
 def fingerprint(sources: Sources, settings: Settings, seeds: range) -> str:
     """Everything the rendered files depend on, hashed: equal fingerprints mean equal files."""
-    parts = [asdict(sources), asdict(settings), seeds.start, seeds.stop, EXAMPLES_PER_SEED, encode_body({})]
+    parts = [asdict(sources), asdict(settings), seeds.start, seeds.stop, EXAMPLES_PER_SEED, BODY_VERSION]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest() + "\n"
 
 

@@ -30,10 +30,14 @@ def describe_attempts(raws: list, rules) -> tuple[list[str], list | None]:
     return lines or ["  no cached attempts: run `make fetch`"], conversation
 
 
+def format_messages(messages: list[dict]) -> list[str]:
+    return [f"  {m['role']:>9}: {m['content']}" for m in messages]
+
+
 def describe_conversation(messages: list | None) -> list[str]:
     if messages is None:
         return ["conversation: none valid yet"]
-    return ["conversation:"] + [f"  {m['role']:>9}: {m['content']}" for m in messages]
+    return ["conversation:"] + format_messages(messages)
 
 
 @click.command("show")

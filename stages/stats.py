@@ -16,7 +16,7 @@ import diskcache
 
 from .answers import TransientAnswer, Usage, parse_completion, usage_of
 from .cache import cached_attempts, decode_entry, open_cache
-from .config import completions_url, review_options, seed_range
+from .config import base_url_option, cache_dir_option, completions_url, count_option, data_dir_option, seed_range
 from .dataset import dataset_path
 from .dedup import find_duplicates, normalize
 from .errors import PipelineError
@@ -280,8 +280,11 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range) ->
 
 
 @click.command("stats")
-@review_options
-def stats_command(n, seeds, data_dir, cache_dir, base_url, ascii):
+@count_option
+@data_dir_option
+@cache_dir_option
+@base_url_option
+def stats_command(n, seeds, data_dir, cache_dir, base_url):
     """Describe the dataset: turns, lengths, scripts, duplicates, openings, cost; writes stats.json and .png.
 
     Example: python -m stages stats --n 1000

@@ -4,15 +4,18 @@ import os
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from stages.__main__ import COMMANDS, cli
 from stages.cache import answer_key, open_cache
-from stages.config import completions_url
+from stages.config import completions_url, option_variables
 from stages.fakeapi import FakeConfig, start_fake
 from stages.prompts import Settings, load_body, load_sources, render_all
 
 ROOT = Path(__file__).resolve().parent.parent
-MAKE_VARIABLES = ("N", "WORKERS", "MODEL", "TEMPERATURE", "MAX_TOKENS", "BASE_URL", "MAX_ATTEMPTS", "TIMEOUT",
-                  "BACKOFF", "RPM", "ASCII", "FORMAT", "DATA_DIR", "CACHE_DIR", "OPENROUTER_API_KEY", "STAGES_DEBUG")
+# Every variable a command or the Makefile reads, so a person's exported settings cannot change a test.
+MAKE_VARIABLES = tuple(sorted(option_variables(COMMANDS))) + ("OPENROUTER_API_KEY", "STAGES_DEBUG") + tuple(
+    line.split(" ?=")[0] for line in (ROOT / "Makefile").read_text().splitlines() if " ?=" in line)
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 TEST_KEY = "sk-or-v1-test-key-0123456789abcdef"
 
@@ -94,3 +97,8 @@ def store_answer(dirs, seed: int, attempt: int, raw, url: str = FAKE_URL) -> Non
     """Put an answer in the cache under the key fetch would use for this seed's rendered prompt."""
     with open_cache(dirs[1]) as cache:
         cache.set(answer_key(completions_url(url), load_body(dirs[0], seed), attempt), raw)
+
+
+def run(*args, **env):
+    """Invoke `python -m stages ARGS` in-process; env adds environment variables."""
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env or None)

@@ -3,17 +3,11 @@ import json
 
 import jsonlines
 import pytest
-from click.testing import CliRunner
 
-from stages.__main__ import cli
 
-from conftest import GOOD, TEST_KEY, conversation_content, files_containing
+from conftest import GOOD, TEST_KEY, conversation_content, files_containing, run
 from conftest import cache_entry as entry
 from conftest import store_answer as store
-
-
-def run(*args, **env):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env or None)
 
 
 def dir_args(dirs):

@@ -2,16 +2,10 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from stages.__main__ import cli
 from stages.dataset import in_validation
 
-from conftest import FAKE_URL, TEST_KEY, cache_entry, conversation_content, store_answer
-
-
-def run(*args, **env):
-    return CliRunner().invoke(cli, [str(a) for a in args], env=env or None)
+from conftest import FAKE_URL, TEST_KEY, cache_entry, conversation_content, store_answer, run
 
 
 def build(dirs, n, *extra, base_url=FAKE_URL):

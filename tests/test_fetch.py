@@ -31,15 +31,14 @@ def fetch(rendered, n=1, workers=1, **job):
 
 
 def script(*answers):
-    """Queue answers in order: a dict is a 200 JSON body, an int a status, a str a raw 200 body."""
+    """Queue answers in order: a dict is a 200 JSON body, an int a status, a str a raw 200 body,
+    an exception a failed connection."""
     for answer in answers:
         if isinstance(answer, dict):
             responses.post(URL, json=answer)
         elif isinstance(answer, int):
             responses.post(URL, status=answer, json={"error": {"code": answer, "message": f"fake {answer}"}})
-        elif isinstance(answer, Exception):
-            responses.post(URL, body=answer)
-        else:
+        else:  # raw text, or an exception to raise instead of answering
             responses.post(URL, body=answer)
 
 
