@@ -32,6 +32,10 @@ class Usage:
     completion_tokens: int = 0
     cost: float = 0.0
 
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens,
+                     self.cost + other.cost)
+
 
 def fatal_error(status: int, detail: str = "") -> FatalAPIError:
     said = f": {detail[:160]}" if detail else ""

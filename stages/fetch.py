@@ -17,13 +17,13 @@ from tqdm import tqdm
 
 from .answers import TransientAnswer, Usage, parse_completion, usage_of
 from .budget import Budget, BudgetReached
-from .cache import answer_key, cached_attempts, encode_entry, open_cache
+from .cache import answer_key, encode_entry, open_cache
 from .checks import judge
 from .client import Request, post_completion
 from .config import DEFAULT_ATTEMPTS, completions_url, option, prompt_dir, review_options, seed_range
 from .key import load_key
 from .prompts import load_body
-from .review import Rules, judge_entry
+from .review import Rules, judge_entry, review_seed
 from .throttle import Throttle
 from .validate import rules_for
 
@@ -136,11 +136,10 @@ def ask(job: Job, body: dict, throttle: Throttle, tally: Tally) -> Answer:
 def cached_outcome(seed: int, job: Job, cache) -> tuple[bool | None, int]:
     """From the cache alone: (True, n) when one of its n cached attempts is valid, (False, n) when
     all MAX_ATTEMPTS are used up, (None, n) when a request is still needed."""
-    attempts = 0
-    for raw in itertools.islice(cached_attempts(cache, job.url, load_body(job.data_dir, seed)), job.max_attempts):
-        attempts += 1
-        if judge_entry(raw, job.rules).valid:
-            return True, attempts
+    review = review_seed(cache, job.url, load_body(job.data_dir, seed), seed, job.rules, job.max_attempts)
+    attempts = len(review.verdicts)
+    if review.conversation is not None:
+        return True, attempts
     return (False if attempts == job.max_attempts else None), attempts
 
 

@@ -1,5 +1,6 @@
 """Judge what the cache holds for one seed: a verdict per attempt and the first valid conversation."""
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass
 
@@ -55,9 +56,11 @@ def judge_entry(raw: object, rules: Rules) -> Verdict:
     return judge(completion, rules.validator, rules.ascii_only)
 
 
-def review_seed(cache: diskcache.Cache, url: str, body: dict, seed: int, rules: Rules) -> SeedReview:
+def review_seed(cache: diskcache.Cache, url: str, body: dict, seed: int, rules: Rules,
+                limit: int | None = None) -> SeedReview:
+    """Verdicts of the cached attempts, up to the first valid one (and at most `limit`)."""
     verdicts = []
-    for raw in cached_attempts(cache, url, body):
+    for raw in itertools.islice(cached_attempts(cache, url, body), limit):
         verdicts.append(judge_entry(raw, rules))
         if verdicts[-1].valid:
             break  # later attempts are never used

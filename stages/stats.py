@@ -62,11 +62,6 @@ def load_conversations(path: Path) -> list[list[dict]]:
     return [parse_line(line, path, number) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
 
 
-def add_usage(total: Usage, more: Usage) -> Usage:
-    return Usage(total.prompt_tokens + more.prompt_tokens, total.completion_tokens + more.completion_tokens,
-                 total.cost + more.cost)
-
-
 def attempt_usage(raw: object) -> Usage:
     """What one cached attempt cost; nothing for an entry this program cannot read."""
     entry = decode_entry(raw)
@@ -85,7 +80,7 @@ def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range) -
         except PipelineError:
             continue  # no rendered prompt, so no key to look the answers up by
         for raw in cached_attempts(cache, completions_url(url), body):
-            total = add_usage(total, attempt_usage(raw))
+            total += attempt_usage(raw)
     return total
 
 
