@@ -66,9 +66,16 @@ def ascii_option(func):
                   help="Reject conversations with non-ASCII text (1 or 0).")(func)
 
 
+def location_options(func):
+    """Where the prompts, outputs and answers of a run are: DATA_DIR, CACHE_DIR and BASE_URL."""
+    for decorator in (data_dir_option, cache_dir_option, base_url_option):
+        func = decorator(func)
+    return func
+
+
 def review_options(func):
     """What validate and dataset need to find and judge cached answers."""
-    for decorator in (count_option, data_dir_option, cache_dir_option, base_url_option, ascii_option):
+    for decorator in (count_option, location_options, ascii_option):
         func = decorator(func)
     return func
 

@@ -2,7 +2,7 @@
 import click
 
 from .cache import cached_attempts, decode_entry, open_cache
-from .config import ascii_option, base_url_option, cache_dir_option, completions_url, data_dir_option, option
+from .config import ascii_option, completions_url, location_options, option
 from .prompts import load_body, load_sources, pick_axes, pick_examples
 from .review import judge_entry
 from .validate import rules_for
@@ -42,9 +42,7 @@ def describe_conversation(messages: list | None) -> list[str]:
 
 @click.command("show")
 @option("SEED", type=click.IntRange(min=0), required=True, help="The seed to show.")
-@data_dir_option
-@cache_dir_option
-@base_url_option
+@location_options
 @ascii_option
 def show_command(seed, data_dir, cache_dir, base_url, ascii):
     """Show one seed: its prompt's varying parts, every cached attempt with its verdict, the conversation.

@@ -16,7 +16,8 @@ import diskcache
 
 from .answers import TransientAnswer, Usage, parse_completion, usage_of
 from .cache import cached_attempts, decode_entry, open_cache
-from .config import base_url_option, cache_dir_option, completions_url, count_option, data_dir_option, seed_range
+from .checks import is_message_list
+from .config import completions_url, count_option, location_options, seed_range
 from .dataset import dataset_path
 from .dedup import find_duplicates, normalize
 from .errors import PipelineError
@@ -36,11 +37,6 @@ def stats_paths(data_dir: Path) -> tuple[Path, Path]:
     return data_dir / "stats.json", data_dir / "stats.png"
 
 
-def is_conversation(messages: object) -> bool:
-    return isinstance(messages, list) and all(isinstance(m, dict) and isinstance(m.get("content"), str)
-                                              for m in messages)
-
-
 def parse_line(line: str, path: Path, number: int) -> list[dict]:
     """One dataset line, either a JSON array of messages or {"messages": [...]}."""
     try:
@@ -48,7 +44,7 @@ def parse_line(line: str, path: Path, number: int) -> list[dict]:
     except json.JSONDecodeError:
         row = None
     messages = row.get("messages") if isinstance(row, dict) else row
-    if not is_conversation(messages):
+    if not is_message_list(messages):
         raise PipelineError(f"{path} line {number} is not a conversation: run `make dataset` to write it again")
     return messages
 
@@ -276,9 +272,7 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range) ->
 
 @click.command("stats")
 @count_option
-@data_dir_option
-@cache_dir_option
-@base_url_option
+@location_options
 def stats_command(n, seeds, data_dir, cache_dir, base_url):
     """Describe the dataset: turns, lengths, scripts, duplicates, openings, cost; writes stats.json and .png.
 
