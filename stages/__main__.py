@@ -9,7 +9,7 @@ from .dataset import dataset_command
 from .demo import demo_command
 from .errors import PipelineError
 from .estimate import estimate_command
-from .fakeapi import fakeapi_command
+from .transport.fakeapi import fakeapi_command
 from .fetch import fetch_command
 from .merge import merge_command
 from .prompts import prompts_command

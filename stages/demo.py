@@ -9,7 +9,7 @@ import click
 
 from .config import DEFAULT_ATTEMPTS, completions_url, data_dir_option, option, prompt_dir
 from .dataset import build_dataset, dataset_path, dedup_summary
-from .fakeapi import FakeConfig, start_fake
+from .transport.fakeapi import FakeConfig, start_fake
 from .fetch import Job, run_fetch, summary_line
 from .prompts import Settings, load_sources, render_all
 from .review import make_rules

@@ -15,16 +15,16 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from .answers import TransientAnswer, Usage, parse_completion, usage_of
-from .budget import Budget, BudgetReached
+from .transport.answers import TransientAnswer, Usage, parse_completion, usage_of
+from .transport.budget import Budget, BudgetReached
 from .cache import answer_key, encode_entry, open_cache
 from .checks import judge
-from .client import Request, post_completion
+from .transport.client import Request, post_completion
 from .config import DEFAULT_ATTEMPTS, completions_url, option, prompt_dir, review_options, seed_range
 from .key import load_key
 from .prompts import load_body
 from .review import Rules, judge_entry, review_seed
-from .throttle import Throttle
+from .transport.throttle import Throttle
 from .validate import rules_for
 
 RETRIES = 10          # transient failures per answer before the seed waits for the next run

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import diskcache
 
-from .answers import TransientAnswer, parse_completion
+from .transport.answers import TransientAnswer, parse_completion
 from .cache import cached_attempts, decode_entry
 from .checks import RULES_VERSION, Verdict, judge, make_validator
 from .errors import FatalAPIError

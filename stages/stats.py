@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import diskcache
 
-from .answers import TransientAnswer, Usage, parse_completion, usage_of
+from .transport.answers import TransientAnswer, Usage, parse_completion, usage_of
 from .cache import cached_attempts, decode_entry, open_cache
 from .checks import is_message_list
 from .config import completions_url, count_option, location_options, seed_range

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from stages.__main__ import COMMANDS, cli
 from stages.cache import answer_key, open_cache
 from stages.config import completions_url, option_variables
-from stages.fakeapi import FakeConfig, start_fake
+from stages.transport.fakeapi import FakeConfig, start_fake
 from stages.prompts import Settings, load_body, load_sources, render_all
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from stages.answers import TransientAnswer, Usage, parse_completion, usage_of
+from stages.transport.answers import TransientAnswer, Usage, parse_completion, usage_of
 from stages.errors import FatalAPIError
 
 from conftest import GOOD, chat_answer, conversation_content

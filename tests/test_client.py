@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from stages.answers import parse_completion
-from stages.client import Request, TransientHTTP, post_completion
+from stages.transport.answers import parse_completion
+from stages.transport.client import Request, TransientHTTP, post_completion
 from stages.errors import FatalAPIError
 from stages.prompts import Settings, load_sources, request_body
 

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from stages.fakeapi import FAULTS
+from stages.transport.fakeapi import FAULTS
 
 from conftest import ROOT, TEST_KEY, files_containing, project_env
 

@@ -12,7 +12,7 @@ from stages.errors import FatalAPIError, PipelineError
 from stages.fetch import Job, backoff_delay, run_fetch
 from stages.prompts import load_body, load_sources
 from stages.review import make_rules
-from stages.throttle import Throttle
+from stages.transport.throttle import Throttle
 
 from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing
 

@@ -5,8 +5,8 @@ import time
 import pytest
 import responses
 
-from stages.budget import Budget, BudgetReached
-from stages.throttle import Throttle
+from stages.transport.budget import Budget, BudgetReached
+from stages.transport.throttle import Throttle
 
 from conftest import TEST_KEY, run
 

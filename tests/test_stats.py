@@ -4,7 +4,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from stages.answers import Usage
+from stages.transport.answers import Usage
 from stages.cache import open_cache
 from stages.__main__ import cli
 from stages.stats import compute_stats, first_message_script, format_table, load_conversations, spent_on

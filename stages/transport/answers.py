@@ -5,7 +5,7 @@ OpenRouter can report failures inside HTTP 200 and can pad the body with keep-al
 import json
 from dataclasses import dataclass
 
-from .errors import FatalAPIError
+from ..errors import FatalAPIError
 
 # Statuses that doom every request of the run; the rest of the 4xx/5xx range is worth retrying.
 FATAL_STATUSES = {400: "the request was rejected as malformed",

@@ -10,7 +10,7 @@ import requests
 from urllib3.util.retry import Retry
 
 from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error
-from .errors import FatalAPIError
+from ..errors import FatalAPIError
 
 CONNECT_TIMEOUT = 10.0
 _local = threading.local()

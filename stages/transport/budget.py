@@ -5,7 +5,7 @@ is never a blind guess for all workers at once.
 """
 import threading
 
-from .errors import PipelineError
+from ..errors import PipelineError
 
 
 class BudgetReached(PipelineError):
