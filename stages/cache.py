@@ -11,9 +11,26 @@ from typing import Iterator
 import diskcache
 
 
+def canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def answer_key(url: str, body: dict, attempt: int) -> str:
-    canonical = json.dumps([url, body, attempt], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json([url, body, attempt]).encode("utf-8")).hexdigest()
+
+
+class KeyMaker:
+    """answer_key for every attempt of one body, hashing the body once: the canonical JSON of
+    [url, body, attempt] is that of [url, body] with the attempt spliced in before the "]"."""
+
+    def __init__(self, url: str, body: dict):
+        self.body = body
+        self.prefix = hashlib.sha256(canonical_json([url, body])[:-1].encode("utf-8") + b",")
+
+    def key(self, attempt: int) -> str:
+        digest = self.prefix.copy()
+        digest.update(f"{attempt}]".encode())
+        return digest.hexdigest()
 
 
 def is_answer_key(key: object) -> bool:
@@ -46,7 +63,8 @@ def decode_entry(raw: object) -> dict | None:
 
 def cached_attempts(cache: diskcache.Cache, url: str, body: dict) -> Iterator[object]:
     """The raw entries of attempts 0, 1, ... for one request body, up to the first gap."""
+    keys = KeyMaker(url, body)
     attempt = 0
-    while (raw := cache.get(answer_key(url, body, attempt))) is not None:
+    while (raw := cache.get(keys.key(attempt))) is not None:
         yield raw
         attempt += 1

@@ -48,5 +48,5 @@ def test_transient_statuses_carry_retry_after(fake_api, fault, status):
 
 
 def test_refused_connection_is_transient():
-    with pytest.raises(TransientHTTP, match="connection failed"):
+    with pytest.raises(TransientHTTP, match="connection refused"):
         post_completion(Request("http://127.0.0.1:9/chat/completions", BODY, TEST_KEY, 2.0))

@@ -66,9 +66,9 @@ def test_429_pauses_everyone_for_retry_after(rendered, monkeypatch):
     pauses = []
     original = Throttle.release
 
-    def record(self, ok=True, pause=None):
+    def record(self, ok=True, pause=None, outage=False):
         pauses.append(pause)
-        original(self, ok, 0 if pause else None)  # the pause is recorded, not waited out
+        original(self, ok, 0 if pause else None, outage)  # the pause is recorded, not waited out
     monkeypatch.setattr(Throttle, "release", record)
     responses.post(URL, status=429, headers={"Retry-After": "7"}, json={"error": {"code": 429, "message": "slow"}})
     script(OK)

@@ -17,12 +17,32 @@ _local = threading.local()
 
 
 class TransientHTTP(TransientAnswer):
-    """A failure worth retrying later: 408, 429, 5xx, a dropped connection, a deadline."""
+    """A failure worth retrying later: 408, 429, 5xx, a dropped connection, a deadline.
 
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None):
+    `unreachable` marks a connection that was never made (refused, DNS, TLS): if nothing in a
+    run ever connects, fetch stops instead of retrying for minutes.
+    """
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None,
+                 unreachable: bool = False):
         super().__init__(reason)
         self.status = status
         self.retry_after = retry_after
+        self.unreachable = unreachable
+
+
+def connection_failure(err: requests.RequestException) -> TransientHTTP:
+    """Name why a request got no answer, telling a server never reached from a dropped answer."""
+    if isinstance(err, requests.exceptions.SSLError):
+        return TransientHTTP("TLS error", unreachable=True)
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return TransientHTTP("connect timeout", unreachable=True)
+    text = str(err)
+    if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        return TransientHTTP("DNS lookup failed", unreachable=True)
+    if "Connection refused" in text or "NewConnectionError" in text:
+        return TransientHTTP("connection refused", unreachable=True)
+    return TransientHTTP(f"connection failed: {type(err).__name__}")
 
 
 @dataclass
@@ -163,7 +183,7 @@ def post_completion(request: Request) -> str:
         response = thread_session(request.url).post(request.url, json=request.body, headers=headers, stream=True,
                                          timeout=(min(CONNECT_TIMEOUT, request.timeout), request.timeout))
     except requests.RequestException as err:
-        raise TransientHTTP(f"connection failed: {type(err).__name__}") from None
+        raise connection_failure(err) from None
     with response:
         raise_for_status(response)
         return read_body(response, deadline)

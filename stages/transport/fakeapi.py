@@ -124,6 +124,9 @@ class FakeServer(ThreadingHTTPServer):
         self.rng_lock = threading.Lock()
         self.tokens, self.refilled = self.burst, time.monotonic()
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up mid-answer (a deadline, Ctrl-C) is normal here, not worth a traceback."""
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/api/v1"
