@@ -18,6 +18,7 @@ BAD_FINISH = {"length": "truncated", "content_filter": "content_filter"}
 class Verdict:
     messages: list | None
     reasons: list[str] = field(default_factory=list)
+    problems: tuple = ()  # a judge's (kind, quote) pairs
 
     @property
     def valid(self) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .config import DEFAULT_ATTEMPTS, completions_url, data_dir_option, option, prompt_dir
+from .config import DEFAULT_ATTEMPTS, CheckChoice, completions_url, data_dir_option, option, prompt_dir
 from .dataset import build_dataset, dataset_path, dedup_summary
 from .transport.fakeapi import FakeConfig, start_fake
 from .fetch import Job, run_fetch, summary_line
@@ -26,7 +26,7 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
         job = Job(completions_url(server.base_url), folder, max_attempts=DEFAULT_ATTEMPTS, timeout=30, backoff=0.1,
                   rules=make_rules(sources.schema), key=DEMO_KEY)
         click.echo(summary_line(run_fetch(job, folder / "cache", range(n), workers), n), err=True)
-        result = build_dataset(folder / "cache", folder, range(n), server.base_url, False, "array")
+        result = build_dataset(folder / "cache", folder, range(n), server.base_url, CheckChoice(), "array")
         click.echo(f"demo: {result.tally.summary()}; {dedup_summary(result.dropped)}; "
                    f"fake API saw {server.stats.requests} requests", err=True)
     finally:

@@ -70,7 +70,7 @@ NO_PRICE = ("no price for this model: the models list is unreachable or lacks it
 @review_options
 @option("PRICE_IN", type=click.FloatRange(min=0), default=None, help="Dollars per million input tokens.")
 @option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens.")
-def estimate_command(n, seeds, data_dir, cache_dir, base_url, ascii, price_in, price_out):
+def estimate_command(n, seeds, data_dir, cache_dir, base_url, checks, price_in, price_out):
     """Estimate the cost of the requests still needed; sends no chat requests.
 
     Example: python -m stages estimate --n 1000
@@ -80,7 +80,7 @@ def estimate_command(n, seeds, data_dir, cache_dir, base_url, ascii, price_in, p
         raise PipelineError("no seeds to estimate: raise N")
     sample = load_body(data_dir, seeds[0])
     with open_cache(cache_dir) as cache:
-        missing = [r.seed for r in reviews_for(cache, seeds, data_dir, base_url, ascii) if r.conversation is None]
+        missing = [r.seed for r in reviews_for(cache, seeds, data_dir, base_url, checks) if r.conversation is None]
         prices = prices or listed_prices(base_url, sample["model"], cache)
     if prices is None:
         raise PipelineError(NO_PRICE)

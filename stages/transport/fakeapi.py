@@ -50,6 +50,7 @@ class FakeConfig:
     keepalive: bool = False         # send whitespace while "thinking", like OpenRouter
     hang: bool = False              # never finish an answer (to test deadlines)
     rpm: float | None = None        # answer 429 past this many requests per minute
+    judge_fail_rate: float = 0.2    # share of judge requests answered "fail"
     seed: int = 0
 
 
@@ -110,6 +111,27 @@ def faulty_content(kind: str, messages: list[dict]) -> tuple[str, str]:
     if kind == "truncated":
         return json.dumps({"messages": messages})[:40], "length"
     return json.dumps({"messages": messages}), "stop"
+
+
+JUDGE_KINDS = ("other_identity", "invented_fact", "contradicts_identity", "wrong_language", "unnatural")
+CONTENT_FAULTS = ("broken_json", "wrong_roles", "extra_keys", "truncated")
+
+
+def is_judge_request(body: dict) -> bool:
+    """Judge requests are told apart by the name of their response schema."""
+    try:
+        return body["response_format"]["json_schema"]["name"] == "judge_verdict"
+    except (KeyError, TypeError):
+        return False
+
+
+def judge_content(prompt: str, fail_rate: float, rng: random.Random) -> str:
+    """A verdict on the conversation quoted in a judge prompt: a pass, or a fail quoting it."""
+    if rng.random() >= fail_rate:
+        return json.dumps({"verdict": "pass", "problems": []})
+    quotes = re.findall(r'"content": "([^"]{8,60})', prompt) or ["(no quote)"]
+    problem = {"kind": rng.choice(JUDGE_KINDS), "quote": rng.choice(quotes)}
+    return json.dumps({"verdict": "fail", "problems": [problem]})
 
 
 class FakeServer(ThreadingHTTPServer):
@@ -231,8 +253,19 @@ class FakeHandler(BaseHTTPRequestHandler):
         prompt = str(body["messages"][-1].get("content", ""))
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
         rng = random.Random(int.from_bytes(digest[:8], "big") ^ random.getrandbits(32))
-        text = self.answer_text(fault, prompt, rng)
+        if is_judge_request(body):
+            text = self.judge_text(fault, prompt, rng)
+        else:
+            text = self.answer_text(fault, prompt, rng)
         self.stream_after_latency(text)
+
+    def judge_text(self, fault: str | None, prompt: str, rng: random.Random) -> str:
+        """Transport faults as for any request; a content fault makes the verdict unreadable."""
+        if fault in CONTENT_FAULTS:
+            return json.dumps(completion('{"verdict": "pa', prompt, "stop"))
+        if fault is not None:
+            return self.answer_text(fault, prompt, rng)
+        return json.dumps(completion(judge_content(prompt, self.server.config.judge_fail_rate, rng), prompt))
 
     def answer_text(self, fault: str | None, prompt: str, rng: random.Random) -> str:
         if fault == "empty200":
