@@ -3,32 +3,54 @@
 Uses its own data and cache folders under DATA_DIR/demo and prints a few conversations.
 """
 import json
+from collections import Counter
 from pathlib import Path
 
 import click
 
 from .config import DEFAULT_ATTEMPTS, CheckChoice, completions_url, data_dir_option, option, prompt_dir
+from .cache import open_cache
 from .dataset import build_dataset, dataset_path, dedup_summary
 from .transport.fakeapi import FakeConfig, start_fake
 from .fetch import Job, run_fetch, summary_line
 from .prompts import Settings, load_sources, render_all
-from .review import make_rules
-from .show import format_messages
+from .validate import reviews_for, rules_for
+from .show import describe_attempts, format_messages
 
 DEMO_KEY = "demo-key-for-the-fake-api"
 
 
+def rejected_answers(reviews: list) -> str:
+    """Why answers were rejected and asked again, over every attempt (not only the final ones)."""
+    reasons = Counter(reason for review in reviews for verdict in review.verdicts for reason in verdict.reasons)
+    return ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items())) or "none"
+
+
+def judged_example(reviews: list) -> list[str]:
+    """The attempts of the first seed whose conversation the judge failed, as `make show` lists them."""
+    for review in reviews:
+        if any(reason.startswith("judge:") for verdict in review.verdicts for reason in verdict.reasons):
+            return [f"demo: seed {review.seed}, a conversation the judge failed and its replacement:"] + [
+                line for line in describe_attempts(review, lambda attempt: None)]
+    return []
+
+
 def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
-    sources = load_sources()
+    """Conversations checked by the rules and the judge pass, both as a real run would."""
+    sources, checks = load_sources(), CheckChoice(judge=True)
     render_all(sources, Settings(), n, prompt_dir(folder))
     server = start_fake(FakeConfig(latency=0.2, jitter=0.1, fault_rate=fault_rate, retry_after=0.2))
     try:
         job = Job(completions_url(server.base_url), folder, max_attempts=DEFAULT_ATTEMPTS, timeout=30, backoff=0.1,
-                  rules=make_rules(sources.schema), key=DEMO_KEY)
+                  rules=rules_for(checks), key=DEMO_KEY)
         click.echo(summary_line(run_fetch(job, folder / "cache", range(n), workers), n), err=True)
-        result = build_dataset(folder / "cache", folder, range(n), server.base_url, CheckChoice(), "array")
+        result = build_dataset(folder / "cache", folder, range(n), server.base_url, checks, "array")
         click.echo(f"demo: {result.tally.summary()}; {dedup_summary(result.dropped)}; "
                    f"fake API saw {server.stats.requests} requests", err=True)
+        with open_cache(folder / "cache") as cache:
+            reviews = list(reviews_for(cache, range(n), folder, server.base_url, checks))
+        click.echo(f"demo: answers rejected and asked again: {rejected_answers(reviews)}", err=True)
+        click.echo("\n".join(judged_example(reviews)), err=True)
     finally:
         server.shutdown()
         server.server_close()

@@ -192,3 +192,13 @@ def test_show_prints_the_judges_word(tmp_path, monkeypatch, fake_api):
     assert shown.exit_code == 0
     assert shown.output.count("judge 0: fail") == 2 and "rejected: judge:" in shown.output
     assert "conversation: none valid yet" in shown.output
+
+
+def test_estimate_adds_the_judge(rendered):
+    args = ["estimate", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1],
+            "--base-url", "http://127.0.0.1:9/api/v1", "--price-in", 1, "--price-out", 10]
+    plain, judged = run(*args), run(*args, "--judge", 1)
+    assert plain.exit_code == judged.exit_code == 0, judged.output
+    assert "judge (" not in plain.output and "judge (google/gemini-2.5-flash)" in judged.output
+    cost = [float(out.output.split("estimated cost: $")[1].split()[0]) for out in (plain, judged)]
+    assert cost[1] > cost[0]
