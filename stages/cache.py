@@ -4,6 +4,7 @@ Editing a prompt changes its body and so its keys; the cache itself is never rew
 """
 import hashlib
 import json
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -38,11 +39,25 @@ def is_answer_key(key: object) -> bool:
     return isinstance(key, str) and len(key) == 64 and ":" not in key
 
 
+class AnswerCache(diskcache.Cache):
+    """A diskcache whose writers in this process take turns on a lock. Without it, SQLite makes
+    a writer that finds the database busy sleep and poll (up to 100 ms a time), which holds a
+    fetch worker long after the other write ended; a lock hands over at once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.write_lock = threading.Lock()
+
+    def set(self, key, value, *args, **kwargs) -> bool:
+        with self.write_lock:
+            return super().set(key, value, *args, **kwargs)
+
+
 @contextmanager
 def open_cache(cache_dir: Path) -> Iterator[diskcache.Cache]:
     # No eviction: the cache is a record of money spent, not a best-effort memo. Each thread
     # has its own SQLite connection, so keep each one's memory map and page cache small.
-    with diskcache.Cache(str(cache_dir), size_limit=2**62, cull_limit=0, eviction_policy="none",
+    with AnswerCache(str(cache_dir), size_limit=2**62, cull_limit=0, eviction_policy="none",
                          sqlite_mmap_size=0, sqlite_cache_size=256) as cache:
         yield cache
 

@@ -3,10 +3,8 @@
 `judge` returns the messages and a list of short reason codes; no reasons means valid.
 """
 import json
+import threading
 from dataclasses import dataclass, field
-
-import fastjsonschema
-import jsonschema
 
 from .errors import PipelineError
 
@@ -34,18 +32,38 @@ class CompiledSchema:
     10,000-seed rerun judges every cached answer. Same is_valid() as a jsonschema validator."""
 
     def __init__(self, schema: dict):
+        import fastjsonschema
         self.check = fastjsonschema.compile(schema, use_default=False)
+        self.failure = fastjsonschema.JsonSchemaValueException
 
     def is_valid(self, data: object) -> bool:
         try:
             self.check(data)
-        except fastjsonschema.JsonSchemaValueException:
+        except self.failure:
             return False
         return True
 
 
+class LazyValidator:
+    """make_validator on the first is_valid(): commands that only compare fingerprints (a fetch
+    with nothing to send) never import jsonschema. `make prompts` checks the schema when it
+    renders it, so a broken schema is still reported before any request is sent."""
+
+    def __init__(self, schema: dict):
+        self.schema = schema
+        self.validator = None
+        self.lock = threading.Lock()
+
+    def is_valid(self, data: object) -> bool:
+        if self.validator is None:
+            with self.lock:
+                self.validator = self.validator or make_validator(self.schema)
+        return self.validator.is_valid(data)
+
+
 def make_validator(schema: dict):
     """A validator with is_valid(); jsonschema checks the schema itself and covers newer drafts."""
+    import jsonschema
     cls = jsonschema.validators.validator_for(schema)
     try:
         cls.check_schema(schema)

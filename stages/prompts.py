@@ -12,6 +12,7 @@ from string import Template
 
 import click
 
+from .checks import make_validator
 from .config import (DEFAULT_MODEL, PROMPTS_DIR, count_option, data_dir_option, identity_options, option,
                      prompt_dir, seed_range)
 from .errors import PipelineError
@@ -161,6 +162,7 @@ def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir
     stamp = fingerprint(sources, settings, seeds)
     if already_rendered(out_dir, stamp, seeds):
         return 0
+    make_validator(sources.schema)  # a broken schema is reported now, before any request carries it
     out_dir.mkdir(parents=True, exist_ok=True)
     changed = sum(write_if_changed(out_dir / f"{seed}.json", encode_body(request_body(sources, settings, seed)))
                   for seed in seeds)

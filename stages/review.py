@@ -8,7 +8,7 @@ import diskcache
 
 from .transport.answers import TransientAnswer, parse_completion
 from .cache import KeyMaker, decode_entry
-from .checks import RULES_VERSION, Verdict, judge, make_validator
+from .checks import RULES_VERSION, LazyValidator, Verdict, judge
 from .errors import FatalAPIError
 from .judge import JudgeSpec, judge_body, read_verdict
 from .prompts import load_body
@@ -57,8 +57,8 @@ class SeedReview:
 def make_rules(schema: dict, ascii_only: bool = False, judge: JudgeSpec | None = None) -> Rules:
     parts = [schema, ascii_only, RULES_VERSION, judge.fingerprint_parts() if judge else None]
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-    judge_validator = make_validator(judge.schema) if judge else None
-    return Rules(make_validator(schema), ascii_only, fingerprint, judge, judge_validator)
+    judge_validator = LazyValidator(judge.schema) if judge else None
+    return Rules(LazyValidator(schema), ascii_only, fingerprint, judge, judge_validator)
 
 
 def judge_answer(completion: dict, rules: Rules, kind: str) -> Verdict:
