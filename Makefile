@@ -44,12 +44,16 @@ JUDGE_MODEL ?=
 SEED ?= 0
 ## cache folder(s) that merge copies into CACHE_DIR
 FROM ?=
-## bench: prompts to fetch
-BENCH_N ?= 2000
-## bench: requests in flight
-BENCH_WORKERS ?= 64
+## bench: cases to time, N x WORKERS, each against the bare thread-pool baseline
+BENCH_CASES ?= 200x16,2000x64,4000x256
 ## bench: the fake API's seconds per answer
 BENCH_LATENCY ?= 0.5
+## bench: share of transient faults in the fault case (the smallest case)
+BENCH_FAULT_RATE ?= 0.3
+## bench: cached conversations of the dataset rebuild timings
+BENCH_REBUILD_N ?= 10000
+## bench: runs of each start-up and rebuild timing (the median is shown)
+BENCH_REPEATS ?= 5
 ## 1 rejects conversations with non-ASCII text
 ASCII ?= 0
 ## dataset lines: array (nanochat) or messages
@@ -113,8 +117,9 @@ estimate: prompts ## seeds still to fetch and their estimated cost; sends no cha
 merge: $(VENV)/.installed ## copy answers from the cache folder(s) in FROM into CACHE_DIR
 	$(STAGES) merge --cache-dir '$(CACHE_DIR)' $(FROM)
 
-bench: $(VENV)/.installed ## time fetch against the fake API and a cached rerun; DATA_DIR/bench.json
-	$(STAGES) bench --n $(BENCH_N) --workers $(BENCH_WORKERS) --latency $(BENCH_LATENCY) --out '$(DATA_DIR)/bench.json'
+bench: $(VENV)/.installed ## fetch and the bare thread-pool baseline side by side, start-up, rebuilds; DATA_DIR/bench.json
+	$(STAGES) bench --bench-cases '$(BENCH_CASES)' --bench-latency $(BENCH_LATENCY) --bench-fault-rate $(BENCH_FAULT_RATE) \
+		--bench-rebuild-n $(BENCH_REBUILD_N) --bench-repeats $(BENCH_REPEATS) --out '$(DATA_DIR)/bench.json'
 
 demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no key, no network
 	$(STAGES) demo --data-dir '$(DATA_DIR)'

@@ -5,7 +5,7 @@ Editing a prompt changes its body and so its keys; the cache itself is never rew
 import hashlib
 import json
 import threading
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -37,6 +37,28 @@ class KeyMaker:
 def is_answer_key(key: object) -> bool:
     """Answers are keyed by a bare hex digest; notes such as "settled:..." or "models:..." are not."""
     return isinstance(key, str) and len(key) == 64 and ":" not in key
+
+
+# Every answer row (is_answer_key in SQL: diskcache stores string keys as text), oldest first.
+ANSWER_ROWS = ("SELECT key, rowid, store_time FROM Cache WHERE length(key) = 64 AND instr(key, ':') = 0 "
+               "ORDER BY rowid")
+
+
+def answer_rows(cache: diskcache.Cache) -> dict[str, str]:
+    """Each answer's key -> its row id and write time, read in one table scan (about 60 ms per
+    10,000). An entry cannot change without changing them: diskcache stamps every write with the
+    time, and a removed and re-added entry gets a new row or time. Notes about runs are left out."""
+    import sqlite3
+    with closing(sqlite3.connect(Path(cache.directory) / diskcache.core.DBNAME)) as db:
+        return {key: f"{rowid}:{stored!r}" for key, rowid, stored in db.execute(ANSWER_ROWS)}
+
+
+def answers_digest(rows: dict[str, str]) -> str:
+    """One digest of every answer's key, row and write time: any answer added, replaced or removed changes it."""
+    digest = hashlib.sha256()
+    for key, identity in rows.items():
+        digest.update(f"{key} {identity},".encode())
+    return digest.hexdigest()
 
 
 class AnswerCache(diskcache.Cache):

@@ -5,6 +5,7 @@ Deterministic: the seed alone picks the example first messages and one item of e
 """
 import hashlib
 import json
+import os
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -170,14 +171,30 @@ def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir
     return changed
 
 
-def load_body(data_dir: Path, seed: int) -> dict:
-    path = prompt_dir(data_dir) / f"{seed}.json"
+def body_path(data_dir: Path, seed: int) -> str:
+    # os.path, not pathlib: this runs once per seed on every rebuild, and pathlib costs more than the read
+    return os.path.join(data_dir, "prompts", f"{seed}.json")
+
+
+def read_body_bytes(data_dir: Path, seed: int) -> bytes:
+    """The rendered request file of a seed, as it is on disk."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        with open(body_path(data_dir, seed), "rb") as file:
+            return file.read()
     except FileNotFoundError:
-        raise PipelineError(f"no rendered prompt for seed {seed} ({path}): run `make prompts` with the same N") from None
-    except json.JSONDecodeError:
-        raise PipelineError(f"{path} is not valid JSON: run `make prompts` to render it again") from None
+        raise PipelineError(f"no rendered prompt for seed {seed} ({body_path(data_dir, seed)}): "
+                            "run `make prompts` with the same N") from None
+
+
+def parse_body(data: bytes, data_dir: Path, seed: int) -> dict:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise PipelineError(f"{body_path(data_dir, seed)} is not valid JSON: run `make prompts` to render it again") from None
+
+
+def load_body(data_dir: Path, seed: int) -> dict:
+    return parse_body(read_body_bytes(data_dir, seed), data_dir, seed)
 
 
 @click.command("prompts")

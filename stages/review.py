@@ -87,6 +87,17 @@ def cache_lookup(cache: diskcache.Cache, rules: Rules):
     return verdict_of
 
 
+def recording_lookup(cache: diskcache.Cache, rules: Rules, rows: dict[str, str], lookups: list):
+    """cache_lookup over the answers in `rows` (cache.answer_rows) that notes each (key, kind, row
+    identity, or None for a missing answer) it reads, in order."""
+    def verdict_of(key: str, kind: str) -> Verdict | None:
+        identity = rows.get(key)
+        raw = None if identity is None else cache.get(key)
+        lookups.append((key, kind, None if raw is None else identity))
+        return None if raw is None else judge_entry(raw, rules, kind)
+    return verdict_of
+
+
 def attempts(limit: int | None):
     return range(limit) if limit is not None else itertools.count()
 
@@ -153,13 +164,18 @@ class ReviewTally:
         self.valid = 0
         self.rejected: list[dict] = []
 
+    def count(self, review) -> bool:
+        """Count one seed's review (anything with seed, conversation and reasons); True if valid."""
+        if review.conversation is None:
+            self.rejected.append({"seed": review.seed, "reasons": review.reasons})
+            return False
+        self.valid += 1
+        return True
+
     def conversations(self, reviews):
         """(seed, messages) of each valid seed; the rest are counted as rejected."""
         for review in reviews:
-            if review.conversation is None:
-                self.rejected.append({"seed": review.seed, "reasons": review.reasons})
-            else:
-                self.valid += 1
+            if self.count(review):
                 yield review.seed, review.conversation
 
     def reason_counts(self) -> dict[str, int]:
