@@ -325,7 +325,8 @@ def fill_cache(data: Path, cache_dir: Path, base_url: str, n: int) -> None:
             kinds = ["wrong_roles", ""] if seed % 10 == 0 else [""]
             for attempt, kind in enumerate(kinds):
                 content, finish = faulty_content(kind, make_conversation(prompt, rng))
-                cache.set(keys.key(attempt), encode_entry(seed, attempt, json.dumps(completion(content, prompt, finish))))
+                text = json.dumps(completion(content, prompt, finish))
+                cache.set(keys.key(attempt), encode_entry(seed, attempt, text, completions_url(base_url)))
 
 
 def measure_rebuilds(n: int, work: Path, repeats: int) -> RebuildResult:

@@ -84,9 +84,13 @@ def open_cache(cache_dir: Path) -> Iterator[diskcache.Cache]:
         yield cache
 
 
-def encode_entry(seed: int, attempt: int, body_text: str) -> str:
-    """Entries are JSON text, not pickles: readable by any tool and safe to load."""
-    return json.dumps({"seed": seed, "attempt": attempt, "body": body_text}, ensure_ascii=False)
+def encode_entry(seed: int, attempt: int, body_text: str, url: str | None = None) -> str:
+    """Entries are JSON text, not pickles: readable by any tool and safe to load. The endpoint is
+    named too, so a command run with another BASE_URL can say where the answers are."""
+    entry = {"seed": seed, "attempt": attempt, "body": body_text}
+    if url is not None:
+        entry["url"] = url
+    return json.dumps(entry, ensure_ascii=False)
 
 
 def decode_entry(raw: object) -> dict | None:

@@ -81,7 +81,7 @@ class Planner:
     def store(self, ask: Ask, text: str) -> Stored:
         """Parse an answer body (TransientAnswer if unusable), cache it, then judge it."""
         completion = parse_completion(text)
-        self.cache.set(ask.key, encode_entry(ask.seed, ask.attempt, text))  # paid for: stored first
+        self.cache.set(ask.key, encode_entry(ask.seed, ask.attempt, text, ask.url))  # paid for: stored first
         verdict = judge_answer(completion, self.rules, ask.kind)
         self.fresh.setdefault(ask.seed, {})[ask.key] = verdict
         return Stored(verdict, usage_of(completion))

@@ -20,6 +20,7 @@ from .checks import is_message_list
 from .config import completions_url, count_option, location_options, seed_range
 from .dataset import dataset_path
 from .dedup import find_duplicates, normalize
+from .elsewhere import elsewhere_hint
 from .errors import PipelineError
 from .files import write_atomic
 from .prompts import load_body, load_sources, pick_axes
@@ -67,17 +68,24 @@ def attempt_usage(raw: object) -> Usage:
         return Usage()
 
 
-def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range) -> Usage:
-    """Tokens and dollars of every cached attempt of seeds 0..n-1 (or a range); url is the API root (BASE_URL)."""
-    total = Usage()
-    for seed in range(n) if isinstance(n, int) else n:
+def spending(cache: diskcache.Cache, url: str, data_dir: Path, seeds: range) -> tuple[Usage, int]:
+    """Tokens and dollars of every cached attempt of these seeds, and how many attempts there were;
+    url is the API root (BASE_URL)."""
+    total, attempts = Usage(), 0
+    for seed in seeds:
         try:
             body = load_body(data_dir, seed)
         except PipelineError:
             continue  # no rendered prompt, so no key to look the answers up by
         for raw in cached_attempts(cache, completions_url(url), body):
             total += attempt_usage(raw)
-    return total
+            attempts += 1
+    return total, attempts
+
+
+def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range) -> Usage:
+    """Tokens and dollars of every cached attempt of seeds 0..n-1 (or a range)."""
+    return spending(cache, url, data_dir, range(n) if isinstance(n, int) else n)[0]
 
 
 def summary(values: list[int]) -> dict:
@@ -243,12 +251,14 @@ def draw_figure(conversations: list[list[dict]], stats: dict) -> bytes:
     return buffer.getvalue()
 
 
-def spent_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range) -> Usage | None:
-    """None when there is no cache folder: opening one would create it."""
+def spent_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range) -> tuple[Usage | None, str | None]:
+    """The spend (None when there is no cache folder: opening one would create it), and where the
+    answers are when the cache holds none for these seeds under BASE_URL."""
     if not cache_dir.is_dir():
-        return None
+        return None, None
     with open_cache(cache_dir) as cache:
-        return spent_on(cache, base_url, data_dir, seeds)
+        spent, attempts = spending(cache, base_url, data_dir, seeds)
+        return spent, None if attempts else elsewhere_hint(cache, seeds, base_url, "stats")
 
 
 def axis_coverage(seeds: range) -> dict[str, dict[str, int]]:
@@ -261,13 +271,15 @@ def axis_coverage(seeds: range) -> dict[str, dict[str, int]]:
     return {name: dict(counter) for name, counter in counts.items()}
 
 
-def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range) -> dict:
+def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range) -> tuple[dict, str | None]:
+    """The stats, written to stats.json and stats.png, and a hint when no answer was found under BASE_URL."""
     conversations = load_conversations(dataset_path(data_dir))
-    stats = compute_stats(conversations, spent_in(cache_dir, base_url, data_dir, seeds), axis_coverage(seeds))
+    spent, hint = spent_in(cache_dir, base_url, data_dir, seeds)
+    stats = compute_stats(conversations, spent, axis_coverage(seeds))
     json_path, png_path = stats_paths(data_dir)
     write_atomic(json_path, json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_atomic(png_path, draw_figure(conversations, stats))
-    return stats
+    return stats, hint
 
 
 @click.command("stats")
@@ -278,8 +290,10 @@ def stats_command(n, seeds, data_dir, cache_dir, base_url):
 
     Example: python -m stages stats --n 1000
     """
-    stats = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds))
+    stats, hint = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds))
     click.echo(format_table(stats))
+    if hint:
+        click.echo(f"stats: cost unknown, {hint}", err=True)
     json_path, png_path = stats_paths(data_dir)
     dup = stats["duplicates"]
     click.echo(f"stats: {stats['conversations']} conversations, {dup['exact']} exact and {dup['near']} near "
