@@ -92,9 +92,21 @@ def role_problems(messages: list, ascii_only: bool) -> list[str]:
         reasons.append("ends_with_user")
     if any(not m["content"].strip() for m in messages):
         reasons.append("empty_message")
-    if ascii_only and not all(m["content"].isascii() for m in messages):
+    if ascii_only and not all_ascii(messages):
         reasons.append("non_ascii")
     return reasons
+
+
+def all_ascii(messages: list[dict]) -> bool:
+    return all(m["content"].isascii() for m in messages)
+
+
+def add_ascii_rule(verdict: Verdict) -> Verdict:
+    """A conversation's verdict with ASCII=1, from its verdict with ASCII=0: the same as judging
+    it again (non_ascii is role_problems' last check, and a too short conversation gets no other)."""
+    if verdict.messages is None or verdict.reasons == ["too_short"] or all_ascii(verdict.messages):
+        return verdict
+    return Verdict(verdict.messages, verdict.reasons + ["non_ascii"], verdict.problems)
 
 
 def is_message_list(messages: object) -> bool:

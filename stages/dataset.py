@@ -106,7 +106,7 @@ def build_dataset(cache_dir: Path, data_dir: Path, seeds: range, base_url: str, 
         if (stamp := unchanged_stamp(data_dir, inputs, seeds)) is not None:
             return kept_build(data_dir, stamp.summary)
         bodies = bodies_state(data_dir, seeds)
-        notes = Notes.load(data_dir)
+        notes = Notes.load(data_dir, rules.conversation_fingerprint)
         outcomes = noted_reviews(cache, rows, url, data_dir, seeds, rules, checks.max_attempts, notes)
         kept = [(o.seed, o.conversation, o.entry) for o in outcomes if tally.count(o)]
     kept, dropped = drop_duplicates(kept, threshold, notes)

@@ -1,13 +1,18 @@
 """Notes a `make dataset` build leaves in DATA_DIR so that the next one redoes only what changed.
 
 - The stamp (.dataset-stamp.json): a digest of everything the build read (this program's code,
-  the endpoint, the cache's answers, the rendered request bodies, the rules, MAX_ATTEMPTS, FORMAT,
-  DEDUP_THRESHOLD, SPLIT) and the size and modification time of every file it wrote. When all of
-  them are the same again, the build is skipped and nothing is written.
-- The notes (.dataset-notes.json): each seed's outcome, under a digest of its request body, the
-  endpoint, the rules and MAX_ATTEMPTS, with the digest of every cache entry its review read (or
-  the fact that it was missing); an outcome is reused only while the cache holds exactly those
-  entries. And each conversation's Sketch, under the digest of the cache entry it came from.
+  the endpoint, the cache's answers, the request files, the rules, MAX_ATTEMPTS, FORMAT,
+  DEDUP_THRESHOLD, SPLIT) and the state of every file it wrote. When all are the same again,
+  the build is skipped and nothing is written.
+- The notes (.dataset-notes.json), each under a key naming everything its content depends on:
+  outcomes: a seed's outcome, under a digest of its request body, the endpoint, the rules and
+    MAX_ATTEMPTS, with the row of every cache entry its review read (or that it was missing);
+    it is used only while the cache holds exactly those rows;
+  answers: a conversation answer's verdict under the schema (ASCII=1 is applied on top), under
+    its cache row and the schema's fingerprint;
+  sketches: a conversation's Sketch, under its cache row;
+  canonical: request files found to hold canonical JSON, whose cache keys are hashed from the
+    bytes as they are.
 A note is either right or not used. Notes are derived data: `make clean` removes them with
 DATA_DIR, and they are not in the cache, so `merge` never copies them.
 """
@@ -18,15 +23,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cache import KeyMaker, canonical_json
+from .checks import Verdict, add_ascii_rule
 from .codehash import code_digest
 from .dedup import Sketch
 from .files import write_atomic
 from .prompts import body_path, parse_body, read_body_bytes
-from .review import Rules, SeedReview, recording_lookup, walk_seed
+from .review import Rules, SeedReview, judge_entry, walk_seed
 
 STAMP_FILE = ".dataset-stamp.json"
-SUMMARY_KEYS = {"valid", "train", "val"}  # what the summary line of a skipped build needs besides the side files
 NOTES_FILE = ".dataset-notes.json"
+KINDS = ("outcomes", "answers", "sketches", "canonical")
+SUMMARY_KEYS = {"valid", "train", "val"}  # what the summary line of a skipped build needs besides the side files
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,7 @@ class Outcome:
     conversation: list | None
     reasons: list[str]
     entry: str | None                              # the cache entry holding the conversation (key:row)
-    checked: tuple[tuple[str, str | None], ...]    # (cache key, its row identity or None), as read
+    checked: tuple[tuple[str, str | None], ...]    # (cache key, its row or None), as read
 
 
 def read_json(path: Path) -> dict:
@@ -52,99 +60,142 @@ def write_json(path: Path, data: dict) -> None:
 
 
 class Notes:
-    """The outcomes and sketches of the last build; what this build uses or makes is saved after it."""
+    """The notes of the last build, by kind; what this build reads or adds is saved after it."""
 
-    def __init__(self, outcomes: dict, sketches: dict):
-        self.outcomes, self.sketches = outcomes, sketches
-        self.used_outcomes: dict[str, list] = {}
-        self.used_sketches: dict[str, list] = {}
+    def __init__(self, schema: str, notes: dict[str, dict]):
+        self.schema = schema  # the fingerprint the answer notes were judged under
+        self.notes = notes
+        self.used: dict[str, dict] = {kind: {} for kind in KINDS}
         self.added = False
 
     @classmethod
-    def load(cls, data_dir: Path) -> "Notes":
+    def load(cls, data_dir: Path, schema: str) -> "Notes":
         data = read_json(data_dir / NOTES_FILE)
-        if data.get("code") != code_digest():  # written by other code: its outcomes may differ
-            return cls({}, {})
-        return cls(data.get("outcomes") or {}, data.get("sketches") or {})
+        if data.get("code") != code_digest():  # written by other code: its notes may not hold
+            data = {}
+        notes = {kind: data.get(kind) if isinstance(data.get(kind), dict) else {} for kind in KINDS}
+        if not schema or data.get("schema") != schema:
+            notes["answers"] = {}
+        return cls(schema, notes)
 
-    def outcome(self, key: str, seed: int, rows: dict[str, str]) -> Outcome | None:
-        """The noted outcome, when the cache (its answer_rows) still holds exactly the entries it rested on."""
-        note = self.outcomes.get(key)
-        if not note:
-            return None
-        conversation, reasons, entry, checked = note
-        if any(rows.get(k) != identity for k, identity in checked):
-            return None
-        self.used_outcomes[key] = note
-        return Outcome(seed, conversation, reasons, entry, tuple(map(tuple, checked)))
+    def get(self, kind: str, key: str):
+        value = self.notes[kind].get(key)
+        if value is not None:
+            self.used[kind][key] = value
+        return value
 
-    def keep_outcome(self, key: str, outcome: Outcome) -> None:
-        self.used_outcomes[key] = [outcome.conversation, outcome.reasons, outcome.entry, outcome.checked]
-        self.added = True
-
-    def sketch(self, entry: str) -> Sketch | None:
-        note = self.sketches.get(entry)
-        if not note:
-            return None
-        self.used_sketches[entry] = note
-        return Sketch(bytes.fromhex(note[0]), base64.b64decode(note[1]))
-
-    def keep_sketch(self, entry: str, sketch: Sketch) -> None:
-        self.used_sketches[entry] = [sketch.text.hex(), base64.b64encode(sketch.signature).decode()]
+    def put(self, kind: str, key: str, value) -> None:
+        self.used[kind][key] = value
         self.added = True
 
     def save(self, data_dir: Path) -> None:
-        """Keep what this build used or made; nothing to write when that is what was loaded."""
-        if not self.added and self.used_outcomes.keys() == self.outcomes.keys() and \
-                self.used_sketches.keys() == self.sketches.keys():
+        """Keep what this build used or added; nothing to write when that is what was loaded."""
+        if not self.added and all(self.used[kind].keys() == self.notes[kind].keys() for kind in KINDS):
             return
-        write_json(data_dir / NOTES_FILE, {"code": code_digest(), "outcomes": self.used_outcomes,
-                                           "sketches": self.used_sketches})
+        write_json(data_dir / NOTES_FILE, {"code": code_digest(), "schema": self.schema, **self.used})
+
+
+def noted_outcome(notes: Notes, key: str, seed: int, rows: dict[str, str]) -> Outcome | None:
+    """The noted outcome, when the cache (its answer_rows) still holds exactly the rows it rested on."""
+    note = notes.notes["outcomes"].get(key)
+    if not note or any(rows.get(k) != row for k, row in note[2]):
+        return None
+    entry, reasons, checked = note
+    answer = notes.get("answers", entry) if entry else [None]
+    if answer is None:  # its conversation's note is gone (the schema changed): review again
+        return None
+    notes.get("outcomes", key)
+    return Outcome(seed, answer[0], reasons, entry, tuple(map(tuple, checked)))
+
+
+def noted_verdict(notes: Notes, cache, entry: str, key: str, rules: Rules) -> Verdict | None:
+    """A conversation answer's verdict under the schema, from the notes or judged now and noted."""
+    note = notes.get("answers", entry)
+    if note is None:
+        raw = cache.get(key)
+        if raw is None:
+            return None
+        verdict = judge_entry(raw, Rules(rules.validator), "conversation")
+        note = [verdict.messages, verdict.reasons]
+        notes.put("answers", entry, note)
+    return Verdict(note[0], list(note[1]))
+
+
+def noted_lookup(cache, rows: dict[str, str], rules: Rules, notes: Notes, lookups: list):
+    """verdict_of for walk_seed over the answers in `rows` (cache.answer_rows), conversations
+    judged through the answer notes; notes each (key, kind, row or None) it reads, in order."""
+    def verdict_of(key: str, kind: str) -> Verdict | None:
+        row = rows.get(key)
+        if row is None:
+            verdict = None
+        elif kind == "conversation":
+            verdict = noted_verdict(notes, cache, f"{key}:{row}", key, rules)
+            verdict = add_ascii_rule(verdict) if verdict and rules.ascii_only else verdict
+        else:
+            raw = cache.get(key)
+            verdict = None if raw is None else judge_entry(raw, rules, kind)
+        lookups.append((key, kind, None if verdict is None else row))
+        return verdict
+    return verdict_of
 
 
 def outcome_of(review: SeedReview, lookups: list[tuple[str, str, str | None]]) -> Outcome:
-    """The outcome of a fresh review; `lookups` are its (key, kind, row identity) reads in order,
-    the n-th conversation read being attempt n."""
+    """The outcome of a fresh review; `lookups` are its (key, kind, row) reads in order, the n-th
+    conversation read being attempt n."""
     entry = None
     if review.conversation is not None:
         used = next(i for i, verdict in enumerate(review.verdicts) if verdict.valid)
-        key, _, identity = [lookup for lookup in lookups if lookup[1] == "conversation"][used]
-        entry = f"{key}:{identity}"
-    checked = tuple((key, identity) for key, _, identity in lookups)
-    return Outcome(review.seed, review.conversation, review.reasons, entry, checked)
+        key, _, row = [lookup for lookup in lookups if lookup[1] == "conversation"][used]
+        entry = f"{key}:{row}"
+    return Outcome(review.seed, review.conversation, review.reasons, entry,
+                   tuple((key, row) for key, _, row in lookups))
 
 
-def note_base(url: str, rules: Rules, limit: int | None) -> bytes:
-    """What every seed's outcome depends on besides its own request body and cache entries."""
-    return hashlib.sha256(json.dumps([url, rules.fingerprint, limit]).encode()).digest()
+def canonical(notes: Notes, data: bytes) -> bool:
+    """Whether a request file holds canonical JSON (as `make prompts` writes it), from the notes."""
+    return bool(notes.get("canonical", hashlib.blake2b(data, digest_size=16).hexdigest()))
+
+
+def fresh_outcome(cache, rows, url: str, data: bytes, data_dir: Path, seed: int, rules: Rules, limit: int | None,
+                  notes: Notes) -> Outcome:
+    """Review the seed again. A request file noted as canonical JSON is hashed as it is and not
+    parsed at all unless the judge needs its body: encoding the body is the costliest step here."""
+    if canonical(notes, data) and not rules.judge:
+        body, keys = None, KeyMaker.from_canonical(url, data.removesuffix(b"\n"))
+    else:
+        body = parse_body(data, data_dir, seed)
+        keys = KeyMaker(url, body)
+        if data == canonical_json(body).encode() + b"\n":
+            notes.put("canonical", hashlib.blake2b(data, digest_size=16).hexdigest(), 1)
+    lookups: list = []
+    review = walk_seed(seed, url, body, rules, noted_lookup(cache, rows, rules, notes, lookups), limit, keys=keys)
+    return outcome_of(review, lookups)
 
 
 def noted_reviews(cache, rows: dict[str, str], url: str, data_dir: Path, seeds: range, rules: Rules,
                   limit: int | None, notes: Notes):
     """Each seed's Outcome in seed order: noted when still right, else reviewed again and noted.
     `rows` is cache.answer_rows(cache)."""
-    base = note_base(url, rules, limit)
+    base = hashlib.sha256(json.dumps([url, rules.fingerprint, limit]).encode()).digest()
     for seed in seeds:
-        body = read_body_bytes(data_dir, seed)
-        key = hashlib.blake2b(base + body, digest_size=16).hexdigest()
-        outcome = notes.outcome(key, seed, rows)
+        data = read_body_bytes(data_dir, seed)
+        key = hashlib.blake2b(base + data, digest_size=16).hexdigest()
+        outcome = noted_outcome(notes, key, seed, rows)
         if outcome is None:
-            lookups: list = []
-            review = walk_seed(seed, url, parse_body(body, data_dir, seed), rules,
-                               recording_lookup(cache, rules, rows, lookups), limit)
-            outcome = outcome_of(review, lookups)
-            notes.keep_outcome(key, outcome)
+            outcome = fresh_outcome(cache, rows, url, data, data_dir, seed, rules, limit, notes)
+            notes.put("outcomes", key, [outcome.entry, outcome.reasons, outcome.checked])
         yield outcome
 
 
 def noted_sketches(rows: list[tuple[int, list, str]], notes: Notes) -> list[Sketch]:
     """The Sketch of each (seed, conversation, entry) row, made only for rows not noted."""
     from .dedup import sketch_all
-    sketches = [notes.sketch(entry) for _, _, entry in rows]
+    noted = [notes.get("sketches", entry) for _, _, entry in rows]
+    sketches = [note and Sketch(bytes.fromhex(note[0]), base64.b64decode(note[1])) for note in noted]
     missing = [i for i, sketch in enumerate(sketches) if sketch is None]
     for i, sketch in zip(missing, sketch_all([rows[i][1] for i in missing])):
         sketches[i] = sketch
-        notes.keep_sketch(rows[i][2], sketch)
+        notes.put("sketches", rows[i][2], [sketch.text.hex(), base64.b64encode(sketch.signature).decode()])
     return sketches
 
 
@@ -185,7 +236,7 @@ def save_stamp(data_dir: Path, inputs: str, bodies: str, outputs: list[Path], su
 
 
 def inputs_digest(parts: list) -> str:
-    """Everything a build reads but the request bodies: the code, the options and the answers."""
+    """Everything a build reads but the request files: the code, the options and the answers."""
     return hashlib.sha256(json.dumps([code_digest()] + parts, sort_keys=True).encode()).hexdigest()
 
 

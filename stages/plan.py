@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import encode_entry
+from .cache import KeyMaker, encode_entry
 from .checks import Verdict
 from .prompts import load_body
 from .review import Rules, judge_answer, judge_entry, walk_seed
@@ -44,7 +44,7 @@ class Planner:
     def __init__(self, cache, url: str, data_dir: Path, rules: Rules, max_attempts: int):
         self.cache, self.url, self.data_dir = cache, url, data_dir
         self.rules, self.max_attempts = rules, max_attempts
-        self.bodies: dict[int, dict] = {}                 # seeds in progress
+        self.bodies: dict[int, tuple[dict, KeyMaker]] = {}  # seeds in progress, with their keys
         self.fresh: dict[int, dict[str, Verdict]] = {}    # their answers stored in this run
         self.hits = 0                                     # cached answers judged again (replayed)
         self.outcomes: dict[int, bool] = {}               # settled seeds: valid or not
@@ -66,10 +66,11 @@ class Planner:
 
     def next_ask(self, seed: int) -> Ask | None:
         """The next request this seed needs, or None when it is settled (see `outcomes`)."""
-        body = self.bodies.get(seed)
-        if body is None:
-            body = self.bodies[seed] = load_body(self.data_dir, seed)
-        review = walk_seed(seed, self.url, body, self.rules, self.verdict_of(seed), self.max_attempts)
+        if seed not in self.bodies:  # its keys too: hashing a body's canonical JSON costs more than the walk
+            body = load_body(self.data_dir, seed)
+            self.bodies[seed] = (body, KeyMaker(self.url, body))
+        body, keys = self.bodies[seed]
+        review = walk_seed(seed, self.url, body, self.rules, self.verdict_of(seed), self.max_attempts, keys=keys)
         if review.gap is not None:
             gap = review.gap
             return Ask(seed, gap.kind, gap.attempt, self.url, gap.body, gap.key)

@@ -21,6 +21,7 @@ class Rules:
     fingerprint: str = ""  # names the schema and options, for remembering finished runs
     judge: JudgeSpec | None = None
     judge_validator: object = None
+    conversation_fingerprint: str = ""  # names what judges a conversation, but ASCII and the judge
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def make_rules(schema: dict, ascii_only: bool = False, judge: JudgeSpec | None =
     parts = [schema, ascii_only, RULES_VERSION, judge.fingerprint_parts() if judge else None]
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     judge_validator = LazyValidator(judge.schema) if judge else None
-    return Rules(LazyValidator(schema), ascii_only, fingerprint, judge, judge_validator)
+    conversation = hashlib.sha256(json.dumps([schema, RULES_VERSION], sort_keys=True).encode()).hexdigest()
+    return Rules(LazyValidator(schema), ascii_only, fingerprint, judge, judge_validator, conversation)
 
 
 def judge_answer(completion: dict, rules: Rules, kind: str) -> Verdict:
@@ -87,25 +89,17 @@ def cache_lookup(cache: diskcache.Cache, rules: Rules):
     return verdict_of
 
 
-def recording_lookup(cache: diskcache.Cache, rules: Rules, rows: dict[str, str], lookups: list):
-    """cache_lookup over the answers in `rows` (cache.answer_rows) that notes each (key, kind, row
-    identity, or None for a missing answer) it reads, in order."""
-    def verdict_of(key: str, kind: str) -> Verdict | None:
-        identity = rows.get(key)
-        raw = None if identity is None else cache.get(key)
-        lookups.append((key, kind, None if raw is None else identity))
-        return None if raw is None else judge_entry(raw, rules, kind)
-    return verdict_of
-
-
 def attempts(limit: int | None):
     return range(limit) if limit is not None else itertools.count()
 
 
-def walk_seed(seed: int, url: str, body: dict, rules: Rules, verdict_of, limit: int | None = None) -> SeedReview:
+def walk_seed(seed: int, url: str, body: dict, rules: Rules, verdict_of, limit: int | None = None,
+              keys: KeyMaker | None = None) -> SeedReview:
     """Walk the seed's conversation attempts (at most `limit`) until one passes every check and
-    the judge, or an answer is missing (the review's gap), or the judge cannot give a verdict."""
-    keys = KeyMaker(url, body)
+    the judge, or an answer is missing (the review's gap), or the judge cannot give a verdict.
+    `keys` may bring the body's KeyMaker, made another way (see KeyMaker.from_canonical); then the
+    body may be None when the rules have no judge, and a gap carries no body."""
+    keys = keys or KeyMaker(url, body)
     verdicts, judged = [], []
     for attempt in attempts(limit):
         key = keys.key(attempt)

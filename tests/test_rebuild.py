@@ -135,3 +135,33 @@ def test_notes_written_by_other_code_are_not_used(cached):
     assert outputs(cached[0]) == fresh_outputs(cached)
     build(cached, "--split", 0.5)
     assert json.dumps(GOOD) not in (cached[0] / "identity_conversations.jsonl").read_text()
+
+
+@pytest.mark.parametrize("messages", [chat(1), chat(1, " (café)"), chat(1)[:1], [{"role": "user", "content": "é"}],
+                                      chat(1) + [{"role": "user", "content": "ñ"}],
+                                      [{"role": "assistant", "content": ""}, {"role": "user", "content": "ü"}]])
+def test_the_ascii_rule_applied_on_top_is_the_same_as_judging_again(messages):
+    from stages.checks import add_ascii_rule, judge_content, make_validator
+    from stages.prompts import load_sources
+    validator = make_validator(load_sources().schema)
+    content = conversation_content(messages)
+    assert add_ascii_rule(judge_content(content, validator, False)) == judge_content(content, validator, True)
+
+
+def test_keys_from_a_canonical_request_file_are_the_keys_of_its_body(rendered):
+    from stages.cache import KeyMaker
+    data = (rendered[0] / "prompts" / "2.json").read_bytes()
+    body = json.loads(data)
+    url = completions_url("https://example.org/ä/v1")
+    assert KeyMaker.from_canonical(url, data.removesuffix(b"\n")).key(3) == KeyMaker(url, body).key(3)
+    assert KeyMaker(url, body).key(3) == answer_key(url, body, 3)
+
+
+def test_a_request_file_that_is_not_canonical_json_gets_the_keys_of_its_body(cached):
+    """A hand-edited file (spaces, other key order) still finds the answers cached for its body."""
+    build(cached)
+    path = cached[0] / "prompts" / "4.json"
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=2))
+    result = build(cached, "--max-attempts", 3)
+    assert "11/12 seeds valid" in result.stderr
+    assert outputs(cached[0]) == fresh_outputs(cached, "--max-attempts", 3)

@@ -137,6 +137,9 @@ def judge_content(prompt: str, fail_rate: float, rng: random.Random) -> str:
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Hundreds of clients connect at once in `make bench`: with the default backlog of 5 the
+    # kernel drops or resets their connections, which a real API's front end would not.
+    request_queue_size = 1024
 
     def __init__(self, config: FakeConfig, port: int = 0):
         super().__init__(("127.0.0.1", port), FakeHandler)
