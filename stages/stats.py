@@ -1,6 +1,6 @@
 """`make stats`: what the dataset looks like and what it cost.
 
-Reads DATA_DIR/identity_conversations.jsonl (array or messages lines) and the answer cache; prints
+Reads DATA_DIR/identity_conversations.jsonl (array, messages or sharegpt lines) and the answer cache; prints
 a table, writes DATA_DIR/stats.json and DATA_DIR/stats.png.
 """
 import functools
@@ -37,13 +37,29 @@ def stats_paths(data_dir: Path) -> tuple[Path, Path]:
     return data_dir / "stats.json", data_dir / "stats.png"
 
 
+ROLES_OF_SPEAKERS = {"human": "user", "gpt": "assistant"}
+
+
+def from_sharegpt(turns: object) -> object:
+    """ShareGPT turns back to messages; anything unexpected is left for the check below to refuse."""
+    if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
+        return None
+    return [{"role": ROLES_OF_SPEAKERS.get(t.get("from"), t.get("from")), "content": t.get("value")} for t in turns]
+
+
+def line_messages(row: object) -> object:
+    if isinstance(row, dict) and "conversations" in row:
+        return from_sharegpt(row["conversations"])
+    return row.get("messages") if isinstance(row, dict) else row
+
+
 def parse_line(line: str, path: Path, number: int) -> list[dict]:
-    """One dataset line, either a JSON array of messages or {"messages": [...]}."""
+    """One dataset line: a JSON array of messages, {"messages": [...]} or ShareGPT's {"conversations": [...]}."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError:
         row = None
-    messages = row.get("messages") if isinstance(row, dict) else row
+    messages = line_messages(row)
     if not is_message_list(messages):
         raise PipelineError(f"{path} line {number} is not a conversation: run `make dataset` to write it again")
     return messages

@@ -30,16 +30,29 @@ def test_options_read_the_environment(dirs):
 
 def test_fetch_without_a_key_is_one_line_and_exit_1(rendered, fake_api):
     server = fake_api()
-    result = run("fetch", "--n", 5, *dir_args(rendered), "--base-url", server.base_url)
+    result = run("fetch", "--n", 5, *dir_args(rendered), "--base-url", server.base_url, OPENROUTER="1")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: no API key: set OPENROUTER_API_KEY")
     assert "Traceback" not in result.output and server.stats.requests == 0
 
 
+def test_a_server_that_wants_a_key_says_where_keys_are_read(rendered, fake_api):
+    server = fake_api(key="local-secret")
+    result = run("fetch", "--n", 5, *dir_args(rendered), "--base-url", server.base_url, "--workers", 1,
+                 OPENROUTER_API_KEY=TEST_KEY)  # an OpenRouter key is not sent to another server
+    assert result.exit_code == 1 and not server.stats.authorization_seen
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: HTTP 401, the server wants an API key and none was sent (User not found.); set API_KEY "
+        "(OPENROUTER_API_KEY and openroutertoken.txt are sent to OpenRouter only; "
+        "OPENROUTER=1 treats BASE_URL as a gateway to OpenRouter)")
+    accepted = run("fetch", "--n", 5, *dir_args(rendered), "--base-url", server.base_url, API_KEY="local-secret")
+    assert accepted.exit_code == 0, accepted.output
+
+
 def test_fetch_validate_dataset_against_the_fake(rendered, fake_api):
     server = fake_api(fault_rate=0.5, faults=("500", "broken_json", "wrong_roles", "error200"), retry_after=0)
     common = ["--n", 5, *dir_args(rendered), "--base-url", server.base_url]
-    fetched = run("fetch", *common, "--workers", 3, "--backoff", 0, OPENROUTER_API_KEY=TEST_KEY)
+    fetched = run("fetch", *common, "--workers", 3, "--backoff", 0, API_KEY=TEST_KEY)
     assert fetched.exit_code == 0, fetched.output
     assert "fetch: 5/5 seeds valid" in fetched.stderr
     validated = run("validate", *common)

@@ -17,7 +17,7 @@ def make(target, dirs, server=None, key=TEST_KEY, **variables):
             "BACKOFF=0.05"] + [f"{name}={value}" for name, value in variables.items()]
     if server:
         args.append(f"BASE_URL={server.base_url}")
-    env = project_env(OPENROUTER_API_KEY=key) if key else project_env()
+    env = project_env(API_KEY=key) if key else project_env()  # API_KEY: the key that goes to any server
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
 
 
@@ -76,7 +76,7 @@ def test_wrong_key_stops_after_a_handful_with_one_line(dirs, fake_api):
     assert "Traceback" not in result.stderr
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert error_lines == ["Error: HTTP 401, the API key was rejected: User not found.; "
-                           "check OPENROUTER_API_KEY or openroutertoken.txt"]
+                           "check API_KEY, or for OpenRouter OPENROUTER_API_KEY or openroutertoken.txt"]
     assert server.stats.requests <= 4
     assert "sk-or-v1-wrong" not in result.stderr + result.stdout
 

@@ -113,5 +113,6 @@ def test_editing_one_first_message_changes_only_the_seeds_that_drew_it(tmp_path)
     pool_file.write_text(pool_file.read_text().replace("\nwhat's your name\n", "\nwhat is your name, friend\n"))
     old, new = load_sources(), load_sources(tmp_path / "prompts")
     changed = [request_body(old, Settings(), s) != request_body(new, Settings(), s) for s in range(300)]
-    drew = ["what's your name" in pick_examples(old.first_messages, s) for s in range(300)]
-    assert changed == drew and 0 < sum(changed) < 300
+    drew = ["what's your name" in pick_examples(old.first_messages, s)
+            or "what is your name, friend" in pick_examples(new.first_messages, s) for s in range(300)]
+    assert changed == drew and 0 < sum(changed) < 30

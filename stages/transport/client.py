@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import requests
 from urllib3.util.retry import Retry
 
-from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error
+from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error, key_wanted
 from ..errors import FatalAPIError
 
 CONNECT_TIMEOUT = 10.0
@@ -49,7 +49,7 @@ def connection_failure(err: requests.RequestException) -> TransientHTTP:
 class Request:
     url: str
     body: dict
-    key: str = field(repr=False)
+    key: str = field(repr=False)  # "" for a server that wants none: no Authorization header
     timeout: float = 120.0
 
 
@@ -157,11 +157,13 @@ def shutdown_socket(sock) -> None:
         pass
 
 
-def raise_for_status(response: requests.Response) -> None:
+def raise_for_status(response: requests.Response, sent_key: bool = True) -> None:
     status = response.status_code
     if status == 200:
         return
     detail = error_message(json_or_none(response))
+    if status == 401 and not sent_key:
+        raise key_wanted(detail)
     if status in FATAL_STATUSES:
         raise fatal_error(status, detail)
     if 400 <= status < 500 and status not in (408, 429):
@@ -178,12 +180,14 @@ def json_or_none(response: requests.Response) -> object:
 
 def post_completion(request: Request) -> str:
     deadline = time.monotonic() + request.timeout
-    headers = {"Authorization": f"Bearer {request.key}", "X-Title": "identity-chats"}
+    headers = {"X-Title": "identity-chats"}
+    if request.key:
+        headers["Authorization"] = f"Bearer {request.key}"
     try:
         response = thread_session(request.url).post(request.url, json=request.body, headers=headers, stream=True,
                                          timeout=(min(CONNECT_TIMEOUT, request.timeout), request.timeout))
     except requests.RequestException as err:
         raise connection_failure(err) from None
     with response:
-        raise_for_status(response)
+        raise_for_status(response, sent_key=bool(request.key))
         return read_body(response, deadline)
