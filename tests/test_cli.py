@@ -22,6 +22,21 @@ def test_prompts_command_renders_n_files(dirs):
     assert "7 rendered, 7 changed" in result.stderr
 
 
+def test_models_and_reasoning_options_shape_the_bodies(dirs):
+    result = run("prompts", "--n", 40, "--data-dir", dirs[0], MODELS="x/a:free=3, y/b=1", REASONING="1500")
+    assert result.exit_code == 0, result.output
+    bodies = [json.loads((dirs[0] / "prompts" / f"{s}.json").read_text()) for s in range(40)]
+    assert {b["model"] for b in bodies} == {"x/a:free", "y/b"}
+    assert sum(b["model"] == "x/a:free" for b in bodies) > 20
+    assert all(b["reasoning"] == {"max_tokens": 1500} and "provider" in b for b in bodies)
+    local = run("prompts", "--n", 2, "--data-dir", dirs[0], BASE_URL="http://127.0.0.1:8000/v1", REASONING="high")
+    assert local.exit_code == 0 and "2 changed" in local.stderr
+    body = json.loads((dirs[0] / "prompts" / "0.json").read_text())
+    assert "reasoning" not in body and "provider" not in body
+    gateway = run("prompts", "--n", 2, "--data-dir", dirs[0], BASE_URL="http://127.0.0.1:8000/v1", OPENROUTER="1")
+    assert gateway.exit_code == 0 and "provider" in json.loads((dirs[0] / "prompts" / "0.json").read_text())
+
+
 def test_options_read_the_environment(dirs):
     result = run("prompts", "--data-dir", dirs[0], N="2", MODEL="env/model")
     assert result.exit_code == 0 and len(list((dirs[0] / "prompts").glob("*.json"))) == 2
@@ -103,7 +118,14 @@ def test_unreadable_prompt_is_one_line(dirs):
 
 
 @pytest.mark.parametrize("args, words", [(["fetch", "--workers", "0"], "--workers"),
-                                         (["dataset", "--format", "csv"], "--format")])
+                                         (["dataset", "--format", "csv"], "--format"),
+                                         (["prompts", "--models", "a/b=0,c"], "weight after = must be a positive"),
+                                         (["prompts", "--models", "a/b=x"], "weight after = must be a positive"),
+                                         (["prompts", "--models", "a:free,a:free"], "names a model twice"),
+                                         (["prompts", "--models", "a,=2"], "empty model name"),
+                                         (["prompts", "--reasoning", "max"], "not off, low, medium, high"),
+                                         (["prompts", "--reasoning", "0"], "not off, low, medium, high"),
+                                         (["fetch", "--openrouter", "yes"], "--openrouter")])
 def test_bad_option_values_are_usage_errors(args, words):
     result = run(*args)
     assert result.exit_code == 2 and words in result.stderr
