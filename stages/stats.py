@@ -17,12 +17,14 @@ import diskcache
 from .transport.answers import TransientAnswer, Usage, parse_completion, usage_of
 from .cache import cached_attempts, decode_entry, open_cache
 from .checks import is_message_list
-from .config import completions_url, count_option, location_options, seed_range
+from .config import CheckChoice, check_options, completions_url, count_option, location_options, seed_range
 from .dataset import dataset_path
 from .dedup import find_duplicates, normalize
 from .errors import PipelineError
 from .files import write_atomic
+from .permodel import model_lines, model_stats, model_tallies
 from .prompts import load_body, load_sources, pick_axes
+from .validate import rules_for
 
 OPENING_WORDS = 5
 TOP_OPENINGS = 10
@@ -219,7 +221,8 @@ def format_table(stats: dict) -> str:
              row("spent", describe_spent(stats["spent"])),
              "most repeated assistant openings"]
     lines += [f"  {item['count']:>6}  {item['opening']}" for item in stats["top_openings"]]
-    return "\n".join(lines + (axis_lines(stats["axes"]) if "axes" in stats else []))
+    lines += axis_lines(stats["axes"]) if "axes" in stats else []
+    return "\n".join(lines + (model_lines(stats["models"]) if "models" in stats else []))
 
 
 def draw_turns(axes, stats: dict) -> None:
@@ -277,9 +280,22 @@ def axis_coverage(seeds: range) -> dict[str, dict[str, int]]:
     return {name: dict(counter) for name, counter in counts.items()}
 
 
-def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range) -> dict:
+def per_model(cache_dir: Path, base_url: str, data_dir: Path, seeds: range, checks: CheckChoice) -> dict | None:
+    """stats.json's "models" section; None when there is no cache folder."""
+    if not cache_dir.is_dir():
+        return None
+    with open_cache(cache_dir) as cache:
+        return model_stats(model_tallies(cache, completions_url(base_url), data_dir, seeds, rules_for(checks),
+                                         checks.max_attempts))
+
+
+def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
+                checks: CheckChoice = CheckChoice()) -> dict:
     conversations = load_conversations(dataset_path(data_dir))
     stats = compute_stats(conversations, spent_in(cache_dir, base_url, data_dir, seeds), axis_coverage(seeds))
+    models = per_model(cache_dir, base_url, data_dir, seeds, checks)
+    if models is not None:
+        stats["models"] = models
     json_path, png_path = stats_paths(data_dir)
     write_atomic(json_path, json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_atomic(png_path, draw_figure(conversations, stats))
@@ -289,12 +305,13 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range) ->
 @click.command("stats")
 @count_option
 @location_options
-def stats_command(n, seeds, data_dir, cache_dir, base_url):
+@check_options
+def stats_command(n, seeds, data_dir, cache_dir, base_url, checks):
     """Describe the dataset: turns, lengths, scripts, duplicates, openings, cost; writes stats.json and .png.
 
     Example: python -m stages stats --n 1000
     """
-    stats = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds))
+    stats = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds), checks)
     click.echo(format_table(stats))
     json_path, png_path = stats_paths(data_dir)
     dup = stats["duplicates"]

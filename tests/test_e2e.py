@@ -86,3 +86,39 @@ def test_demo_needs_no_key(dirs):
     assert result.returncode == 0, result.stderr
     assert "conversation 1 of 20:" in result.stdout and "user:" in result.stdout
     assert len((dirs[0] / "demo" / "identity_conversations.jsonl").read_text().splitlines()) == 20
+
+
+def test_a_plain_server_at_v1_with_no_key_anywhere(dirs, fake_api):
+    """A strict OpenAI-compatible server that wants no key: no OpenRouter field, no Authorization header."""
+    server = fake_api(strict=True, fault_rate=0.2, faults=("500", "broken_json", "wrong_roles"), retry_after=0)
+    assert server.base_url.endswith("/v1")
+    result = make("dataset", dirs, server, key=None, N=50, WORKERS=8)
+    assert result.returncode == 0, result.stderr
+    assert len(conversations(dirs)) == 50
+    assert server.stats.foreign_fields == set() and not server.stats.authorization_seen
+    assert server.stats.outcomes.get("400", 0) == 0 and server.stats.outcomes.get("401", 0) == 0
+
+
+def test_models_mix_moves_only_the_seeds_a_new_model_draws(dirs, fake_api):
+    server = fake_api()
+    three = "vendor/alpha,vendor/beta:free,other/gamma"
+    first = make("dataset", dirs, server, N=300, WORKERS=16, MODELS=three)
+    assert first.returncode == 0, first.stderr
+    per_model = dict(server.stats.models)
+    assert set(per_model) == set(three.split(",")) and all(75 <= n <= 125 for n in per_model.values())
+    bodies = {s: json.loads((dirs[0] / "prompts" / f"{s}.json").read_text())["model"] for s in range(300)}
+
+    before = server.stats.requests
+    again = make("dataset", dirs, server, N=300, WORKERS=16, MODELS=three + ",new/delta")
+    assert again.returncode == 0, again.stderr
+    now = {s: json.loads((dirs[0] / "prompts" / f"{s}.json").read_text())["model"] for s in range(300)}
+    moved = [s for s in range(300) if now[s] != bodies[s]]
+    assert all(now[s] == "new/delta" for s in moved) and 50 <= len(moved) <= 100  # about a quarter
+    assert f"{len(moved)} changed" in again.stderr
+    assert server.stats.requests - before == len(moved) == server.stats.models["new/delta"]
+
+    stats = make("stats", dirs, server, N=300)
+    assert stats.returncode == 0, stats.stderr
+    assert "new/delta" in stats.stdout and "vendor/beta:free" in stats.stdout
+    per_model_stats = json.loads((dirs[0] / "stats.json").read_text())["models"]
+    assert per_model_stats["new/delta"]["seeds"] == len(moved)
