@@ -90,8 +90,10 @@ def test_command_writes_stats_json_and_png(dirs):
                                      f"{dirs[0] / 'stats.json'} and {dirs[0] / 'stats.png'}")
 
 
-def test_messages_lines_give_the_same_stats(dirs):
-    write_dataset(dirs[0], [{"messages": c} for c in CONVERSATIONS])
+@pytest.mark.parametrize("shape", [lambda c: {"messages": c}, lambda c: {"conversations": [
+    {"from": {"user": "human", "assistant": "gpt"}[m["role"]], "value": m["content"]} for m in c]}])
+def test_messages_and_sharegpt_lines_give_the_same_stats(dirs, shape):
+    write_dataset(dirs[0], [shape(c) for c in CONVERSATIONS])
     assert load_conversations(dirs[0] / "identity_conversations.jsonl") == CONVERSATIONS
     assert run_stats(dirs).exit_code == 0
     assert json.loads((dirs[0] / "stats.json").read_text(encoding="utf-8"))["conversations"] == 6
