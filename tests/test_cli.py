@@ -138,7 +138,7 @@ def test_show_prints_prompt_parts_attempts_and_conversation(rendered):
     result = run("show", "--seed", 3, *dir_args(rendered), "--base-url", url)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert out.startswith("seed 3\n  axes:\n    dynamic: ")
+    assert out.startswith("seed 3\n  model: google/gemini-2.5-flash\n  axes:\n    dynamic: ")
     assert "  attempt 0: rejected: not_json\n    answer starts: " in out
     assert "  attempt 1: valid (used)" in out
     assert out.rstrip().endswith("assistant: Hello, I am Sprout.")
