@@ -40,7 +40,7 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
     sources, checks = load_sources(), CheckChoice(judge=True)
     render_all(sources, Settings(), n, prompt_dir(folder))
     server = start_fake(FakeConfig(latency=0.2, jitter=0.1, fault_rate=fault_rate, retry_after=0.2,
-                                   leak_rate=0.2, denial_rate=0.2))
+                                   leak_rate=0.3, denial_rate=0.2))
     try:
         job = Job(completions_url(server.base_url), folder, max_attempts=DEFAULT_ATTEMPTS, timeout=30, backoff=0.1,
                   rules=rules_for(checks), key=DEMO_KEY)

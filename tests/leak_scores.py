@@ -1,4 +1,5 @@
-"""The leak check scored on its labelled set (tests/data/leak_sentences.tsv).
+"""The leak check scored on its labelled sets: tests/data/leak_sentences.tsv (written while the
+check was tuned) and leak_sentences_heldout.tsv (written after, scored once as first written).
 
 Run `python tests/leak_scores.py` to print precision and recall; tests/test_leaks.py uses the same rows.
 """
@@ -13,6 +14,7 @@ from stages.identity import load_identity  # noqa: E402
 from stages.leaks import find_leak  # noqa: E402
 
 SENTENCES = ROOT / "tests" / "data" / "leak_sentences.tsv"
+HELD_OUT = SENTENCES.with_name("leak_sentences_heldout.tsv")
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,13 @@ def score(rows: list[Row]) -> dict:
             "false_alarms": false_pos, "misses": false_neg}
 
 
+def describe(name: str, rows: list[Row]) -> str:
+    result = score(rows)
+    return (f"{name} ({result['sentences']} sentences): precision {result['precision']:.2f}, "
+            f"recall {result['recall']:.2f} ({result['leaks']} leaks; misses {result['misses']}, "
+            f"false alarms {result['false_alarms']})")
+
+
 if __name__ == "__main__":
-    result = score(load_rows())
-    print(f"{result['sentences']} sentences, {result['leaks']} leaks: precision {result['precision']:.2f}, "
-          f"recall {result['recall']:.2f} ({result['misses']} missed, {result['false_alarms']} false alarms)")
+    print(describe("labelled set", load_rows(SENTENCES)))
+    print(describe("held-out set", load_rows(HELD_OUT)))
