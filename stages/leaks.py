@@ -83,6 +83,8 @@ DISTANCE = re.compile(
     r"|as\s+opposed|not\s+true|isn['’]t\s+true)\b", re.IGNORECASE)
 CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s|\b(?:but|while|whereas|though|although|however|yet|and|so)\b",
                           re.IGNORECASE)
+TOKEN = re.compile(r"[a-z]+|\d+")
+ALNUM = re.compile(r"[a-z0-9]+")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]*\s+|\n+")
 AFFIRMATION = re.compile(
     r"^\W*(?:yes|yep|yeah|yup|correct|right|exactly|indeed|affirmative|that['’]?s\s+right|that\s+is\s+right"
@@ -94,26 +96,33 @@ QUESTION_ABOUT = r"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|you['’]re|you\s+a
 
 @dataclass(frozen=True)
 class Detector:
-    mentions: re.Pattern      # any name at all: most sentences have none and are skipped at once
+    words: frozenset[str]      # each name's first token, lower case: a text with none of them is skipped at once
+    mentions: re.Pattern       # any name at all, as a word
     claims: tuple[re.Pattern, ...]
     own: re.Pattern | None
     asked: re.Pattern          # a user message asking whether the assistant is one of them
 
+    def may_mention(self, text: str) -> bool:
+        """A set test on the text's tokens, far faster than the regex; most answers name no one.
+        Both "Qwen2.5" -> qwen and "AI21" -> ai21 are tokens."""
+        lowered = text.lower()
+        return not (self.words.isdisjoint(TOKEN.findall(lowered)) and self.words.isdisjoint(ALNUM.findall(lowered)))
+
 
 def name_pattern(name: str, keep_case: bool = True) -> str:
-    """One name as a regex: spaces as any whitespace, a version after it allowed ("Llama 3.1",
-    "Qwen2.5"); a plain capitalised word (Gemini, Falcon) must keep its capital initial, unless
-    keep_case is off (users write "are you gemini?")."""
-    body = r"\s+".join(re.escape(part) for part in name.split())
+    """One name as a regex: spaces as any whitespace; a plain capitalised word (Gemini, Falcon)
+    must keep its capital initial, unless keep_case is off (users write "are you gemini?")."""
     if keep_case and re.fullmatch(r"[A-Z][a-z]+", name):
-        body = f"(?-i:{name[0]}){re.escape(name[1:])}"
-    return rf"(?<![\w-]){body}(?:[\s-]?\d+(?:\.\d+)*[a-z]?)?(?!\w)"
+        return f"(?-i:{name[0]}){re.escape(name[1:])}"
+    return r"\s+".join(re.escape(part) for part in name.split())
 
 
 def names_group(names: tuple[str, ...], keep_case: bool = True) -> str:
+    """Any of the names as a whole word, a version after it allowed ("Llama 3.1", "Qwen2.5")."""
     if not names:
         return r"(?!x)x"  # matches nothing: every name was allowed
-    return "(?:" + "|".join(name_pattern(n, keep_case) for n in sorted(names, key=len, reverse=True)) + ")"
+    bodies = "|".join(name_pattern(n, keep_case) for n in sorted(names, key=len, reverse=True))
+    return rf"(?<![\w-])(?:{bodies})(?:[\s-]?\d+(?:\.\d+)*[a-z]?)?(?!\w)"
 
 
 @functools.lru_cache(maxsize=8)
@@ -121,7 +130,8 @@ def detector(facts: Facts) -> Detector:
     everyone = facts.models + facts.makers
     groups = {"model": names_group(facts.models), "maker": names_group(facts.makers), "any": names_group(everyone)}
     own = re.compile(names_group(facts.own_names), re.IGNORECASE) if facts.own_names else None
-    return Detector(re.compile(groups["any"], re.IGNORECASE),
+    words = frozenset(ALNUM.findall(name.lower())[0] for name in everyone if ALNUM.search(name.lower()))
+    return Detector(words, re.compile(groups["any"], re.IGNORECASE),
                     tuple(re.compile(fill_names(claim, groups), re.IGNORECASE) for claim in CLAIMS),
                     own, re.compile(fill_names(QUESTION_ABOUT, {"any": names_group(everyone, keep_case=False)}),
                                     re.IGNORECASE))
@@ -156,6 +166,8 @@ def is_excused(sentence: str, match: re.Match) -> bool:
 
 def leaking_sentence(text: str, found: Detector) -> str | None:
     """The first sentence of one assistant message that claims another identity, or None."""
+    if not found.may_mention(text):
+        return None
     if found.own is not None:
         text = found.own.sub(OWN, text)
     for sentence in sentences(text):
@@ -169,8 +181,8 @@ def leaking_sentence(text: str, found: Detector) -> str | None:
 
 def bare_yes(question: str, answer: str, found: Detector) -> str | None:
     """ "Are you ChatGPT?" answered with "Yes, I am." names no model and still leaks."""
-    first = (sentences(answer) or [""])[0]
-    if found.asked.search(question) and AFFIRMATION.match(first):
+    first = SENTENCE_END.split(answer.strip(), maxsplit=1)[0]
+    if AFFIRMATION.match(first) and found.may_mention(question) and found.asked.search(question):
         return first
     return None
 
