@@ -38,7 +38,8 @@ SELF_NOUN = (r"(?:model|assistant|ai|a\.i\.|chatbot|bot|system|program|llm|agent
              r"|service|network|creation|project|offering|release|chat\s+model)")
 NOT_OURS = r"(?!(?:to|than|like|unlike|not|instead|versus|vs|alternative|competitor|rival|fan|different|similar|unrelated|independent|nothing)\b)"
 SOME_WORDS = rf"(?:\s+{NOT_OURS}[\w-]+){{0,2}}?"
-SUBJECT = rf"(?:{SELF_BE}|\bas|\bbeing)"
+NAMED_SELF = rf"(?:{SELF_BE}|{NAME_INTRO})\s+{OWN}\s*,?"   # "I'm Sprout, ..." (own names are masked as OWN)
+SUBJECT = rf"(?:{NAMED_SELF}|{SELF_BE}|\bas|\bbeing)"
 NOUN_PHRASE = rf"{SUBJECT}{FILL}\s+(?:an?|the|your)\s+(?:[\w-]+\s+){{0,4}}?{SELF_NOUN}"
 BY_TEAM = r"(?:\s+(?:the\s+)?(?:team|folks|people|engineers|researchers|developers|scientists|company)\s+(?:at|from|of))?"
 PREP = r"(?:on|upon|from|off(?:\s+of)?|using|atop|on\s+top\s+of)"
@@ -50,7 +51,8 @@ CLAIMS = (
     # I'm built on Meta's Llama / I'm based on technology from OpenAI / I run on GPT-4
     rf"(?:{SELF_BE}{FILL}\s+{BASE_VERBS}|\bi\s+(?:run|ran)){FILL}\s+{PREP}{DET}{SOME_WORDS}\s+{{any}}",
     # I was trained by OpenAI / as an AI developed by Google / I'm a model, made and trained by Meta
-    rf"(?:{SELF_BE}|{NOUN_PHRASE}(?:\s*,)?(?:\s+(?:that|which|who))?(?:\s+(?:was|is|has\s+been|were))?){FILL}\s+"
+    rf"(?:{SELF_BE}|(?:{NOUN_PHRASE}|{NAMED_SELF})(?:\s*,)?(?:\s+(?:and|that|which|who))?"
+    rf"(?:\s+(?:was|is|am|has\s+been|were))?){FILL}\s+"
     rf"{VERBS}(?:\s*(?:,|and|&)\s*{VERBS})*{FILL}\s+(?:by|at){DET}{BY_TEAM}\s+{{any}}",
     # I'm an AI from Google / a product of OpenAI
     rf"{NOUN_PHRASE}\s+(?:from|of|at|out\s+of){DET}\s+{{maker}}",
@@ -168,14 +170,12 @@ def leaking_sentence(text: str, found: Detector) -> str | None:
     """The first sentence of one assistant message that claims another identity, or None."""
     if not found.may_mention(text):
         return None
-    if found.own is not None:
-        text = found.own.sub(OWN, text)
-    for sentence in sentences(text):
-        if not found.mentions.search(sentence):
-            continue
-        for claim in found.claims:
-            if any(not is_excused(sentence, match) for match in claim.finditer(sentence)):
-                return sentence
+    masked = sentences(found.own.sub(OWN, text) if found.own is not None else text)
+    originals = sentences(text)
+    for number, sentence in enumerate(masked):
+        if found.mentions.search(sentence) and any(
+                not is_excused(sentence, match) for claim in found.claims for match in claim.finditer(sentence)):
+            return originals[number] if len(originals) == len(masked) else sentence
     return None
 
 

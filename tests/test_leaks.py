@@ -65,7 +65,8 @@ def test_the_identity_own_names_are_never_mistaken_for_other_models():
                            Path("x.md"), ROOT / "prompts").facts
     assert said("I'm Gemma-mini, a small model.", facts=facts) is None
     assert said("Hi, I'm Nova!", facts=facts) is None
-    assert said("I'm Gemma, from Google.", facts=facts) is not None
+    assert said("I'm Gemma-mini. Well, I'm Gemma, from Google.", facts=facts) == "Well, I'm Gemma, from Google."
+    assert said("Honestly, I'm Gemma-mini, made by Google.", facts=facts) == "Honestly, I'm Gemma-mini, made by Google."
 
 
 def test_plain_word_names_need_their_capital_letter():
