@@ -170,10 +170,10 @@ def fidelity_bars(fidelity: dict) -> dict[str, float | None]:
         return None if rate is None else 100 * rate
     leaks, names = fidelity["leaks"], fidelity["names_stated"]
     judge = fidelity["judge"]
-    return {"answers rejected as leaks": pct(leaks and leaks["rate"]),
-            "judge pass rate": pct(judge.get("pass_rate")) if judge["run"] else None,
-            "conversations stating the name": pct(names and names["rate"]),
-            "non-English openers answered in English": pct(fidelity["english_replies"]["rate"])}
+    return {"answers\nrejected\nas leaks": pct(leaks and leaks["rate"]),
+            "judge\npass rate": pct(judge.get("pass_rate")) if judge["run"] else None,
+            "states\nits name": pct(names and names["rate"]),
+            "other-language\nopeners answered\nin English": pct(fidelity["english_replies"]["rate"])}
 
 
 def draw_fidelity(axes, fidelity: dict) -> None:

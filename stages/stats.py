@@ -216,9 +216,9 @@ def draw_figure(conversations: list[list[dict]], stats: dict) -> bytes:
     # Agg canvas needs no display and leaves pyplot's global backend and figure list alone.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    figure = Figure(figsize=(21, 4.5))
+    figure = Figure(figsize=(20, 4.5))
     FigureCanvasAgg(figure)
-    turns, lengths, scripts, fidelity = figure.subplots(1, 4, width_ratios=[1, 1, 1, 1.4])
+    turns, lengths, scripts, fidelity = figure.subplots(1, 4)
     draw_turns(turns, stats)
     draw_lengths(lengths, conversations)
     draw_scripts(scripts, stats)
