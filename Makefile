@@ -108,7 +108,7 @@ validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR
 dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversations.jsonl
 	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT) --dedup $(DEDUP) --dedup-threshold $(DEDUP_THRESHOLD) --split $(SPLIT)
 
-stats: $(VENV)/.installed ## the dataset's shape, languages, duplicates, cost, per-model numbers; stats.json, stats.png
+stats: $(VENV)/.installed ## the dataset's shape, languages, duplicates, fidelity, cost, per-model numbers; stats.json, stats.png
 	$(STAGES) stats $(READ_ARGS)
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
