@@ -48,7 +48,8 @@ FIELD_PATTERNS = (r"unrecognized request arguments? supplied:\s*'?([\w.]+)",
                   r"unsupported parameter:?\s*'([\w.]+)'", r"unsupported parameter:?\s*([\w.]+)",
                   r"unknown (?:parameter|field|argument):?\s*'?([\w.]+)",
                   r"property '([\w.]+)' is unsupported",
-                  r"'loc':\s*\(?\[?'body',\s*'([\w.]+)'.{0,80}extra", r"extra inputs are not permitted.{0,80}'([\w.]+)'")
+                  r"""["']loc["']:\s*[(\[]?["']body["'],\s*["']([\w.]+)["'].{0,80}extra""",
+                  r"extra inputs are not permitted.{0,80}'([\w.]+)'")
 SCHEMA_WORDS = ("response_format", "json_schema", "structured output")
 REFUSAL_WORDS = ("not supported", "unsupported", "not support", "invalid", "unknown", "unrecognized", "not allowed")
 
@@ -83,9 +84,9 @@ def field_fix(field: str) -> str:
     return "this program's request bodies need it: use a server or model that accepts it"
 
 
-def rejection_line(message: str) -> str | None:
-    """One line for a 400 that refuses a named field, or None to fall back to the generic text."""
+def rejection_line(message: str, status: int = 400) -> str | None:
+    """One line for a 400 (or a 422) that refuses a named field, or None to fall back to the generic text."""
     field = rejected_field(message)
     if field is None:
         return None
-    return f"HTTP 400, the server refuses the request field `{field}` ({message[:120]}); {field_fix(field)}"
+    return f"HTTP {status}, the server refuses the request field `{field}` ({message[:120]}); {field_fix(field)}"

@@ -22,6 +22,8 @@ PLAIN_BODY = request_body(load_sources(), Settings(openrouter=False), 0)
     ("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
      "max_tokens"),
     ("[{'type': 'extra_forbidden', 'loc': ('body', 'provider'), 'msg': 'Extra inputs are not permitted'}]", "provider"),
+    ('{"detail":[{"type":"extra_forbidden","loc":["body","reasoning"],"msg":"Extra inputs are not permitted"}]}',
+     "reasoning"),
     ("property 'reasoning' is unsupported", "reasoning"),
     ("Unknown parameter: 'provider.require_parameters'.", "provider.require_parameters"),
     ("response_format type json_schema is not supported by this model", "response_format"),
@@ -78,6 +80,14 @@ def test_a_400_naming_a_field_stops_with_that_field():
     responses.post(URL, status=400, json={"error": {"message": "Unrecognized request argument supplied: provider",
                                                     "type": "invalid_request_error", "param": None, "code": None}})
     with pytest.raises(FatalAPIError, match=r"^HTTP 400, the server refuses the request field `provider` .*OPENROUTER=0"):
+        post_completion(Request(URL, PLAIN_BODY, "", 5.0))
+
+
+@responses.activate
+def test_a_422_from_a_fastapi_server_names_the_field_too():
+    responses.post(URL, status=422, json={"detail": [{"type": "extra_forbidden", "loc": ["body", "provider"],
+                                                      "msg": "Extra inputs are not permitted"}]})
+    with pytest.raises(FatalAPIError, match=r"^HTTP 422, the server refuses the request field `provider` "):
         post_completion(Request(URL, PLAIN_BODY, "", 5.0))
 
 

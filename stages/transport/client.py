@@ -11,6 +11,7 @@ from urllib3.util.retry import Retry
 
 from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error, key_wanted
 from ..errors import FatalAPIError
+from ..server import rejection_line
 
 CONNECT_TIMEOUT = 10.0
 _local = threading.local()
@@ -166,6 +167,9 @@ def raise_for_status(response: requests.Response, sent_key: bool = True) -> None
         raise key_wanted(detail)
     if status in FATAL_STATUSES:
         raise fatal_error(status, detail)
+    refused = rejection_line(detail or response.text[:300], status) if status == 422 else None
+    if refused:  # how FastAPI-based servers refuse a field
+        raise FatalAPIError(refused)
     if 400 <= status < 500 and status not in (408, 429):
         raise FatalAPIError(f"HTTP {status} from the API: {detail[:160] or 'no details'}; check BASE_URL and MODEL")
     raise TransientHTTP(f"HTTP {status}", status, retry_after_seconds(response))
