@@ -2,8 +2,9 @@
 
 Walks each seed's cached answers as the dataset does (rules, judge), grouped by the model in the
 seed's rendered body: seeds, valid seeds, answers asked and the share of them that passed,
-reasons for rejection, mean messages and lengths of the valid conversations, and dollars per
-valid conversation (every cached answer of the model's seeds, judge answers included).
+reasons for rejection, the leak and judge rates (fidelity.count_reviews, per model), mean
+messages and lengths of the valid conversations, and dollars per valid conversation (every
+cached answer of the model's seeds, judge answers included).
 """
 import statistics
 from collections import Counter
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from .cache import decode_entry
 from .errors import PipelineError
+from .fidelity import count_reviews, share
 from .prompts import load_body
 from .review import Rules, judge_entry, walk_seed
 from .transport.answers import TransientAnswer, Usage, parse_completion, usage_of
@@ -23,6 +25,9 @@ class ModelTally:
     valid: int = 0
     answers: int = 0                                  # conversation answers walked (each one was paid for)
     reasons: Counter = field(default_factory=Counter)  # over every rejected answer
+    leaks: int = 0                                    # answers rejected as identity leaks
+    judged: int = 0                                   # conversations with a readable verdict (JUDGE=1)
+    judge_passed: int = 0
     messages: list[int] = field(default_factory=list)
     user_chars: list[int] = field(default_factory=list)
     assistant_chars: list[int] = field(default_factory=list)
@@ -48,10 +53,13 @@ def spending_lookup(cache, rules: Rules, spent: list[Usage]):
     return verdict_of
 
 
-def add_seed(tally: ModelTally, review, spent: list[Usage]) -> None:
+def add_seed(tally: ModelTally, review, spent: list[Usage], judge_run: bool) -> None:
     tally.seeds += 1
     tally.answers += len(review.verdicts)
     tally.reasons.update(reason for verdict in review.verdicts for reason in verdict.reasons)
+    counts = count_reviews([review], judge_run)
+    tally.leaks, tally.judged = tally.leaks + counts.leaks, tally.judged + counts.judged
+    tally.judge_passed += counts.passed
     tally.spent = sum(spent, tally.spent)
     conversation = review.conversation
     if conversation is not None:
@@ -72,7 +80,7 @@ def model_tallies(cache, url: str, data_dir: Path, seeds: range, rules: Rules,
             continue  # not rendered: nothing to look up
         spent: list[Usage] = []
         review = walk_seed(seed, url, body, rules, spending_lookup(cache, rules, spent), limit)
-        add_seed(tallies.setdefault(str(body.get("model")), ModelTally()), review, spent)
+        add_seed(tallies.setdefault(str(body.get("model")), ModelTally()), review, spent, rules.judge is not None)
     return tallies
 
 
@@ -84,8 +92,9 @@ def model_stats(tallies: dict[str, ModelTally]) -> dict[str, dict]:
     """stats.json's "models" section."""
     return {model: {
         "seeds": t.seeds, "valid_seeds": t.valid, "answers": t.answers,
-        "valid_answer_rate": round(t.valid / t.answers, 4) if t.answers else None,
+        "valid_answer_rate": share(t.valid, t.answers),
         "rejection_reasons": dict(t.reasons.most_common()),
+        "leak_rate": share(t.leaks, t.answers), "judged": t.judged, "judge_pass_rate": share(t.judge_passed, t.judged),
         "mean_messages": mean(t.messages), "mean_user_chars": mean(t.user_chars),
         "mean_assistant_chars": mean(t.assistant_chars),
         "prompt_tokens": t.spent.prompt_tokens, "completion_tokens": t.spent.completion_tokens,
@@ -94,12 +103,22 @@ def model_stats(tallies: dict[str, ModelTally]) -> dict[str, dict]:
     } for model, t in tallies.items()}
 
 
+def answer_rates(numbers: dict) -> str:
+    """"40 answers (87.5% valid, 2.5% leaks, judge passed 90.0% of 35)", leaving out what did not happen."""
+    rates = []
+    if numbers["valid_answer_rate"] is not None:
+        rates.append(f"{numbers['valid_answer_rate']:.1%} valid")
+    if numbers["leak_rate"]:
+        rates.append(f"{numbers['leak_rate']:.1%} leaks")
+    if numbers["judge_pass_rate"] is not None:
+        rates.append(f"judge passed {numbers['judge_pass_rate']:.1%} of {numbers['judged']}")
+    return f"{numbers['answers']} answers" + (f" ({', '.join(rates)})" if rates else "")
+
+
 def describe_model(model: str, numbers: dict) -> list[str]:
-    rate = numbers["valid_answer_rate"]
-    answers = f"{numbers['answers']} answers" + (f" ({rate:.1%} valid)" if rate is not None else "")
     price = numbers["cost_per_valid"]
     lines = [f"  {model}",
-             f"    {numbers['valid_seeds']}/{numbers['seeds']} seeds valid, {answers}, "
+             f"    {numbers['valid_seeds']}/{numbers['seeds']} seeds valid, {answer_rates(numbers)}, "
              f"{numbers['mean_messages']} messages, {numbers['mean_user_chars']} / "
              f"{numbers['mean_assistant_chars']} chars per user / assistant message, "
              + (f"${price:.4f} per valid conversation" if price is not None else "no valid conversation")]

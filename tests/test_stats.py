@@ -161,6 +161,7 @@ def test_per_model_numbers_follow_each_seeds_model(dirs):
     a, b = per_model["m/a"], per_model["m/b:free"]
     assert (a["seeds"], a["valid_seeds"], a["answers"], a["valid_answer_rate"]) == (len(a_seeds), 2, 3, round(2 / 3, 4))
     assert a["rejection_reasons"] == {"not_json": 1}
+    assert a["leak_rate"] == 0 and (a["judged"], a["judge_pass_rate"]) == (0, None)  # no leaks, no JUDGE=1
     assert a["mean_messages"] == 4 and a["mean_user_chars"] == 2 and a["mean_assistant_chars"] == len(GOOD[1]["content"])
     assert a["cost"] == pytest.approx(0.005) and a["cost_per_valid"] == pytest.approx(0.0025)
     assert (b["seeds"], b["valid_seeds"], b["answers"], b["cost_per_valid"]) == (len(b_seeds), 0, 1, None)
