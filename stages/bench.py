@@ -324,7 +324,7 @@ def fill_cache(data: Path, cache_dir: Path, base_url: str, n: int) -> None:
             prompt, rng, keys = body["messages"][-1]["content"], random.Random(seed), KeyMaker(completions_url(base_url), body)
             kinds = ["wrong_roles", ""] if seed % 10 == 0 else [""]
             for attempt, kind in enumerate(kinds):
-                content, finish = faulty_content(kind, make_conversation(prompt, rng))
+                content, finish = faulty_content(kind, make_conversation(prompt, rng).messages)
                 text = json.dumps(completion(content, prompt, finish))
                 cache.set(keys.key(attempt), encode_entry(seed, attempt, text, completions_url(base_url)))
 

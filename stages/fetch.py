@@ -17,11 +17,12 @@ import click
 from tqdm import tqdm
 
 from .cache import open_cache
-from .config import completions_url, option, prompt_dir, review_options, seed_range
+from .config import completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
 from .errors import FatalAPIError
 from .key import load_key
 from .plan import Ask, Planner, Stored
 from .review import Rules
+from .server import is_openrouter
 from .transport.answers import TransientAnswer, Usage
 from .transport.budget import Budget, BudgetReached
 from .transport.client import Request, TransientHTTP, post_completion
@@ -46,7 +47,8 @@ class Job:
     timeout: float
     backoff: float
     rules: Rules
-    key: str | None = field(default=None, repr=False)
+    key: str | None = field(default=None, repr=False)  # None: not read yet; "": the server wants none
+    openrouter: bool = True                            # where the key is read from (see key.py)
     budget: Budget = field(default_factory=lambda: Budget(None))
     key_lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -55,7 +57,7 @@ class Job:
         """Read the key on the first request only, so a fully cached run needs none."""
         with self.key_lock:
             if self.key is None:
-                self.key = load_key()
+                self.key = load_key(openrouter=self.openrouter)
             return self.key
 
 
@@ -378,13 +380,15 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
 @option("BACKOFF", type=click.FloatRange(min=0), default=1.0, help="First retry wait in seconds; doubles each retry.")
 @option("RPM", type=click.FloatRange(min=0, min_open=True), default=None, help="Cap on requests per minute (optional).")
 @option("BUDGET", type=click.FloatRange(min=0, min_open=True), default=None, help="Dollar cap on what this run may spend (optional).")
-def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, timeout, backoff, rpm, budget):
+@openrouter_option
+def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, timeout, backoff, rpm, budget, openrouter):
     """Send prompts without a valid cached answer to BASE_URL and cache every answer.
 
     Example: python -m stages fetch --n 1000 --workers 4
     """
     rules = rules_for(checks)
-    job = Job(completions_url(base_url), data_dir, checks.max_attempts, timeout, backoff, rules, budget=Budget(budget))
+    job = Job(completions_url(base_url), data_dir, checks.max_attempts, timeout, backoff, rules, budget=Budget(budget),
+              openrouter=is_openrouter(base_url, openrouter))
     seeds = seed_range(n, seeds)
     tally = run_fetch(job, cache_dir, seeds, workers, rpm)
     if tally.interrupted:

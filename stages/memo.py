@@ -20,7 +20,7 @@ import base64
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .cache import KeyMaker, canonical_json
@@ -115,7 +115,7 @@ def noted_verdict(notes: Notes, cache, entry: str, key: str, rules: Rules) -> Ve
         raw = cache.get(key)
         if raw is None:
             return None
-        verdict = judge_entry(raw, Rules(rules.validator), "conversation")
+        verdict = judge_entry(raw, replace(rules, ascii_only=False), "conversation")
         note = [verdict.messages, verdict.reasons]
         notes.put("answers", entry, note)
     return Verdict(note[0], list(note[1]))

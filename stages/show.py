@@ -3,7 +3,7 @@
 import click
 
 from .cache import KeyMaker, decode_entry, open_cache
-from .checks import Verdict
+from .checks import LEAK, Verdict
 from .config import check_options, completions_url, location_options, option
 from .elsewhere import elsewhere_hint
 from .prompts import load_body, load_sources, pick_axes, pick_examples
@@ -11,9 +11,9 @@ from .review import SeedReview, review_seed
 from .validate import rules_for
 
 
-def describe_prompt(seed: int) -> list[str]:
+def describe_prompt(seed: int, model: str | None = None) -> list[str]:
     sources = load_sources()  # axes and examples depend on the seed only, not on IDENTITY or CONTEXT
-    lines = [f"seed {seed}", "  axes:"]
+    lines = [f"seed {seed}"] + ([f"  model: {model}"] if model else []) + ["  axes:"]
     lines += [f"    {name}: {item}" for name, item in pick_axes(sources.axes, seed).items()]
     lines += ["  example first messages:"] + [f"    - {text}" for text in pick_examples(sources.first_messages, seed)]
     return lines
@@ -34,9 +34,10 @@ def describe_attempts(review: SeedReview, raw_of) -> list[str]:
     for attempt, verdict in enumerate(review.verdicts):
         outcome = "valid (used)" if verdict.valid else "rejected: " + ", ".join(verdict.reasons)
         lines.append(f"  attempt {attempt}: {outcome}")
+        lines += [f"    {kind}: {quote!r}" for kind, quote in verdict.problems if kind == LEAK]
         judged = review.judge_verdicts[attempt] if attempt < len(review.judge_verdicts) else ()
         lines += describe_judge(judged)
-        if not verdict.valid and not judged and (entry := decode_entry(raw_of(attempt))):
+        if not verdict.valid and not judged and not verdict.problems and (entry := decode_entry(raw_of(attempt))):
             lines.append(f"    answer starts: {entry['body'].strip()[:160]!r}")
     if review.gap and review.gap.kind == "judge":
         lines.append(f"  attempt {len(review.verdicts)}: passed the checks, waiting for the judge")
@@ -75,5 +76,5 @@ def show_command(seed, data_dir, cache_dir, base_url, checks):
         attempt_lines = describe_attempts(review, lambda attempt: cache.get(keys.key(attempt)))
         if not review.verdicts and not review.judge_verdicts:
             attempt_lines = not_cached_lines(cache, seed, base_url)
-    lines = describe_prompt(seed) + ["attempts:"] + attempt_lines + describe_conversation(review.conversation)
+    lines = describe_prompt(seed, body.get("model")) + ["attempts:"] + attempt_lines + describe_conversation(review.conversation)
     click.echo("\n".join(lines))

@@ -137,15 +137,20 @@ def test_notes_written_by_other_code_are_not_used(cached):
     assert json.dumps(GOOD) not in (cached[0] / "identity_conversations.jsonl").read_text()
 
 
+LEAKING = [{"role": "user", "content": "who are you?"}, {"role": "assistant", "content": "I am ChatGPT, made by OpenAI."}]
+
+
 @pytest.mark.parametrize("messages", [chat(1), chat(1, " (café)"), chat(1)[:1], [{"role": "user", "content": "é"}],
-                                      chat(1) + [{"role": "user", "content": "ñ"}],
+                                      chat(1) + [{"role": "user", "content": "ñ"}], LEAKING,
+                                      LEAKING[:1] + [{"role": "assistant", "content": "I am ChatGPT, made by OpenAI. ¡Hola!"}],
                                       [{"role": "assistant", "content": ""}, {"role": "user", "content": "ü"}]])
 def test_the_ascii_rule_applied_on_top_is_the_same_as_judging_again(messages):
     from stages.checks import add_ascii_rule, judge_content, make_validator
+    from stages.identity import load_identity
     from stages.prompts import load_sources
-    validator = make_validator(load_sources().schema)
+    validator, facts = make_validator(load_sources().schema), load_identity(None).facts
     content = conversation_content(messages)
-    assert add_ascii_rule(judge_content(content, validator, False)) == judge_content(content, validator, True)
+    assert add_ascii_rule(judge_content(content, validator, False, facts)) == judge_content(content, validator, True, facts)
 
 
 def test_keys_from_a_canonical_request_file_are_the_keys_of_its_body(rendered):

@@ -11,8 +11,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error
+from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error, key_wanted
 from ..errors import FatalAPIError
+from ..server import rejection_line
 
 CONNECT_TIMEOUT = 10.0
 _local = threading.local()
@@ -52,7 +53,7 @@ def connection_failure(err: requests.RequestException) -> TransientHTTP:
 class Request:
     url: str
     body: dict
-    key: str = field(repr=False)
+    key: str = field(repr=False)  # "" for a server that wants none: no Authorization header
     timeout: float = 120.0
 
 
@@ -100,8 +101,10 @@ def prepare(request: Request) -> requests.PreparedRequest:
     prepared = requests.PreparedRequest()
     prepared.method = "POST"
     prepared.url = prepared_url(request.url)
-    prepared.headers = CaseInsensitiveDict({**base_headers(), "Authorization": f"Bearer {request.key}",
-                                            "Content-Length": str(len(payload))})
+    headers = {**base_headers(), "Content-Length": str(len(payload))}
+    if request.key:  # "" for a server that wants none: no Authorization header
+        headers["Authorization"] = f"Bearer {request.key}"
+    prepared.headers = CaseInsensitiveDict(headers)
     prepared.body = payload
     return prepared
 
@@ -196,7 +199,7 @@ def shutdown_socket(sock) -> None:
         pass
 
 
-def raise_for_status(response: requests.Response) -> None:
+def raise_for_status(response: requests.Response, sent_key: bool = True) -> None:
     status = response.status_code
     if status == 200:
         return
@@ -204,8 +207,13 @@ def raise_for_status(response: requests.Response) -> None:
         where = response.headers.get("Location") or "another address"
         raise FatalAPIError(f"HTTP {status}: the API redirects to {where}; set BASE_URL to the address it names")
     detail = error_message(json_or_none(response))
+    if status == 401 and not sent_key:
+        raise key_wanted(detail)
     if status in FATAL_STATUSES:
         raise fatal_error(status, detail)
+    refused = rejection_line(detail or response.text[:300], status) if status == 422 else None
+    if refused:  # how FastAPI-based servers refuse a field
+        raise FatalAPIError(refused)
     if 400 <= status < 500 and status not in (408, 429):
         raise FatalAPIError(f"HTTP {status} from the API: {detail[:160] or 'no details'}; check BASE_URL and MODEL")
     raise TransientHTTP(f"HTTP {status}", status, retry_after_seconds(response))
@@ -228,5 +236,5 @@ def post_completion(request: Request) -> str:
     except requests.RequestException as err:
         raise connection_failure(err) from None
     with response:
-        raise_for_status(response)
+        raise_for_status(response, sent_key=bool(request.key))
         return read_body(response, deadline)

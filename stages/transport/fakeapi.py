@@ -1,8 +1,12 @@
 """A small loopback fake of the chat-completions API, for tests, `make demo` and `make bench`.
 
-It answers with made-up conversations built from the prompt, after an optional latency, and can
-mix in the faults a real provider shows: 429, 5xx, dropped connections, errors inside HTTP 200,
-broken JSON, wrong roles, extra keys, truncation, keep-alive whitespace and hung answers.
+It answers with made-up conversations built from the prompt (fakechat.py; a share leak another
+model's identity, a share deny one), after an optional latency, and can mix in the faults a real
+provider shows: 429, 5xx, dropped connections, errors inside HTTP 200, broken JSON, wrong roles,
+extra keys, truncation, keep-alive whitespace and hung answers.
+With `strict`, it plays a plain OpenAI-compatible server instead: served at /v1, no key wanted,
+any field outside the OpenAI chat-completions request refused with a 400, no cost in the usage.
+Either way it records whether an Authorization header or a non-OpenAI field ever came in.
 """
 import hashlib
 import json
@@ -15,29 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
 
+from .fakechat import make_conversation
+
 FAULTS = ("429", "500", "502", "503", "drop", "error200", "finish_error", "empty200", "broken_body",
           "broken_json", "wrong_roles", "extra_keys", "truncated")
 PRICE_IN, PRICE_OUT = 0.30e-6, 2.50e-6  # dollars per token, like a small fast model
-
-GREETINGS = ["Hi! I am {name}.", "Hello there, my name is {name}.", "Hey! You are talking to {name}.",
-             "Good to meet you. I am {name}.", "Hi, {name} here."]
-FOLLOW_UPS = [
-    ("who made you?", "I was built by {maker}. My code and training recipe are open for anyone to read."),
-    ("can you browse the web?", "No. I have no internet access, so I only know what was in my training data."),
-    ("are you chatgpt?", "No, I am {name}, a separate and much smaller model."),
-    ("what are you good at?", "Short explanations, friendly conversation and simple writing help."),
-    ("what can't you do?", "I cannot see images, remember past chats or look things up, and I make mistakes."),
-    ("do you remember me?", "I do not keep memories between conversations, so each chat starts fresh."),
-    ("how big are you?", "I am small on purpose, so that training me stays cheap and easy to study."),
-    ("thanks!", "You are welcome. Ask me anything else whenever you like."),
-    ("do you speak french?", "A little, but my English is far more reliable, so I will answer in English."),
-    ("what day is it?", "I have no clock or calendar, so I cannot tell you today's date."),
-    ("are you alive?", "No. I am a program that predicts text; I have no feelings or body."),
-    ("can i run you at home?", "Yes, I am small enough to run on an ordinary computer."),
-]
-ASIDES = ["", " Happy to help.", " Just ask.", " That is a fair question.", " Good question!", " I hope that helps.",
-          " Let me know if anything is unclear.", " I try to be honest about that.", " Thanks for asking."]
-
 
 @dataclass
 class FakeConfig:
@@ -45,19 +31,34 @@ class FakeConfig:
     jitter: float = 0.0
     fault_rate: float = 0.0
     faults: tuple[str, ...] = FAULTS
-    key: str | None = None          # when set, any other bearer token gets 401
+    key: str | None = None          # when set, any other bearer token (or none) gets 401
     retry_after: float = 1.0
     keepalive: bool = False         # send whitespace while "thinking", like OpenRouter
     hang: bool = False              # never finish an answer (to test deadlines)
     rpm: float | None = None        # answer 429 past this many requests per minute
     judge_fail_rate: float = 0.2    # share of judge requests answered "fail"
     seed: int = 0
+    leak_rate: float = 0.0          # share of conversations in which the assistant claims another identity
+    denial_rate: float = 0.0        # share (drawn on its own) with a correct denial, e.g. "I am not ChatGPT"
+    strict: bool = False            # a plain OpenAI-compatible server: /v1, unknown fields get 400
+
+
+# The request fields of OpenAI's chat completions; anything else is some server's own extension.
+OPENAI_FIELDS = frozenset({
+    "model", "messages", "temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user", "seed",
+    "response_format", "tools", "tool_choice", "parallel_tool_calls", "stream", "stream_options",
+    "reasoning_effort", "metadata", "store", "service_tier", "modalities", "prediction", "audio"})
 
 
 @dataclass
 class FakeStats:
     requests: int = 0
     outcomes: dict = field(default_factory=dict)
+    served: dict = field(default_factory=dict)   # conversations sent, and how many held a leak or a denial
+    authorization_seen: bool = False                     # any request came with an Authorization header
+    foreign_fields: set = field(default_factory=set)     # request fields outside OPENAI_FIELDS ever seen
+    models: dict = field(default_factory=dict)           # requests per model
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, outcome: str) -> None:
@@ -65,29 +66,32 @@ class FakeStats:
             self.requests += 1
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
+    def count_served(self, leak: bool, denial: bool) -> None:
+        with self.lock:
+            for name, happened in (("conversations", True), ("leaks", leak), ("denials", denial)):
+                self.served[name] = self.served.get(name, 0) + happened
 
-def identity_field(prompt: str, label: str, default: str) -> str:
-    match = re.search(rf"^{label}:\s*(.+?)\.?$", prompt, re.MULTILINE)
-    return match.group(1) if match else default
+    def record(self, headers, body: object) -> None:
+        with self.lock:
+            self.authorization_seen |= "Authorization" in headers
+            if isinstance(body, dict):
+                self.foreign_fields |= set(body) - OPENAI_FIELDS
+                model = str(body.get("model"))
+                self.models[model] = self.models.get(model, 0) + 1
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {"requests": self.requests, "outcomes": dict(self.outcomes), "served": dict(self.served),
+                    "authorization_seen": self.authorization_seen, "foreign_fields": sorted(self.foreign_fields),
+                    "models": dict(self.models)}
 
 
-def example_messages(prompt: str) -> list[str]:
-    """The last run of "- " lines in the prompt: the sampled first messages."""
-    runs = re.findall(r"(?:^- .+(?:\n|$))+", prompt, re.MULTILINE)
-    return re.findall(r"^- (.+)$", runs[-1], re.MULTILINE) if runs else ["hello"]
-
-
-def make_conversation(prompt: str, rng: random.Random) -> list[dict]:
-    name = identity_field(prompt, "Name", "a small chat model")
-    maker = identity_field(prompt, "Who built it", "a small open team").split(";")[0]
-    greeting = rng.choice(GREETINGS).format(name=name) + " I am a small open-source chat model."
-    messages = [{"role": "user", "content": rng.choice(example_messages(prompt))},
-                {"role": "assistant", "content": greeting + rng.choice(ASIDES)}]
-    for question, answer in rng.sample(FOLLOW_UPS, rng.randint(1, 4)):
-        messages += [{"role": "user", "content": question},
-                     {"role": "assistant", "content": answer.format(name=name, maker=maker) + rng.choice(ASIDES)}]
-    messages[-1]["content"] += f" (note {rng.randrange(10**6)})"  # keeps conversations distinct
-    return messages
+def plain_completion(data: dict) -> dict:
+    """What a plain OpenAI-compatible server sends: no provider, no cost."""
+    data = {key: value for key, value in data.items() if key != "provider"}
+    if isinstance(data.get("usage"), dict):
+        data["usage"] = {key: value for key, value in data["usage"].items() if key != "cost"}
+    return data
 
 
 def completion(content: str, prompt: str, finish: str = "stop") -> dict:
@@ -154,7 +158,8 @@ class FakeServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/api/v1"
+        root = "/v1" if self.config.strict else "/api/v1"
+        return f"http://127.0.0.1:{self.server_address[1]}{root}"
 
     def draw_fault(self) -> str | None:
         with self.rng_lock:
@@ -206,9 +211,7 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.endswith("/stats"):
-            stats = self.server.stats
-            with stats.lock:
-                self.send_json(200, {"requests": stats.requests, "outcomes": dict(stats.outcomes)})
+            self.send_json(200, self.server.stats.snapshot())
         elif self.path.endswith("/models"):
             pricing = {"prompt": f"{PRICE_IN:.10f}", "completion": f"{PRICE_OUT:.10f}"}
             self.send_json(200, {"data": [{"id": "google/gemini-2.5-flash", "context_length": 1048576,
@@ -224,20 +227,31 @@ class FakeHandler(BaseHTTPRequestHandler):
             return None
 
     def authorized(self) -> bool:
+        """Without a configured key anything goes, no header included; with one, only that bearer token."""
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        return bool(token) and self.server.config.key in (None, token)
+        return self.server.config.key in (None, token)
+
+    def refused_field(self, body: dict) -> str | None:
+        """In strict mode, the first field an OpenAI-compatible server would not know."""
+        unknown = sorted(set(body) - OPENAI_FIELDS)
+        return unknown[0] if self.server.config.strict and unknown else None
 
     def do_POST(self) -> None:
         body = self.read_request()
         config = self.server.config
         if not self.path.endswith("/chat/completions"):
             return self.send_error_json(404, "not found")
+        self.server.stats.record(self.headers, body)
         if not self.authorized():
             self.server.stats.count("401")
             return self.send_error_json(401, "User not found.")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
             self.server.stats.count("400")
             return self.send_error_json(400, "Invalid request body")
+        if (refused := self.refused_field(body)) is not None:
+            self.server.stats.count("400")
+            return self.send_json(400, {"error": {"message": f"Unrecognized request argument supplied: {refused}",
+                                                  "type": "invalid_request_error", "param": None, "code": None}})
         if self.server.over_rate():
             self.server.stats.count("rate_limited")
             return self.send_error_json(429, "Rate limit exceeded", {"Retry-After": f"{config.retry_after:g}"})
@@ -260,7 +274,16 @@ class FakeHandler(BaseHTTPRequestHandler):
             text = self.judge_text(fault, prompt, rng)
         else:
             text = self.answer_text(fault, prompt, rng)
-        self.stream_after_latency(text)
+        self.stream_after_latency(self.plain(text) if self.server.config.strict else text)
+
+    @staticmethod
+    def plain(text: str) -> str:
+        """A completion as a plain server sends it; broken bodies stay as they are."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text
+        return json.dumps(plain_completion(data)) if isinstance(data, dict) and "choices" in data else text
 
     def judge_text(self, fault: str | None, prompt: str, rng: random.Random) -> str:
         """Transport faults as for any request; a content fault makes the verdict unreadable."""
@@ -275,7 +298,11 @@ class FakeHandler(BaseHTTPRequestHandler):
             return ""
         if fault == "error200":
             return json.dumps({"error": {"code": 502, "message": "Provider returned error"}})
-        messages = make_conversation(prompt, rng)
+        config = self.server.config
+        drawn = make_conversation(prompt, rng, config.leak_rate, config.denial_rate)
+        messages = drawn.messages
+        if not fault:
+            self.server.stats.count_served(drawn.leak, drawn.denial)
         if fault == "finish_error":
             data = completion("", prompt, "error")
             data["choices"][0]["error"] = {"code": 502, "message": "upstream failed"}
@@ -326,16 +353,24 @@ def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
 @click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Answer 429 past this rate.")
 @click.option("--keepalive/--no-keepalive", default=False, help="Send whitespace before the JSON while waiting.")
 @click.option("--key", default=None, help="Accept only this bearer token (others get 401).")
-def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key):
+@click.option("--leak-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of conversations whose assistant claims another model's identity.")
+@click.option("--denial-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of conversations with a correct denial such as 'I am not ChatGPT'.")
+@click.option("--strict/--no-strict", default=False,
+              help="Play a plain OpenAI-compatible server at /v1: unknown request fields get 400, no cost reported.")
+def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key, leak_rate, denial_rate, strict):
     """Run the loopback fake API until Ctrl-C; prints its BASE_URL on stdout.
 
-    Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4
+    Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4 --leak-rate 0.25 --denial-rate 0.2
     """
     kinds = tuple(kind.strip() for kind in faults.split(",") if kind.strip())
     unknown = sorted(set(kinds) - set(FAULTS))
     if unknown:
         raise click.BadParameter(f"unknown fault kinds {unknown}; choose from {', '.join(FAULTS)}", param_hint="--faults")
-    server = FakeServer(FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm), port)
+    config = FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm,
+                        leak_rate=leak_rate, denial_rate=denial_rate, strict=strict)
+    server = FakeServer(config, port)
     click.echo(server.base_url, nl=True)
     try:
         server.serve_forever(poll_interval=0.1)
