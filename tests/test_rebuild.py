@@ -170,3 +170,11 @@ def test_a_request_file_that_is_not_canonical_json_gets_the_keys_of_its_body(cac
     result = build(cached, "--max-attempts", 3)
     assert "11/12 seeds valid" in result.stderr
     assert outputs(cached[0]) == fresh_outputs(cached, "--max-attempts", 3)
+
+
+@pytest.mark.parametrize("schema", [{"type": 12}, {"type": "objekt"}, {"properties": []}, {"required": "x"}])
+def test_a_broken_schema_is_named_by_the_validator_built_on_first_use(schema):
+    from stages.checks import LazyValidator
+    from stages.errors import PipelineError
+    with pytest.raises(PipelineError, match="is not a valid JSON schema"):
+        LazyValidator(schema).is_valid({})
