@@ -1,7 +1,10 @@
 """The one place that talks HTTP: a session per thread and a total deadline per request.
 
-`post_completion` returns the body text of an HTTP 200, or raises TransientHTTP / FatalAPIError.
+`send` makes any call (a chat completion, a batch create or poll, the models list) and returns
+the body text of a 2xx answer, or raises TransientHTTP / FatalAPIError; `post_completion` is
+the chat-completions case.
 """
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,9 +51,16 @@ def connection_failure(err: requests.RequestException) -> TransientHTTP:
 @dataclass
 class Request:
     url: str
-    body: dict
-    key: str = field(repr=False)
+    body: dict | None                     # sent as JSON; None sends no body (a GET)
+    key: str | None = field(repr=False)   # None sends no Authorization header (the public models list)
     timeout: float = 120.0
+    method: str = "POST"
+
+    def headers(self) -> dict:
+        headers = {"X-Title": "identity-chats"}
+        if self.key is not None:
+            headers["Authorization"] = f"Bearer {self.key}"
+        return headers
 
 
 def thread_session(url: str) -> requests.Session:
@@ -158,14 +168,16 @@ def shutdown_socket(sock) -> None:
 
 
 def raise_for_status(response: requests.Response) -> None:
+    """2xx passes (a batch create answers 202); the rest is fatal or worth retrying."""
     status = response.status_code
-    if status == 200:
+    if 200 <= status < 300:
         return
     detail = error_message(json_or_none(response))
     if status in FATAL_STATUSES:
         raise fatal_error(status, detail)
     if 400 <= status < 500 and status not in (408, 429):
-        raise FatalAPIError(f"HTTP {status} from the API: {detail[:160] or 'no details'}; check BASE_URL and MODEL")
+        raise FatalAPIError(f"HTTP {status} from the API: {detail[:160] or 'no details'}; check BASE_URL and MODEL",
+                            status, detail)
     raise TransientHTTP(f"HTTP {status}", status, retry_after_seconds(response))
 
 
@@ -176,14 +188,28 @@ def json_or_none(response: requests.Response) -> object:
         return None
 
 
-def post_completion(request: Request) -> str:
+def send(request: Request) -> str:
+    """One call with the run's session, total deadline and status handling; the 2xx body text."""
     deadline = time.monotonic() + request.timeout
-    headers = {"Authorization": f"Bearer {request.key}", "X-Title": "identity-chats"}
     try:
-        response = thread_session(request.url).post(request.url, json=request.body, headers=headers, stream=True,
-                                         timeout=(min(CONNECT_TIMEOUT, request.timeout), request.timeout))
+        response = thread_session(request.url).request(
+            request.method, request.url, json=request.body, headers=request.headers(), stream=True,
+            timeout=(min(CONNECT_TIMEOUT, request.timeout), request.timeout))
     except requests.RequestException as err:
         raise connection_failure(err) from None
     with response:
         raise_for_status(response)
         return read_body(response, deadline)
+
+
+def post_completion(request: Request) -> str:
+    return send(request)
+
+
+def get_json(url: str, key: str | None, timeout: float = 30.0) -> object:
+    """GET a JSON document; TransientHTTP when the body is not JSON."""
+    text = send(Request(url, None, key, timeout, method="GET"))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise TransientHTTP(f"GET {url.rsplit('/', 1)[-1]}: the answer is not JSON") from None

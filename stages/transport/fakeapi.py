@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
 
+from .fakebatch import BatchFake, BatchStore, base_model, handle_batch_get, handle_batch_post
+
 FAULTS = ("429", "500", "502", "503", "drop", "error200", "finish_error", "empty200", "broken_body",
           "broken_json", "wrong_roles", "extra_keys", "truncated")
 PRICE_IN, PRICE_OUT = 0.30e-6, 2.50e-6  # dollars per token, like a small fast model
@@ -52,6 +54,9 @@ class FakeConfig:
     rpm: float | None = None        # answer 429 past this many requests per minute
     judge_fail_rate: float = 0.2    # share of judge requests answered "fail"
     seed: int = 0
+    report_cost: bool = True        # False: answers carry no usage.cost, as OpenAI and local servers do
+    deterministic: bool = False     # the same body (whatever its model slug) always gets the same answer
+    batch: BatchFake = field(default_factory=BatchFake)
 
 
 @dataclass
@@ -61,9 +66,19 @@ class FakeStats:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, outcome: str) -> None:
+        """One chat-completions request and how it was answered."""
         with self.lock:
             self.requests += 1
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def note(self, outcome: str) -> None:
+        """A call that is not a chat-completions request (the Batch API's)."""
+        with self.lock:
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+    def add_batch_requests(self, count: int) -> None:
+        with self.lock:
+            self.outcomes["batch:requests"] = self.outcomes.get("batch:requests", 0) + count
 
 
 def identity_field(prompt: str, label: str, default: str) -> str:
@@ -90,14 +105,77 @@ def make_conversation(prompt: str, rng: random.Random) -> list[dict]:
     return messages
 
 
-def completion(content: str, prompt: str, finish: str = "stop") -> dict:
-    prompt_tokens, completion_tokens = len(prompt) // 4, len(content) // 4
+CACHE_BLOCK_CHARS = 4096     # 1,024 tokens of ~4 characters: the smallest prefix a provider caches
+CACHED_SHARE = 0.25          # a cached prompt token costs a quarter of an input token
+# Thinking tokens drawn per answer by the body's reasoning setting (a dynamic budget when none is sent).
+THINKING = {"default": (300, 1500), "low": (100, 600), "medium": (300, 1500), "high": (800, 3000)}
+
+
+def reasoning_tokens(body: dict, rng: random.Random) -> int:
+    """The model thinks unless the body turns it off (effort none, enabled false or a 0 budget)."""
+    setting = body.get("reasoning")
+    if not isinstance(setting, dict):
+        return rng.randint(*THINKING["default"])
+    if setting.get("enabled") is False or setting.get("effort") == "none" or setting.get("max_tokens") == 0:
+        return 0
+    drawn = rng.randint(*THINKING.get(str(setting.get("effort", "default")), THINKING["default"]))
+    return min(drawn, int(setting["max_tokens"])) if isinstance(setting.get("max_tokens"), int) else drawn
+
+
+@dataclass(frozen=True)
+class Tokens:
+    prompt: int
+    cached: int
+    completion: int
+    reasoning: int
+
+    def cost(self, share: float = 1.0) -> float:
+        fresh = self.prompt - self.cached
+        return round(share * ((fresh + CACHED_SHARE * self.cached) * PRICE_IN + self.completion * PRICE_OUT), 10)
+
+
+def completion(content: str, tokens: Tokens, finish: str = "stop", cost: float | None = None) -> dict:
+    """A chat.completion; `cost` None leaves usage.cost out, as OpenAI and batch results do."""
+    usage = {"prompt_tokens": tokens.prompt, "completion_tokens": tokens.completion,
+             "total_tokens": tokens.prompt + tokens.completion,
+             "prompt_tokens_details": {"cached_tokens": tokens.cached},
+             "completion_tokens_details": {"reasoning_tokens": tokens.reasoning}}
+    if cost is not None:
+        usage["cost"] = cost
     return {"id": "gen-fake", "object": "chat.completion", "model": "fake/model", "provider": "Fake",
             "choices": [{"index": 0, "finish_reason": finish, "native_finish_reason": finish,
                          "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens,
-                      "cost": round(prompt_tokens * PRICE_IN + completion_tokens * PRICE_OUT, 8)}}
+            "usage": usage}
+
+
+def answer_content(body: dict, fault: str | None, prompt: str, config: "FakeConfig",
+                   rng: random.Random) -> tuple[str, str]:
+    """Content and finish reason: a conversation, or a judge's verdict; a content fault spoils either."""
+    if is_judge_request(body):
+        if fault in CONTENT_FAULTS:
+            return '{"verdict": "pa', "stop"
+        return judge_content(prompt, config.judge_fail_rate, rng), "stop"
+    return faulty_content(fault or "", make_conversation(prompt, rng))
+
+
+def make_answer(server: "FakeServer", body: dict, fault: str | None, rng: random.Random, share: float = 1.0,
+                priced: bool = True) -> str:
+    """The body text of a 200 answer to this request, spoilt by the fault if one is given.
+    `share` scales the price (a batch's discount); `priced` False leaves usage.cost out."""
+    if fault == "empty200":
+        return ""
+    if fault == "error200":
+        return json.dumps({"error": {"code": 502, "message": "Provider returned error"}})
+    prompt = str(body["messages"][-1].get("content", ""))
+    if fault == "finish_error":
+        tokens = server.tokens(body, prompt, "", None)
+        data = completion("", tokens, "error", tokens.cost(share) if priced else None)
+        data["choices"][0]["error"] = {"code": 502, "message": "upstream failed"}
+        return json.dumps(data)
+    content, finish = answer_content(body, fault, prompt, server.config, rng)
+    tokens = server.tokens(body, prompt, content, rng)
+    text = json.dumps(completion(content, tokens, finish, tokens.cost(share) if priced else None))
+    return text[: len(text) // 2] if fault == "broken_body" else text
 
 
 def faulty_content(kind: str, messages: list[dict]) -> tuple[str, str]:
@@ -134,6 +212,24 @@ def judge_content(prompt: str, fail_rate: float, rng: random.Random) -> str:
     return json.dumps({"verdict": "fail", "problems": [problem]})
 
 
+PARAMETERS = ["max_tokens", "temperature", "top_p", "seed", "stop", "response_format", "structured_outputs"]
+
+
+def model_entry(model: str, share: float = 1.0, reasoning: bool = True) -> dict:
+    pricing = {"prompt": f"{PRICE_IN * share:.12f}", "completion": f"{PRICE_OUT * share:.12f}",
+               "input_cache_read": f"{PRICE_IN * share * CACHED_SHARE:.12f}"}
+    return {"id": model, "context_length": 1048576, "pricing": pricing,
+            "supported_parameters": PARAMETERS + (["reasoning", "include_reasoning"] if reasoning else [])}
+
+
+def models_data() -> list[dict]:
+    """The models list: a thinking model at the listed Gemini 2.5 Flash prices, its half-price
+    :batch variant, and a model that supports no reasoning parameter."""
+    return [model_entry("google/gemini-2.5-flash"), model_entry("google/gemini-2.5-flash:batch", 0.5),
+            model_entry("fake/model"), model_entry("fake/model:batch", 0.5),
+            model_entry("fake/no-reasoning", reasoning=False)]
+
+
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -144,7 +240,35 @@ class FakeServer(ThreadingHTTPServer):
         self.stats = FakeStats()
         self.rng = random.Random(config.seed)
         self.rng_lock = threading.Lock()
-        self.tokens, self.refilled = self.burst, time.monotonic()
+        self.bucket, self.refilled = self.burst, time.monotonic()
+        self.cached_prefixes: set[bytes] = set()
+        self.batches = BatchStore()
+
+    def answer_rng(self, body: dict) -> random.Random:
+        """Seeded by the body (its model slug aside), plus chance unless answers are deterministic."""
+        same = dict(body, model=base_model(str(body.get("model", ""))))
+        digest = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).digest()
+        chance = 0 if self.config.deterministic else random.getrandbits(32)
+        return random.Random(int.from_bytes(digest[:8], "big") ^ chance)
+
+    def cached_tokens(self, prompt: str) -> int:
+        """Like implicit prompt caching: the longest whole-block prefix of this prompt seen before."""
+        blocks = [hashlib.sha256(prompt[:end].encode()).digest()
+                  for end in range(CACHE_BLOCK_CHARS, len(prompt) + 1, CACHE_BLOCK_CHARS)]
+        with self.rng_lock:
+            seen = next((n for n in range(len(blocks), 0, -1) if blocks[n - 1] in self.cached_prefixes), 0)
+            self.cached_prefixes.update(blocks)
+        return seen * CACHE_BLOCK_CHARS // 4
+
+    def batch_answer(self, body: dict, share: float) -> str:
+        """A batch request's answer: content faults spoil it as in sync mode; transport faults do not
+        happen inside a batch (its per-request errors are drawn separately)."""
+        fault = self.draw_fault()
+        return make_answer(self, body, fault if fault in CONTENT_FAULTS else None, self.answer_rng(body), share)
+
+    def tokens(self, body: dict, prompt: str, content: str, rng: random.Random | None) -> Tokens:
+        thinking = reasoning_tokens(body, rng) if rng is not None else 0
+        return Tokens(len(prompt) // 4, self.cached_tokens(prompt), len(content) // 4 + thinking, thinking)
 
     def handle_error(self, request, client_address) -> None:
         """A client that hung up mid-answer (a deadline, Ctrl-C) is normal here, not worth a traceback."""
@@ -169,11 +293,11 @@ class FakeServer(ThreadingHTTPServer):
             return False
         with self.rng_lock:
             now = time.monotonic()
-            self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.config.rpm / 60.0)
+            self.bucket = min(self.burst, self.bucket + (now - self.refilled) * self.config.rpm / 60.0)
             self.refilled = now
-            if self.tokens < 1.0:
+            if self.bucket < 1.0:
                 return True
-            self.tokens -= 1.0
+            self.bucket -= 1.0
             return False
 
 
@@ -202,14 +326,14 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.send_json(status, {"error": {"code": status, "message": message}}, headers)
 
     def do_GET(self) -> None:
-        if self.path.endswith("/stats"):
+        if "/batches" in self.path:
+            handle_batch_get(self)
+        elif self.path.endswith("/stats"):
             stats = self.server.stats
             with stats.lock:
                 self.send_json(200, {"requests": stats.requests, "outcomes": dict(stats.outcomes)})
         elif self.path.endswith("/models"):
-            pricing = {"prompt": f"{PRICE_IN:.10f}", "completion": f"{PRICE_OUT:.10f}"}
-            self.send_json(200, {"data": [{"id": "google/gemini-2.5-flash", "context_length": 1048576,
-                                           "pricing": pricing}, {"id": "fake/model", "pricing": pricing}]})
+            self.send_json(200, {"data": models_data()})
         else:
             self.send_error_json(404, "not found")
 
@@ -225,6 +349,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         return bool(token) and self.server.config.key in (None, token)
 
     def do_POST(self) -> None:
+        if self.path.endswith("/batches"):
+            return handle_batch_post(self)
         body = self.read_request()
         config = self.server.config
         if not self.path.endswith("/chat/completions"):
@@ -250,36 +376,8 @@ class FakeHandler(BaseHTTPRequestHandler):
             time.sleep(config.latency * 0.1)
             headers = {"Retry-After": f"{config.retry_after:g}"} if fault == "429" else None
             return self.send_error_json(int(fault), f"fake fault {fault}", headers)
-        prompt = str(body["messages"][-1].get("content", ""))
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
-        rng = random.Random(int.from_bytes(digest[:8], "big") ^ random.getrandbits(32))
-        if is_judge_request(body):
-            text = self.judge_text(fault, prompt, rng)
-        else:
-            text = self.answer_text(fault, prompt, rng)
+        text = make_answer(self.server, body, fault, self.server.answer_rng(body), priced=config.report_cost)
         self.stream_after_latency(text)
-
-    def judge_text(self, fault: str | None, prompt: str, rng: random.Random) -> str:
-        """Transport faults as for any request; a content fault makes the verdict unreadable."""
-        if fault in CONTENT_FAULTS:
-            return json.dumps(completion('{"verdict": "pa', prompt, "stop"))
-        if fault is not None:
-            return self.answer_text(fault, prompt, rng)
-        return json.dumps(completion(judge_content(prompt, self.server.config.judge_fail_rate, rng), prompt))
-
-    def answer_text(self, fault: str | None, prompt: str, rng: random.Random) -> str:
-        if fault == "empty200":
-            return ""
-        if fault == "error200":
-            return json.dumps({"error": {"code": 502, "message": "Provider returned error"}})
-        messages = make_conversation(prompt, rng)
-        if fault == "finish_error":
-            data = completion("", prompt, "error")
-            data["choices"][0]["error"] = {"code": 502, "message": "upstream failed"}
-            return json.dumps(data)
-        content, finish = faulty_content(fault or "", messages)
-        text = json.dumps(completion(content, prompt, finish))
-        return text[: len(text) // 2] if fault == "broken_body" else text
 
     def delay(self) -> float:
         config = self.server.config
@@ -323,8 +421,19 @@ def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
 @click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Answer 429 past this rate.")
 @click.option("--keepalive/--no-keepalive", default=False, help="Send whitespace before the JSON while waiting.")
 @click.option("--key", default=None, help="Accept only this bearer token (others get 401).")
-def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key):
-    """Run the loopback fake API until Ctrl-C; prints its BASE_URL on stdout.
+@click.option("--cost/--no-cost", default=True, show_default=True,
+              help="Report usage.cost in answers and on batches (--no-cost: like OpenAI or a local server).")
+@click.option("--batch-delay", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Seconds from a batch's creation to its end.")
+@click.option("--batch-results", type=click.Choice(["inline", "paged", "both"]), default="both", show_default=True,
+              help="Where a finished batch's results are read.")
+@click.option("--batch-slugs", type=click.Choice(["any", "batch_only", "base_only"]), default="batch_only",
+              show_default=True, help="Which model slugs a batch create accepts.")
+@click.option("--batch-error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of batch requests ending as per-request errors.")
+def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key, cost, batch_delay, batch_results,
+                    batch_slugs, batch_error_rate):
+    """Run the loopback fake API (chat completions, models list, Batch API) until Ctrl-C; prints its BASE_URL.
 
     Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4
     """
@@ -332,7 +441,11 @@ def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, k
     unknown = sorted(set(kinds) - set(FAULTS))
     if unknown:
         raise click.BadParameter(f"unknown fault kinds {unknown}; choose from {', '.join(FAULTS)}", param_hint="--faults")
-    server = FakeServer(FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm), port)
+    batch = BatchFake(delay=batch_delay, results=batch_results, slugs=batch_slugs, error_rate=batch_error_rate,
+                      report_cost=cost)
+    config = FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm, report_cost=cost,
+                        batch=batch)
+    server = FakeServer(config, port)
     click.echo(server.base_url, nl=True)
     try:
         server.serve_forever(poll_interval=0.1)
