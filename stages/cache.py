@@ -47,9 +47,14 @@ def open_cache(cache_dir: Path) -> Iterator[diskcache.Cache]:
         yield cache
 
 
-def encode_entry(seed: int, attempt: int, body_text: str) -> str:
-    """Entries are JSON text, not pickles: readable by any tool and safe to load."""
-    return json.dumps({"seed": seed, "attempt": attempt, "body": body_text}, ensure_ascii=False)
+def encode_entry(seed: int, attempt: int, body_text: str, cost: float | None = None) -> str:
+    """Entries are JSON text, not pickles: readable by any tool and safe to load. `cost` is what
+    the answer was billed when its body does not say (a share of a batch's bill, or priced from
+    its tokens); it then overrides the body's usage.cost."""
+    entry = {"seed": seed, "attempt": attempt, "body": body_text}
+    if cost is not None:
+        entry["cost"] = cost
+    return json.dumps(entry, ensure_ascii=False)
 
 
 def decode_entry(raw: object) -> dict | None:

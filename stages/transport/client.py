@@ -52,13 +52,13 @@ def connection_failure(err: requests.RequestException) -> TransientHTTP:
 class Request:
     url: str
     body: dict | None                     # sent as JSON; None sends no body (a GET)
-    key: str | None = field(repr=False)   # None sends no Authorization header (the public models list)
+    key: str | None = field(repr=False)   # None or "" sends no Authorization header (the public models list)
     timeout: float = 120.0
     method: str = "POST"
 
     def headers(self) -> dict:
         headers = {"X-Title": "identity-chats"}
-        if self.key is not None:
+        if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
         return headers
 

@@ -1,6 +1,7 @@
 """Dollars from tokens: the prices of a model (given, or from the models list), sync and batch,
 and the cost of an answer whose API reported none (OpenAI, local servers, batch results).
 """
+import json
 from dataclasses import dataclass
 
 from ..errors import PipelineError
@@ -8,6 +9,8 @@ from .answers import Usage
 from .models import batch_slug, model_entry
 
 BATCH_SHARE = 0.5   # the Batch API's usual discount, assumed when the models list has no :batch entry
+CHARS_PER_TOKEN = 4           # a rough rule for English text; good enough for a budget
+ASSUMED_OUTPUT_TOKENS = 1200  # a 4-10 message conversation plus some thinking, until answers say better
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,37 @@ def price_book(base_url: str, model: str, cache, given: Prices | None = None) ->
     if batch is None and sync is not None:
         batch = sync.scaled(BATCH_SHARE, f"half of {sync.source} (assumed)")
     return PriceBook(sync, batch)
+
+
+def prompt_tokens(body: dict) -> int:
+    """Roughly the prompt tokens of a request body, before it is sent."""
+    text = json.dumps(body["messages"]) + json.dumps(body.get("response_format", {}))
+    return len(text) // CHARS_PER_TOKEN
+
+
+def request_estimate(body: dict, prices: Prices, output_tokens: float = ASSUMED_OUTPUT_TOKENS) -> float:
+    """The expected dollars of one request: its prompt and an answer of `output_tokens`."""
+    return prompt_tokens(body) * prices.per_input_token + output_tokens * prices.per_output_token
+
+
+def attribute(cost: float, weights: list[float]) -> list[float]:
+    """Split one bill over its answers in proportion to their weights (equal shares when all are 0)."""
+    total = sum(weights)
+    if not weights:
+        return []
+    if total <= 0:
+        return [cost / len(weights)] * len(weights)
+    return [cost * weight / total for weight in weights]
+
+
+NO_PRICE_FOR_BUDGET = ("BUDGET needs a price and none is known: the API's models list lacks {model}, so spending could "
+                       "not be counted for answers that report no usage.cost; give PRICE_IN and PRICE_OUT "
+                       "(dollars per million tokens)")
+
+
+def run_prices(book: PriceBook, batch: bool, budget: float | None, model: str) -> Prices | None:
+    """The prices a run counts with (the batch ones with BATCH=1); BUDGET refuses to run without."""
+    prices = book.batch if batch else book.sync
+    if budget is not None and prices is None:
+        raise PipelineError(NO_PRICE_FOR_BUDGET.format(model=model))
+    return prices
