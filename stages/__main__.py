@@ -4,6 +4,7 @@ import sys
 
 import click
 
+from .batches import batches_command
 from .bench import bench_command
 from .dataset import dataset_command
 from .demo import demo_command
@@ -43,7 +44,7 @@ def cli():
 
 
 COMMANDS = (prompts_command, fetch_command, validate_command, dataset_command, show_command, stats_command, estimate_command,
-            merge_command, bench_command, demo_command, fakeapi_command)
+            merge_command, batches_command, bench_command, demo_command, fakeapi_command)
 for command in COMMANDS:
     cli.add_command(command)
 

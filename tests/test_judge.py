@@ -1,5 +1,6 @@
 """The judge pass: one more request body through the same path, cached, re-asked, reported."""
 import json
+import re
 import shutil
 
 import pytest
@@ -200,5 +201,5 @@ def test_estimate_adds_the_judge(rendered):
     plain, judged = run(*args), run(*args, "--judge", 1)
     assert plain.exit_code == judged.exit_code == 0, judged.output
     assert "judge (" not in plain.output and "judge (google/gemini-2.5-flash)" in judged.output
-    cost = [float(out.output.split("estimated cost: $")[1].split()[0]) for out in (plain, judged)]
+    cost = [float(re.search(r"estimated cost +\$([\d.]+)", out.output).group(1)) for out in (plain, judged)]
     assert cost[1] > cost[0]

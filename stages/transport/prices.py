@@ -64,12 +64,13 @@ class PriceBook:
 
 
 def price_book(base_url: str, model: str, cache, given: Prices | None = None) -> PriceBook:
-    """PRICE_IN/PRICE_OUT are the sync prices; the batch ones come from the model's :batch entry in
-    the models list, else are assumed to be BATCH_SHARE of the sync ones."""
+    """Given PRICE_IN/PRICE_OUT are the sync prices and the models list is not read; else both come
+    from the list (the model's entry and its :batch one). A missing batch price is assumed to be
+    BATCH_SHARE of the sync one."""
     sync = given or listed_prices(base_url, model, cache)
-    batch = listed_prices(base_url, batch_slug(model), cache)
+    batch = None if given else listed_prices(base_url, batch_slug(model), cache)
     if batch is None and sync is not None:
-        batch = sync.scaled(BATCH_SHARE, f"half of {sync.source} (assumed)")
+        batch = sync.scaled(BATCH_SHARE, f"assumed half of {sync.source}")
     return PriceBook(sync, batch)
 
 
