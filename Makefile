@@ -109,8 +109,8 @@ validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR
 dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversations.jsonl
 	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT) --dedup $(DEDUP) --dedup-threshold $(DEDUP_THRESHOLD) --split $(SPLIT)
 
-stats: $(VENV)/.installed ## table of the dataset's shape, languages, duplicates and cost; stats.json, stats.png
-	$(STAGES) stats $(SEED_ARGS) --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)'
+stats: $(VENV)/.installed ## table of the dataset's shape, languages, duplicates, fidelity and cost; stats.json, stats.png
+	$(STAGES) stats $(READ_ARGS)
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)

@@ -10,6 +10,7 @@ import click
 
 from .config import DEFAULT_ATTEMPTS, CheckChoice, completions_url, data_dir_option, option, prompt_dir
 from .cache import open_cache
+from .checks import LEAK
 from .dataset import build_dataset, dataset_path, dedup_summary
 from .transport.fakeapi import FakeConfig, start_fake
 from .fetch import Job, run_fetch, summary_line
@@ -26,12 +27,11 @@ def rejected_answers(reviews: list) -> str:
     return ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items())) or "none"
 
 
-def judged_example(reviews: list) -> list[str]:
-    """The attempts of the first seed whose conversation the judge failed, as `make show` lists them."""
+def first_example(reviews: list, reason: str, title: str) -> list[str]:
+    """The attempts of the first seed with an answer rejected for `reason` (a prefix), as `make show` lists them."""
     for review in reviews:
-        if any(reason.startswith("judge:") for verdict in review.verdicts for reason in verdict.reasons):
-            return [f"demo: seed {review.seed}, a conversation the judge failed and its replacement:"] + [
-                line for line in describe_attempts(review, lambda attempt: None)]
+        if any(r.startswith(reason) for verdict in review.verdicts for r in verdict.reasons):
+            return [f"demo: seed {review.seed}, {title}:"] + describe_attempts(review, lambda attempt: None)
     return []
 
 
@@ -39,7 +39,8 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
     """Conversations checked by the rules and the judge pass, both as a real run would."""
     sources, checks = load_sources(), CheckChoice(judge=True)
     render_all(sources, Settings(), n, prompt_dir(folder))
-    server = start_fake(FakeConfig(latency=0.2, jitter=0.1, fault_rate=fault_rate, retry_after=0.2))
+    server = start_fake(FakeConfig(latency=0.2, jitter=0.1, fault_rate=fault_rate, retry_after=0.2,
+                                   leak_rate=0.3, denial_rate=0.2))
     try:
         job = Job(completions_url(server.base_url), folder, max_attempts=DEFAULT_ATTEMPTS, timeout=30, backoff=0.1,
                   rules=rules_for(checks), key=DEMO_KEY)
@@ -50,7 +51,9 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
         with open_cache(folder / "cache") as cache:
             reviews = list(reviews_for(cache, range(n), folder, server.base_url, checks))
         click.echo(f"demo: answers rejected and asked again: {rejected_answers(reviews)}", err=True)
-        click.echo("\n".join(judged_example(reviews)), err=True)
+        click.echo("\n".join(first_example(reviews, LEAK, "an answer that leaked another identity, asked again")
+                              + first_example(reviews, "judge:", "a conversation the judge failed and its replacement")),
+                   err=True)
     finally:
         server.shutdown()
         server.server_close()

@@ -2,7 +2,7 @@
 import hashlib
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import diskcache
 
@@ -10,6 +10,7 @@ from .transport.answers import TransientAnswer, parse_completion
 from .cache import KeyMaker, decode_entry
 from .checks import RULES_VERSION, Verdict, judge, make_validator
 from .errors import FatalAPIError
+from .identity import Facts
 from .judge import JudgeSpec, judge_body, read_verdict
 from .prompts import load_body
 
@@ -21,6 +22,7 @@ class Rules:
     fingerprint: str = ""  # names the schema and options, for remembering finished runs
     judge: JudgeSpec | None = None
     judge_validator: object = None
+    facts: Facts | None = None  # the identity's facts, for the leak check; None skips it
 
 
 @dataclass(frozen=True)
@@ -54,18 +56,21 @@ class SeedReview:
         return sorted({reason for v in self.verdicts for reason in v.reasons} | set(waiting))
 
 
-def make_rules(schema: dict, ascii_only: bool = False, judge: JudgeSpec | None = None) -> Rules:
-    parts = [schema, ascii_only, RULES_VERSION, judge.fingerprint_parts() if judge else None]
+def make_rules(schema: dict, ascii_only: bool = False, judge: JudgeSpec | None = None,
+               facts: Facts | None = None) -> Rules:
+    """The facts are part of the fingerprint: editing them re-judges cached answers (never re-fetches)."""
+    parts = [schema, ascii_only, RULES_VERSION, judge.fingerprint_parts() if judge else None,
+             asdict(facts) if facts else None]
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     judge_validator = make_validator(judge.schema) if judge else None
-    return Rules(make_validator(schema), ascii_only, fingerprint, judge, judge_validator)
+    return Rules(make_validator(schema), ascii_only, fingerprint, judge, judge_validator, facts)
 
 
 def judge_answer(completion: dict, rules: Rules, kind: str) -> Verdict:
     """The verdict on one parsed answer: a conversation by the rules, or a judge's verdict."""
     if kind == "judge":
         return read_verdict(completion, rules.judge_validator)
-    return judge(completion, rules.validator, rules.ascii_only)
+    return judge(completion, rules.validator, rules.ascii_only, rules.facts)
 
 
 def judge_entry(raw: object, rules: Rules, kind: str = "conversation") -> Verdict:

@@ -3,7 +3,7 @@
 import click
 
 from .cache import KeyMaker, decode_entry, open_cache
-from .checks import Verdict
+from .checks import LEAK, Verdict
 from .config import check_options, completions_url, location_options, option
 from .prompts import load_body, load_sources, pick_axes, pick_examples
 from .review import SeedReview, review_seed
@@ -33,9 +33,10 @@ def describe_attempts(review: SeedReview, raw_of) -> list[str]:
     for attempt, verdict in enumerate(review.verdicts):
         outcome = "valid (used)" if verdict.valid else "rejected: " + ", ".join(verdict.reasons)
         lines.append(f"  attempt {attempt}: {outcome}")
+        lines += [f"    {kind}: {quote!r}" for kind, quote in verdict.problems if kind == LEAK]
         judged = review.judge_verdicts[attempt] if attempt < len(review.judge_verdicts) else ()
         lines += describe_judge(judged)
-        if not verdict.valid and not judged and (entry := decode_entry(raw_of(attempt))):
+        if not verdict.valid and not judged and not verdict.problems and (entry := decode_entry(raw_of(attempt))):
             lines.append(f"    answer starts: {entry['body'].strip()[:160]!r}")
     if review.gap and review.gap.kind == "judge":
         lines.append(f"  attempt {len(review.verdicts)}: passed the checks, waiting for the judge")

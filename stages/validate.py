@@ -1,4 +1,4 @@
-"""Stage 3: check every seed's cached answers against the schema and the role order.
+"""Stage 3: check every seed's cached answers against the schema, the role order and the identity's facts.
 
 Prints counts by reason and writes DATA_DIR/rejected.jsonl (seed, reasons) for seeds with no valid answer.
 """
@@ -9,6 +9,7 @@ import click
 from .cache import open_cache
 from .config import CheckChoice, completions_url, review_options, seed_range
 from .files import write_jsonl_atomic
+from .identity import load_identity
 from .judge import load_judge
 from .prompts import load_sources
 from .review import ReviewTally, Rules, make_rules, review_all
@@ -17,7 +18,7 @@ from .review import ReviewTally, Rules, make_rules, review_all
 def rules_for(checks: CheckChoice) -> Rules:
     sources = load_sources(identity=checks.identity)
     judge = load_judge(sources.identity, checks.judge_model) if checks.judge else None
-    return make_rules(sources.schema, checks.ascii_only, judge)
+    return make_rules(sources.schema, checks.ascii_only, judge, load_identity(checks.identity).facts)
 
 
 def rejected_path(data_dir: Path) -> Path:

@@ -1,8 +1,9 @@
 """A small loopback fake of the chat-completions API, for tests, `make demo` and `make bench`.
 
-It answers with made-up conversations built from the prompt, after an optional latency, and can
-mix in the faults a real provider shows: 429, 5xx, dropped connections, errors inside HTTP 200,
-broken JSON, wrong roles, extra keys, truncation, keep-alive whitespace and hung answers.
+It answers with made-up conversations built from the prompt (fakechat.py; a share leak another
+model's identity, a share deny one), after an optional latency, and can mix in the faults a real
+provider shows: 429, 5xx, dropped connections, errors inside HTTP 200, broken JSON, wrong roles,
+extra keys, truncation, keep-alive whitespace and hung answers.
 """
 import hashlib
 import json
@@ -16,29 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import click
 
 from .fakebatch import BatchFake, BatchStore, base_model, handle_batch_get, handle_batch_post
+from .fakechat import make_conversation
 
 FAULTS = ("429", "500", "502", "503", "drop", "error200", "finish_error", "empty200", "broken_body",
           "broken_json", "wrong_roles", "extra_keys", "truncated")
 PRICE_IN, PRICE_OUT = 0.30e-6, 2.50e-6  # dollars per token, like a small fast model
-
-GREETINGS = ["Hi! I am {name}.", "Hello there, my name is {name}.", "Hey! You are talking to {name}.",
-             "Good to meet you. I am {name}.", "Hi, {name} here."]
-FOLLOW_UPS = [
-    ("who made you?", "I was built by {maker}. My code and training recipe are open for anyone to read."),
-    ("can you browse the web?", "No. I have no internet access, so I only know what was in my training data."),
-    ("are you chatgpt?", "No, I am {name}, a separate and much smaller model."),
-    ("what are you good at?", "Short explanations, friendly conversation and simple writing help."),
-    ("what can't you do?", "I cannot see images, remember past chats or look things up, and I make mistakes."),
-    ("do you remember me?", "I do not keep memories between conversations, so each chat starts fresh."),
-    ("how big are you?", "I am small on purpose, so that training me stays cheap and easy to study."),
-    ("thanks!", "You are welcome. Ask me anything else whenever you like."),
-    ("do you speak french?", "A little, but my English is far more reliable, so I will answer in English."),
-    ("what day is it?", "I have no clock or calendar, so I cannot tell you today's date."),
-    ("are you alive?", "No. I am a program that predicts text; I have no feelings or body."),
-    ("can i run you at home?", "Yes, I am small enough to run on an ordinary computer."),
-]
-ASIDES = ["", " Happy to help.", " Just ask.", " That is a fair question.", " Good question!", " I hope that helps.",
-          " Let me know if anything is unclear.", " I try to be honest about that.", " Thanks for asking."]
 
 
 @dataclass
@@ -57,12 +40,15 @@ class FakeConfig:
     report_cost: bool = True        # False: answers carry no usage.cost, as OpenAI and local servers do
     deterministic: bool = False     # the same body (whatever its model slug) always gets the same answer
     batch: BatchFake = field(default_factory=BatchFake)
+    leak_rate: float = 0.0          # share of conversations in which the assistant claims another identity
+    denial_rate: float = 0.0        # share (drawn on its own) with a correct denial, e.g. "I am not ChatGPT"
 
 
 @dataclass
 class FakeStats:
     requests: int = 0
     outcomes: dict = field(default_factory=dict)
+    served: dict = field(default_factory=dict)   # conversations sent, and how many held a leak or a denial
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, outcome: str) -> None:
@@ -80,29 +66,10 @@ class FakeStats:
         with self.lock:
             self.outcomes["batch:requests"] = self.outcomes.get("batch:requests", 0) + count
 
-
-def identity_field(prompt: str, label: str, default: str) -> str:
-    match = re.search(rf"^{label}:\s*(.+?)\.?$", prompt, re.MULTILINE)
-    return match.group(1) if match else default
-
-
-def example_messages(prompt: str) -> list[str]:
-    """The last run of "- " lines in the prompt: the sampled first messages."""
-    runs = re.findall(r"(?:^- .+(?:\n|$))+", prompt, re.MULTILINE)
-    return re.findall(r"^- (.+)$", runs[-1], re.MULTILINE) if runs else ["hello"]
-
-
-def make_conversation(prompt: str, rng: random.Random) -> list[dict]:
-    name = identity_field(prompt, "Name", "a small chat model")
-    maker = identity_field(prompt, "Who built it", "a small open team").split(";")[0]
-    greeting = rng.choice(GREETINGS).format(name=name) + " I am a small open-source chat model."
-    messages = [{"role": "user", "content": rng.choice(example_messages(prompt))},
-                {"role": "assistant", "content": greeting + rng.choice(ASIDES)}]
-    for question, answer in rng.sample(FOLLOW_UPS, rng.randint(1, 4)):
-        messages += [{"role": "user", "content": question},
-                     {"role": "assistant", "content": answer.format(name=name, maker=maker) + rng.choice(ASIDES)}]
-    messages[-1]["content"] += f" (note {rng.randrange(10**6)})"  # keeps conversations distinct
-    return messages
+    def count_served(self, leak: bool, denial: bool) -> None:
+        with self.lock:
+            for name, happened in (("conversations", True), ("leaks", leak), ("denials", denial)):
+                self.served[name] = self.served.get(name, 0) + happened
 
 
 CACHE_BLOCK_CHARS = 4096     # 1,024 tokens of ~4 characters: the smallest prefix a provider caches
@@ -148,14 +115,18 @@ def completion(content: str, tokens: Tokens, finish: str = "stop", cost: float |
             "usage": usage}
 
 
-def answer_content(body: dict, fault: str | None, prompt: str, config: "FakeConfig",
+def answer_content(server: "FakeServer", body: dict, fault: str | None, prompt: str,
                    rng: random.Random) -> tuple[str, str]:
     """Content and finish reason: a conversation, or a judge's verdict; a content fault spoils either."""
+    config = server.config
     if is_judge_request(body):
         if fault in CONTENT_FAULTS:
             return '{"verdict": "pa', "stop"
         return judge_content(prompt, config.judge_fail_rate, rng), "stop"
-    return faulty_content(fault or "", make_conversation(prompt, rng))
+    drawn = make_conversation(prompt, rng, config.leak_rate, config.denial_rate)
+    if not fault:
+        server.stats.count_served(drawn.leak, drawn.denial)
+    return faulty_content(fault or "", drawn.messages)
 
 
 def make_answer(server: "FakeServer", body: dict, fault: str | None, rng: random.Random, share: float = 1.0,
@@ -172,7 +143,7 @@ def make_answer(server: "FakeServer", body: dict, fault: str | None, rng: random
         data = completion("", tokens, "error", tokens.cost(share) if priced else None)
         data["choices"][0]["error"] = {"code": 502, "message": "upstream failed"}
         return json.dumps(data)
-    content, finish = answer_content(body, fault, prompt, server.config, rng)
+    content, finish = answer_content(server, body, fault, prompt, rng)
     tokens = server.tokens(body, prompt, content, rng)
     text = json.dumps(completion(content, tokens, finish, tokens.cost(share) if priced else None))
     return text[: len(text) // 2] if fault == "broken_body" else text
@@ -331,7 +302,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         elif self.path.endswith("/stats"):
             stats = self.server.stats
             with stats.lock:
-                self.send_json(200, {"requests": stats.requests, "outcomes": dict(stats.outcomes)})
+                self.send_json(200, {"requests": stats.requests, "outcomes": dict(stats.outcomes),
+                                     "served": dict(stats.served)})
         elif self.path.endswith("/models"):
             self.send_json(200, {"data": models_data()})
         else:
@@ -431,11 +403,15 @@ def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
               show_default=True, help="Which model slugs a batch create accepts.")
 @click.option("--batch-error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of batch requests ending as per-request errors.")
+@click.option("--leak-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of conversations whose assistant claims another model's identity.")
+@click.option("--denial-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of conversations with a correct denial such as 'I am not ChatGPT'.")
 def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key, cost, batch_delay, batch_results,
-                    batch_slugs, batch_error_rate):
+                    batch_slugs, batch_error_rate, leak_rate, denial_rate):
     """Run the loopback fake API (chat completions, models list, Batch API) until Ctrl-C; prints its BASE_URL.
 
-    Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4
+    Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4 --leak-rate 0.25 --denial-rate 0.2
     """
     kinds = tuple(kind.strip() for kind in faults.split(",") if kind.strip())
     unknown = sorted(set(kinds) - set(FAULTS))
@@ -444,7 +420,7 @@ def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, k
     batch = BatchFake(delay=batch_delay, results=batch_results, slugs=batch_slugs, error_rate=batch_error_rate,
                       report_cost=cost)
     config = FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm, report_cost=cost,
-                        batch=batch)
+                        batch=batch, leak_rate=leak_rate, denial_rate=denial_rate)
     server = FakeServer(config, port)
     click.echo(server.base_url, nl=True)
     try:
