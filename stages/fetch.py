@@ -29,6 +29,7 @@ from .transport.batchapi import BatchAPI
 from .transport.budget import Budget, BudgetReached
 from .transport.client import Request, TransientHTTP, post_completion
 from .transport.ledger import Ledger
+from .transport.models import named_404
 from .transport.prices import Prices, given_prices, price_book, run_prices
 from .transport.throttle import Throttle
 from .validate import rules_for
@@ -442,6 +443,14 @@ def prices_for(job: Job, cache_dir: Path, seeds: range, given: Prices | None, bu
     return run_prices(book, job.batch is not None, budget, model)
 
 
+def explained(err: FatalAPIError, job: Job, cache_dir: Path, seeds: range) -> FatalAPIError:
+    """A 404 for a parameter the model does not support names the parameter and the fix."""
+    if err.status != 404 or not seeds:
+        return err
+    with open_cache(cache_dir) as cache:
+        return named_404(err, job.url.removesuffix("/chat/completions"), load_body(job.data_dir, seeds[0]), cache)
+
+
 @click.command("fetch")
 @review_options
 @option("WORKERS", type=click.IntRange(1, 1024), default=4, help="Requests in flight at once.")
@@ -464,7 +473,10 @@ def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, time
               batch=batch)
     seeds = seed_range(n, seeds)
     job.prices = prices_for(job, cache_dir, seeds, given_prices(price_in, price_out), budget)
-    tally = run_fetch(job, cache_dir, seeds, workers, rpm)
+    try:
+        tally = run_fetch(job, cache_dir, seeds, workers, rpm)
+    except FatalAPIError as err:
+        raise explained(err, job, cache_dir, seeds) from None
     if tally.interrupted:
         click.echo(interrupted_line(tally, len(seeds)), err=True)
         raise click.exceptions.Exit(130)

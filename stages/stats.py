@@ -7,6 +7,7 @@ import io
 import json
 import statistics
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -24,7 +25,8 @@ from .files import write_atomic
 from .identity import load_identity
 from .language import first_message_script
 from .prompts import load_body, load_sources, pick_axes
-from .review import review_seed
+from .judge import judge_body
+from .review import Rules, judge_entry, review_seed
 from .validate import rules_for
 
 OPENING_WORDS = 5
@@ -57,24 +59,38 @@ def load_conversations(path: Path) -> list[list[dict]]:
 
 
 def attempt_usage(raw: object) -> Usage:
-    """What one cached attempt cost; nothing for an entry this program cannot read."""
+    """What one cached attempt cost; nothing for an entry this program cannot read. An entry's own
+    `cost` (a share of a batch's bill, or priced from tokens) stands in for the body's usage.cost."""
     entry = decode_entry(raw)
+    if entry is None:
+        return Usage()
     try:
-        return usage_of(parse_completion(entry["body"])) if entry else Usage()
+        usage = usage_of(parse_completion(entry["body"]))
     except (TransientAnswer, PipelineError):
         return Usage()
+    cost = entry.get("cost")
+    return replace(usage, cost=float(cost)) if isinstance(cost, (int, float)) else usage
 
 
-def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range) -> Usage:
-    """Tokens and dollars of every cached attempt of seeds 0..n-1 (or a range); url is the API root (BASE_URL)."""
-    total = Usage()
-    for seed in range(n) if isinstance(n, int) else n:
-        try:
-            body = load_body(data_dir, seed)
-        except PipelineError:
-            continue  # no rendered prompt, so no key to look the answers up by
-        for raw in cached_attempts(cache, completions_url(url), body):
+def judge_usage(cache: diskcache.Cache, url: str, body: dict, raw: object, rules: Rules) -> Usage:
+    """What the judge's answers on one cached conversation cost (none unless it passed the checks)."""
+    verdict = judge_entry(raw, rules)
+    if verdict.messages is None or not verdict.valid:
+        return Usage()
+    judge_request = judge_body(body, verdict.messages, rules.judge)
+    return sum((attempt_usage(answer) for answer in cached_attempts(cache, url, judge_request)), Usage())
+
+
+def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range, rules: Rules | None = None) -> Usage:
+    """Tokens and dollars of every cached attempt of seeds 0..n-1 (or a range), and of the judge's
+    answers on them when the rules have a judge; url is the API root (BASE_URL)."""
+    total, chat_url = Usage(), completions_url(url)
+    judged = rules is not None and rules.judge is not None
+    for _, body in rendered_bodies(data_dir, range(n) if isinstance(n, int) else n):
+        for raw in cached_attempts(cache, chat_url, body):
             total += attempt_usage(raw)
+            if judged:
+                total += judge_usage(cache, chat_url, body, raw, rules)
     return total
 
 
@@ -118,11 +134,15 @@ def axis_stats(axes: dict[str, dict[str, int]]) -> dict:
             for name, items in axes.items()}
 
 
-def usage_stats(spent: Usage | None) -> dict | None:
+def usage_stats(spent: Usage | None, conversations: int) -> dict | None:
+    """Tokens split four ways, dollars, and dollars per conversation in the file (every attempt and
+    judge answer paid for, over the conversations kept)."""
     if spent is None:
         return None
-    return {"prompt_tokens": spent.prompt_tokens, "completion_tokens": spent.completion_tokens,
-            "cost": round(spent.cost, 6)}
+    each = round(spent.cost / conversations, 6) if conversations else None
+    return {"prompt_tokens": spent.prompt_tokens, "cached_tokens": spent.cached_tokens,
+            "completion_tokens": spent.completion_tokens, "reasoning_tokens": spent.reasoning_tokens,
+            "cost": round(spent.cost, 6), "cost_per_conversation": each}
 
 
 def compute_stats(conversations: list[list[dict]], spent: Usage | None = None,
@@ -138,7 +158,7 @@ def compute_stats(conversations: list[list[dict]], spent: Usage | None = None,
         "duplicates": duplicate_stats(conversations),
         "top_openings": top_openings(conversations),
         "non_ascii_messages": sum(not m["content"].isascii() for c in conversations for m in c),
-        "spent": usage_stats(spent),
+        "spent": usage_stats(spent, len(conversations)),
     }
     if axes is not None:
         stats["axes"] = axis_stats(axes)
@@ -160,8 +180,10 @@ def describe_counts(counts: dict) -> str:
 def describe_spent(spent: dict | None) -> str:
     if spent is None:
         return "unknown (no cache)"
-    return (f"{spent['prompt_tokens']:,} prompt + {spent['completion_tokens']:,} completion tokens, "
-            f"${spent['cost']:.4f}")
+    each = "" if spent["cost_per_conversation"] is None else f", ${spent['cost_per_conversation']:.5f} per conversation"
+    return (f"{spent['prompt_tokens']:,} prompt ({spent['cached_tokens']:,} cached) + "
+            f"{spent['completion_tokens']:,} completion ({spent['reasoning_tokens']:,} reasoning) tokens, "
+            f"${spent['cost']:.4f}{each}")
 
 
 def axis_lines(axes: dict) -> list[str]:
@@ -230,12 +252,12 @@ def draw_figure(conversations: list[list[dict]], stats: dict) -> bytes:
     return buffer.getvalue()
 
 
-def spent_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range) -> Usage | None:
+def spent_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range, rules: Rules | None = None) -> Usage | None:
     """None when there is no cache folder: opening one would create it."""
     if not cache_dir.is_dir():
         return None
     with open_cache(cache_dir) as cache:
-        return spent_on(cache, base_url, data_dir, seeds)
+        return spent_on(cache, base_url, data_dir, seeds, rules)
 
 
 def axis_coverage(seeds: range) -> dict[str, dict[str, int]]:
@@ -269,7 +291,8 @@ def rendered_bodies(data_dir: Path, seeds: range):
 def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
                 checks: CheckChoice = CheckChoice()) -> dict:
     conversations = load_conversations(dataset_path(data_dir))
-    stats = compute_stats(conversations, spent_in(cache_dir, base_url, data_dir, seeds), axis_coverage(seeds))
+    spent = spent_in(cache_dir, base_url, data_dir, seeds, rules_for(checks) if checks.judge else None)
+    stats = compute_stats(conversations, spent, axis_coverage(seeds))
     stats["fidelity"] = fidelity_stats(conversations, load_identity(checks.identity).facts,
                                        reviewed_in(cache_dir, base_url, data_dir, seeds, checks))
     json_path, png_path = stats_paths(data_dir)

@@ -25,6 +25,8 @@ CREATE_RETRIES = 5     # transient failures of one create (429, 5xx, refused) be
 SLUG_STATUSES = (400, 404, 422)   # how a create refuses a model slug
 LOST_WINDOW = (-120.0, 900.0)     # seconds around a lost create in which a listed batch may be it
 MEASURED_ANSWERS = 20  # answers of this run from which their average length replaces the assumed one
+POLL_FIRST = 5.0       # seconds before the first poll; grows 1.5x while nothing changes ...
+POLL_CAP = 60.0        # ... up to this
 
 
 class BatchStop(PipelineError):
@@ -35,8 +37,8 @@ class BatchStop(PipelineError):
 class BatchSettings:
     size: int = 1000          # BATCH_SIZE
     wait: bool = True         # BATCH_WAIT: False submits and returns
-    poll_first: float = 5.0   # seconds before the first poll; grows 1.5x while nothing changes
-    poll_cap: float = 60.0
+    poll_first: float | None = None   # None: POLL_FIRST
+    poll_cap: float | None = None     # None: POLL_CAP
     backoff: float = 1.0      # first wait after a transient create failure; doubles
 
 
@@ -98,7 +100,9 @@ class BatchRun:
         if self.open:
             self.poll()
         self.submit_round()
-        interval = self.settings.poll_first
+        first = self.settings.poll_first or POLL_FIRST
+        cap = self.settings.poll_cap or POLL_CAP
+        interval = first
         while self.open:
             if not self.settings.wait:
                 self.progress.waiting = True
@@ -106,9 +110,9 @@ class BatchRun:
             self.sleep(interval)
             if self.poll():
                 self.submit_round()
-                interval = self.settings.poll_first
+                interval = first
             else:
-                interval = min(self.settings.poll_cap, interval * 1.5)
+                interval = min(cap, interval * 1.5)
         return self.progress
 
     def sleep(self, seconds: float) -> None:

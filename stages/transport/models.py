@@ -3,7 +3,7 @@ entry, its listed prices and the request parameters it supports.
 """
 import json
 
-from ..errors import PipelineError
+from ..errors import FatalAPIError, PipelineError
 from .client import TransientHTTP, get_json
 
 MODELS_CACHE_SECONDS = 24 * 3600
@@ -67,5 +67,21 @@ def unsupported_line(model: str, names: list[str]) -> str:
     listed = ", ".join(f"`{name}`" for name in names)
     fix = "set REASONING=default (sends no reasoning field)" if "reasoning" in names else "remove it from the body"
     return (f"{model} does not support {listed} (its models-list entry lacks it) and the requests ask providers "
-            f"to support every parameter sent (require_parameters), so each would fail with HTTP 404: "
+            f"to support every parameter sent (require_parameters), so each fails with HTTP 404: "
             f"{fix}, or pick another MODEL")
+
+
+def requires_parameters(body: dict) -> bool:
+    """Whether the body asks OpenRouter to route only to providers supporting every parameter."""
+    provider = body.get("provider")
+    return isinstance(provider, dict) and bool(provider.get("require_parameters"))
+
+
+def named_404(err: FatalAPIError, base_url: str, body: dict, cache) -> FatalAPIError:
+    """A 404 for a body that sends parameters its model does not list, told as that; else unchanged."""
+    if err.status != 404 or not requires_parameters(body):
+        return err
+    missing = unsupported_parameters(body, model_entry(base_url, body["model"], cache))
+    if not missing:
+        return err
+    return FatalAPIError(f"HTTP 404, {unsupported_line(body['model'], missing)}", 404, err.detail)
