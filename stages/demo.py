@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .config import DEFAULT_ATTEMPTS, CheckChoice, completions_url, data_dir_option, option, prompt_dir
+from .config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
 from .cache import open_cache
 from .checks import LEAK
 from .dataset import build_dataset, dataset_path, dedup_summary
@@ -19,6 +19,7 @@ from .validate import reviews_for, rules_for
 from .show import describe_attempts, format_messages
 
 DEMO_KEY = "demo-key-for-the-fake-api"
+DEMO_ATTEMPTS = 12
 
 
 def rejected_answers(reviews: list) -> str:
@@ -37,12 +38,13 @@ def first_example(reviews: list, reason: str, title: str) -> list[str]:
 
 def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
     """Conversations checked by the rules and the judge pass, both as a real run would."""
-    sources, checks = load_sources(), CheckChoice(judge=True)
+    sources, checks = load_sources(), CheckChoice(judge=True, max_attempts=DEMO_ATTEMPTS)
     render_all(sources, Settings(), n, prompt_dir(folder))
     server = start_fake(FakeConfig(latency=0.2, jitter=0.1, fault_rate=fault_rate, retry_after=0.2,
-                                   leak_rate=0.3, denial_rate=0.2))
+                                   leak_rate=0.3, denial_rate=0.2, judge_fail_rate=0.1))
     try:
-        job = Job(completions_url(server.base_url), folder, max_attempts=DEFAULT_ATTEMPTS, timeout=30, backoff=0.1,
+        # The fake rejects often on purpose; more attempts keep a seed from running out by bad luck.
+        job = Job(completions_url(server.base_url), folder, max_attempts=checks.max_attempts, timeout=30, backoff=0.1,
                   rules=rules_for(checks), key=DEMO_KEY)
         click.echo(summary_line(run_fetch(job, folder / "cache", range(n), workers), n), err=True)
         result = build_dataset(folder / "cache", folder, range(n), server.base_url, checks, "array")
