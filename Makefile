@@ -128,7 +128,7 @@ bench: $(VENV)/.installed ## time fetch against the fake API and a cached rerun;
 	$(STAGES) bench --n $(BENCH_N) --workers $(BENCH_WORKERS) --latency $(BENCH_LATENCY) --out '$(DATA_DIR)/bench.json'
 
 demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no key, no network
-	$(STAGES) demo --data-dir '$(DATA_DIR)'
+	$(STAGES) demo --data-dir '$(DATA_DIR)' --batch $(BATCH)
 
 test: $(VENV)/.installed ## run the test suite
 	$(PY) -m pytest
