@@ -333,8 +333,9 @@ def requests_text(tally: Tally) -> str:
     if tally.batches is None:
         return f"{tally.requests} requests ({tally.retries} retried)"
     progress = tally.batches
+    earlier = f", {progress.resumed} open batches of an earlier run awaited" if progress.resumed else ""
     return (f"{progress.sent} requests in {progress.created} batches ({progress.errors} per-request errors, "
-            f"sent again)")
+            f"sent again{earlier})")
 
 
 def summary_line(tally: Tally, n: int) -> str:

@@ -44,6 +44,7 @@ class BatchSettings:
 
 @dataclass
 class BatchProgress:
+    resumed: int = 0          # batches of earlier runs found open and awaited
     created: int = 0          # batches this run submitted
     sent: int = 0             # requests in them
     settled: int = 0          # results read (answers and per-request errors)
@@ -136,6 +137,7 @@ class BatchRun:
         for record in self.ledger.open():
             self.open[record.id] = record
             self.budget.hold(record.estimate, force=True)
+        self.progress.resumed = len(self.open)
 
     def reconcile(self, records: list[BatchRecord]) -> None:
         try:

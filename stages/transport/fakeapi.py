@@ -302,8 +302,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         elif self.path.endswith("/stats"):
             stats = self.server.stats
             with stats.lock:
-                self.send_json(200, {"requests": stats.requests, "outcomes": dict(stats.outcomes),
-                                     "served": dict(stats.served)})
+                counts = {"requests": stats.requests, "outcomes": dict(stats.outcomes), "served": dict(stats.served)}
+            self.send_json(200, counts | {"batches_billed": round(self.server.batches.billed(), 10)})
         elif self.path.endswith("/models"):
             self.send_json(200, {"data": models_data()})
         else:
@@ -407,8 +407,10 @@ def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
               help="Share of conversations whose assistant claims another model's identity.")
 @click.option("--denial-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Share of conversations with a correct denial such as 'I am not ChatGPT'.")
+@click.option("--deterministic/--random", default=False, show_default=True,
+              help="Answer the same request body (in sync or batch mode) with the same conversation.")
 def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key, cost, batch_delay, batch_results,
-                    batch_slugs, batch_error_rate, leak_rate, denial_rate):
+                    batch_slugs, batch_error_rate, leak_rate, denial_rate, deterministic):
     """Run the loopback fake API (chat completions, models list, Batch API) until Ctrl-C; prints its BASE_URL.
 
     Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4 --leak-rate 0.25 --denial-rate 0.2
@@ -420,7 +422,7 @@ def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, k
     batch = BatchFake(delay=batch_delay, results=batch_results, slugs=batch_slugs, error_rate=batch_error_rate,
                       report_cost=cost)
     config = FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm, report_cost=cost,
-                        batch=batch, leak_rate=leak_rate, denial_rate=denial_rate)
+                        batch=batch, leak_rate=leak_rate, denial_rate=denial_rate, deterministic=deterministic)
     server = FakeServer(config, port)
     click.echo(server.base_url, nl=True)
     try:
