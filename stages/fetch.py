@@ -353,8 +353,10 @@ def waiting_line(tally: Tally) -> str:
 
 
 def interrupted_line(tally: Tally, n: int) -> str:
+    batches = ("; batches still open on the API are awaited and collected by the next run, not sent again"
+               if tally.batches is not None else "")
     return (f"fetch: interrupted; {tally.stored} answers cached in this run, {tally.valid}/{n} seeds valid so far; "
-            "run the same command again to resume (cached answers are not asked again)")
+            f"run the same command again to resume (cached answers are not asked again{batches})")
 
 
 def bodies_digest(data_dir: Path, seeds: range) -> str | None:
