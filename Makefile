@@ -12,12 +12,18 @@ SEEDS ?=
 WORKERS ?= 4
 ## model id sent to the API
 MODEL ?= google/gemini-2.5-flash
+## a mix of generator models drawn per seed, e.g. a,b,c or a=3,b=1 (overrides MODEL)
+MODELS ?=
+## OpenRouter's reasoning: off, low, medium, high, a token budget, or default (no field)
+REASONING ?= off
 ## sampling temperature
 TEMPERATURE ?= 1.0
 ## answer token cap (credits are checked against it)
 MAX_TOKENS ?= 4096
 ## OpenAI-compatible API root
 BASE_URL ?= https://openrouter.ai/api/v1
+## OpenRouter-only fields and keys: auto (when BASE_URL is openrouter.ai), 1 (a gateway to it) or 0
+OPENROUTER ?= auto
 ## answers asked per seed until one is valid
 MAX_ATTEMPTS ?= 8
 ## total seconds allowed per request
@@ -58,7 +64,7 @@ BENCH_WORKERS ?= 64
 BENCH_LATENCY ?= 0.5
 ## 1 rejects conversations with non-ASCII text
 ASCII ?= 0
-## dataset lines: array (nanochat) or messages
+## dataset lines: array (nanochat), messages or sharegpt
 FORMAT ?= array
 ## 0 keeps exact and near duplicates in the dataset
 DEDUP ?= 1
@@ -96,11 +102,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 prompts: $(VENV)/.installed ## render one request body per seed into DATA_DIR/prompts
 	$(STAGES) prompts $(SEED_ARGS) --data-dir '$(DATA_DIR)' --model '$(MODEL)' --temperature $(TEMPERATURE) \
-		--max-tokens $(MAX_TOKENS) $(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(CONTEXT),--context '$(CONTEXT)')
+		--max-tokens $(MAX_TOKENS) --models '$(MODELS)' --reasoning '$(REASONING)' --base-url '$(BASE_URL)' \
+		--openrouter '$(OPENROUTER)' $(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(CONTEXT),--context '$(CONTEXT)')
 
 fetch: prompts ## send what the cache lacks, WORKERS at a time (needs the API key)
 	$(STAGES) fetch $(READ_ARGS) --workers $(WORKERS) --timeout $(TIMEOUT) --backoff $(BACKOFF) \
-		$(if $(RPM),--rpm $(RPM)) $(if $(BUDGET),--budget $(BUDGET)) $(PRICE_ARGS) \
+		--openrouter '$(OPENROUTER)' $(if $(RPM),--rpm $(RPM)) $(if $(BUDGET),--budget $(BUDGET)) $(PRICE_ARGS) \
 		--batch $(BATCH) --batch-size $(BATCH_SIZE) --batch-wait $(BATCH_WAIT)
 
 validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR/rejected.jsonl
@@ -109,7 +116,7 @@ validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR
 dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversations.jsonl
 	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT) --dedup $(DEDUP) --dedup-threshold $(DEDUP_THRESHOLD) --split $(SPLIT)
 
-stats: $(VENV)/.installed ## table of the dataset's shape, languages, duplicates, fidelity and cost; stats.json, stats.png
+stats: $(VENV)/.installed ## the dataset's shape, languages, duplicates, fidelity, cost, per-model numbers; stats.json, stats.png
 	$(STAGES) stats $(READ_ARGS)
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation

@@ -2,7 +2,8 @@
 
 Exact and near duplicates are dropped (the lowest seed stays); SPLIT sends a stable share of
 seeds to a validation file. Default format: one JSON array of {"role", "content"} per line;
-FORMAT=messages wraps it as {"messages": [...]}.
+FORMAT=messages wraps it as {"messages": [...]}; FORMAT=sharegpt writes
+{"conversations": [{"from": "human"|"gpt", "value": ...}]}, as Axolotl and LLaMA-Factory read it.
 """
 import hashlib
 from dataclasses import dataclass
@@ -17,7 +18,15 @@ from .files import write_jsonl_atomic
 from .review import ReviewTally
 from .validate import rejected_path, reviews_for
 
-FORMATS = {"array": lambda messages: messages, "messages": lambda messages: {"messages": messages}}
+SHAREGPT_SPEAKERS = {"user": "human", "assistant": "gpt"}
+
+
+def sharegpt(messages: list[dict]) -> dict:
+    return {"conversations": [{"from": SHAREGPT_SPEAKERS[m["role"]], "value": m["content"]} for m in messages]}
+
+
+FORMATS = {"array": lambda messages: messages, "messages": lambda messages: {"messages": messages},
+           "sharegpt": sharegpt}
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,7 @@ def dedup_summary(dropped: list[dict]) -> str:
 
 @click.command("dataset")
 @review_options
-@option("FORMAT", type=click.Choice(sorted(FORMATS)), default="array", help="Line shape: array or messages.")
+@option("FORMAT", type=click.Choice(sorted(FORMATS)), default="array", help="Line shape: array (nanochat), messages or sharegpt.")
 @option("DEDUP", type=click.BOOL, default=True, help="Drop exact and near duplicates (1 or 0).")
 @option("DEDUP_THRESHOLD", type=click.FloatRange(0.5, 1), default=DEFAULT_THRESHOLD,
         help="Similarity (Jaccard of word shingles) from which two conversations count as near duplicates.")

@@ -17,12 +17,13 @@ import click
 from tqdm import tqdm
 
 from .cache import open_cache
-from .config import batch_options, completions_url, option, prompt_dir, review_options, seed_range
+from .config import batch_options, completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
 from .errors import FatalAPIError
 from .key import load_key
 from .plan import Ask, Planner, Stored
 from .prompts import load_body
 from .review import Rules
+from .server import is_openrouter
 from .transport.answers import TransientAnswer, Usage
 from .transport.batch import BatchProgress, BatchRun, BatchSettings
 from .transport.batchapi import BatchAPI
@@ -53,7 +54,8 @@ class Job:
     timeout: float
     backoff: float
     rules: Rules
-    key: str | None = field(default=None, repr=False)
+    key: str | None = field(default=None, repr=False)  # None: not read yet; "": the server wants none
+    openrouter: bool = True                            # where the key is read from (see key.py)
     budget: Budget = field(default_factory=lambda: Budget(None))
     batch: BatchSettings | None = None     # BATCH=1: requests travel through the Batch API
     prices: Prices | None = None           # prices answers that report no usage.cost (batch prices with BATCH=1)
@@ -64,7 +66,7 @@ class Job:
         """Read the key on the first request only, so a fully cached run needs none."""
         with self.key_lock:
             if self.key is None:
-                self.key = load_key()
+                self.key = load_key(openrouter=self.openrouter)
             return self.key
 
 
@@ -465,15 +467,16 @@ def explained(err: FatalAPIError, job: Job, cache_dir: Path, seeds: range) -> Fa
         help="Dollars per million input tokens, for answers that report no cost (default: the models list).")
 @option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens, likewise.")
 @batch_options
+@openrouter_option
 def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, timeout, backoff, rpm, budget,
-                  price_in, price_out, batch):
+                  price_in, price_out, batch, openrouter):
     """Send prompts without a valid cached answer to BASE_URL and cache every answer.
 
     Example: python -m stages fetch --n 1000 --workers 4
     """
     rules = rules_for(checks)
     job = Job(completions_url(base_url), data_dir, checks.max_attempts, timeout, backoff, rules, budget=Budget(budget),
-              batch=batch)
+              batch=batch, openrouter=is_openrouter(base_url, openrouter))
     seeds = seed_range(n, seeds)
     job.prices = prices_for(job, cache_dir, seeds, given_prices(price_in, price_out), budget)
     try:

@@ -10,9 +10,9 @@ from .review import SeedReview, review_seed
 from .validate import rules_for
 
 
-def describe_prompt(seed: int) -> list[str]:
+def describe_prompt(seed: int, model: str | None = None) -> list[str]:
     sources = load_sources()  # axes and examples depend on the seed only, not on IDENTITY or CONTEXT
-    lines = [f"seed {seed}", "  axes:"]
+    lines = [f"seed {seed}"] + ([f"  model: {model}"] if model else []) + ["  axes:"]
     lines += [f"    {name}: {item}" for name, item in pick_axes(sources.axes, seed).items()]
     lines += ["  example first messages:"] + [f"    - {text}" for text in pick_examples(sources.first_messages, seed)]
     return lines
@@ -68,5 +68,5 @@ def show_command(seed, data_dir, cache_dir, base_url, checks):
         review = review_seed(cache, url, body, seed, rules_for(checks), checks.max_attempts)
         keys = KeyMaker(url, body)
         attempt_lines = describe_attempts(review, lambda attempt: cache.get(keys.key(attempt)))
-    lines = describe_prompt(seed) + ["attempts:"] + attempt_lines + describe_conversation(review.conversation)
+    lines = describe_prompt(seed, body.get("model")) + ["attempts:"] + attempt_lines + describe_conversation(review.conversation)
     click.echo("\n".join(lines))

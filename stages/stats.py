@@ -1,6 +1,6 @@
 """`make stats`: what the dataset looks like, what it teaches (fidelity.py) and what it cost.
 
-Reads DATA_DIR/identity_conversations.jsonl (array or messages lines) and the answer cache; prints
+Reads DATA_DIR/identity_conversations.jsonl (array, messages or sharegpt lines) and the answer cache; prints
 a table, writes DATA_DIR/stats.json and DATA_DIR/stats.png.
 """
 import io
@@ -24,6 +24,7 @@ from .fidelity import ReviewCounts, count_reviews, draw_fidelity, fidelity_lines
 from .files import write_atomic
 from .identity import load_identity
 from .language import first_message_script
+from .permodel import model_lines, model_stats, model_tallies
 from .prompts import load_body, load_sources, pick_axes
 from .judge import judge_body
 from .review import Rules, judge_entry, review_seed
@@ -37,13 +38,29 @@ def stats_paths(data_dir: Path) -> tuple[Path, Path]:
     return data_dir / "stats.json", data_dir / "stats.png"
 
 
+ROLES_OF_SPEAKERS = {"human": "user", "gpt": "assistant"}
+
+
+def from_sharegpt(turns: object) -> object:
+    """ShareGPT turns back to messages; anything unexpected is left for the check below to refuse."""
+    if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
+        return None
+    return [{"role": ROLES_OF_SPEAKERS.get(t.get("from"), t.get("from")), "content": t.get("value")} for t in turns]
+
+
+def line_messages(row: object) -> object:
+    if isinstance(row, dict) and "conversations" in row:
+        return from_sharegpt(row["conversations"])
+    return row.get("messages") if isinstance(row, dict) else row
+
+
 def parse_line(line: str, path: Path, number: int) -> list[dict]:
-    """One dataset line, either a JSON array of messages or {"messages": [...]}."""
+    """One dataset line: a JSON array of messages, {"messages": [...]} or ShareGPT's {"conversations": [...]}."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError:
         row = None
-    messages = row.get("messages") if isinstance(row, dict) else row
+    messages = line_messages(row)
     if not is_message_list(messages):
         raise PipelineError(f"{path} line {number} is not a conversation: run `make dataset` to write it again")
     return messages
@@ -210,7 +227,8 @@ def format_table(stats: dict) -> str:
              "most repeated assistant openings"]
     lines += [f"  {item['count']:>6}  {item['opening']}" for item in stats["top_openings"]]
     lines += fidelity_lines(stats["fidelity"], row) if "fidelity" in stats else []
-    return "\n".join(lines + (axis_lines(stats["axes"]) if "axes" in stats else []))
+    lines += axis_lines(stats["axes"]) if "axes" in stats else []
+    return "\n".join(lines + (model_lines(stats["models"]) if "models" in stats else []))
 
 
 def draw_turns(axes, stats: dict) -> None:
@@ -286,6 +304,13 @@ def rendered_bodies(data_dir: Path, seeds: range):
             yield seed, load_body(data_dir, seed)
         except PipelineError:
             continue  # no rendered prompt, so no key to look the answers up by
+def per_model(cache_dir: Path, base_url: str, data_dir: Path, seeds: range, checks: CheckChoice) -> dict | None:
+    """stats.json's "models" section; None when there is no cache folder."""
+    if not cache_dir.is_dir():
+        return None
+    with open_cache(cache_dir) as cache:
+        return model_stats(model_tallies(cache, completions_url(base_url), data_dir, seeds, rules_for(checks),
+                                         checks.max_attempts))
 
 
 def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
@@ -295,6 +320,9 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
     stats = compute_stats(conversations, spent, axis_coverage(seeds))
     stats["fidelity"] = fidelity_stats(conversations, load_identity(checks.identity).facts,
                                        reviewed_in(cache_dir, base_url, data_dir, seeds, checks))
+    models = per_model(cache_dir, base_url, data_dir, seeds, checks)
+    if models is not None:
+        stats["models"] = models
     json_path, png_path = stats_paths(data_dir)
     write_atomic(json_path, json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_atomic(png_path, draw_figure(conversations, stats))
@@ -306,7 +334,8 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
 @location_options
 @check_options
 def stats_command(n, seeds, data_dir, cache_dir, base_url, checks):
-    """Describe the dataset: turns, lengths, scripts, duplicates, openings, fidelity, cost; writes stats.json and .png.
+    """Describe the dataset: turns, lengths, scripts, duplicates, openings, fidelity, cost, per-model numbers;
+    writes stats.json and .png.
 
     Example: python -m stages stats --n 1000
     """

@@ -194,8 +194,8 @@ def test_without_a_reported_cost_the_bill_is_priced_from_tokens(dirs, fake_api):
     spent = float(re.search(r"\$([\d.]+) spent now", result.stderr).group(1))
     assert spent == pytest.approx(server.batches.billed(), rel=0.02)  # the fake's listed :batch price
     sync = run("fetch", "--n", 8, "--seeds", "0:8", "--data-dir", dirs[0], "--cache-dir", dirs[1].parent / "c2",
-               "--base-url", server.base_url, "--budget", 0.005, OPENROUTER_API_KEY=TEST_KEY)
-    assert sync.exit_code == 1 and "budget of $0.01 reached" in sync.stderr  # BUDGET counts priced answers
+               "--base-url", server.base_url, "--budget", 0.002, OPENROUTER_API_KEY=TEST_KEY)
+    assert sync.exit_code == 1 and "budget of $0.00 reached" in sync.stderr  # BUDGET counts priced answers
     assert 0 < server.stats.requests < 8
 
 
@@ -250,7 +250,7 @@ def test_the_batch_body_sends_endpoint_and_model_before_requests(dirs, fake_api)
 
 
 def test_stats_split_tokens_and_give_the_cost_per_conversation(dirs, fake_api):
-    render(dirs, 6)
+    render(dirs, 6, "--reasoning", "default")  # no reasoning field: the fake thinks
     server = fake_api(batch=BatchFake(delay=0.1))
     assert batch_fetch(dirs, server, 6).exit_code == 0
     assert run("dataset", "--n", 6, "--data-dir", dirs[0], "--cache-dir", dirs[1],

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, fields
 
 from ..errors import FatalAPIError
+from ..server import rejection_line
 
 # Statuses that doom every request of the run; the rest of the 4xx/5xx range is worth retrying.
 FATAL_STATUSES = {400: "the request was rejected as malformed",
@@ -15,10 +16,11 @@ FATAL_STATUSES = {400: "the request was rejected as malformed",
                   404: "the model or a provider supporting these parameters was not found",
                   413: "the request is too large"}
 FATAL_FIXES = {400: "check MODEL and the files in prompts/",
-               401: "check OPENROUTER_API_KEY or openroutertoken.txt",
+               401: "check API_KEY, or for OpenRouter OPENROUTER_API_KEY or openroutertoken.txt",
                402: "add credits or lower MAX_TOKENS",
                403: "soften the prompt sources in prompts/",
-               404: "check MODEL, or pick a model that supports structured outputs",
+               404: "check MODEL, or pick a model that supports structured outputs "
+                    "(and REASONING=default for a model that cannot think)",
                413: "shorten the prompt sources in prompts/"}
 
 
@@ -45,8 +47,20 @@ class Usage:
 
 
 def fatal_error(status: int, detail: str = "") -> FatalAPIError:
+    """One line for a status that dooms the run; a 400 that names a refused field says which and the fix."""
+    refused = rejection_line(detail) if status == 400 else None
+    if refused:
+        return FatalAPIError(refused, status, detail)
     said = f": {detail[:160]}" if detail else ""
     return FatalAPIError(f"HTTP {status}, {FATAL_STATUSES[status]}{said}; {FATAL_FIXES[status]}", status, detail)
+
+
+def key_wanted(detail: str = "") -> FatalAPIError:
+    """A 401 to a request sent without a key: the server wants one."""
+    said = f" ({detail[:120]})" if detail else ""
+    return FatalAPIError(f"HTTP 401, the server wants an API key and none was sent{said}; set API_KEY "
+                         "(OPENROUTER_API_KEY and openroutertoken.txt are sent to OpenRouter only; "
+                         "OPENROUTER=1 treats BASE_URL as a gateway to OpenRouter)")
 
 
 def error_message(data: object) -> str:

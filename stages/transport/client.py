@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import requests
 from urllib3.util.retry import Retry
 
-from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error
+from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error, key_wanted
 from ..errors import FatalAPIError
+from ..server import rejection_line
 
 CONNECT_TIMEOUT = 10.0
 _local = threading.local()
@@ -52,7 +53,7 @@ def connection_failure(err: requests.RequestException) -> TransientHTTP:
 class Request:
     url: str
     body: dict | None                     # sent as JSON; None sends no body (a GET)
-    key: str | None = field(repr=False)   # None or "" sends no Authorization header (the public models list)
+    key: str | None = field(repr=False)   # None or "": no Authorization header (a server that wants none, the models list)
     timeout: float = 120.0
     method: str = "POST"
 
@@ -167,14 +168,19 @@ def shutdown_socket(sock) -> None:
         pass
 
 
-def raise_for_status(response: requests.Response) -> None:
+def raise_for_status(response: requests.Response, sent_key: bool = True) -> None:
     """2xx passes (a batch create answers 202); the rest is fatal or worth retrying."""
     status = response.status_code
     if 200 <= status < 300:
         return
     detail = error_message(json_or_none(response))
+    if status == 401 and not sent_key:
+        raise key_wanted(detail)
     if status in FATAL_STATUSES:
         raise fatal_error(status, detail)
+    refused = rejection_line(detail or response.text[:300], status) if status == 422 else None
+    if refused:  # how FastAPI-based servers refuse a field
+        raise FatalAPIError(refused, status, detail)
     if 400 <= status < 500 and status not in (408, 429):
         raise FatalAPIError(f"HTTP {status} from the API: {detail[:160] or 'no details'}; check BASE_URL and MODEL",
                             status, detail)
@@ -198,7 +204,7 @@ def send(request: Request) -> str:
     except requests.RequestException as err:
         raise connection_failure(err) from None
     with response:
-        raise_for_status(response)
+        raise_for_status(response, sent_key=bool(request.key))
         return read_body(response, deadline)
 
 

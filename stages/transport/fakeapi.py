@@ -4,6 +4,9 @@ It answers with made-up conversations built from the prompt (fakechat.py; a shar
 model's identity, a share deny one), after an optional latency, and can mix in the faults a real
 provider shows: 429, 5xx, dropped connections, errors inside HTTP 200, broken JSON, wrong roles,
 extra keys, truncation, keep-alive whitespace and hung answers.
+With `strict`, it plays a plain OpenAI-compatible server instead: served at /v1, no key wanted,
+any field outside the OpenAI chat-completions request refused with a 400, no cost in the usage.
+Either way it records whether an Authorization header or a non-OpenAI field ever came in.
 """
 import hashlib
 import json
@@ -30,7 +33,7 @@ class FakeConfig:
     jitter: float = 0.0
     fault_rate: float = 0.0
     faults: tuple[str, ...] = FAULTS
-    key: str | None = None          # when set, any other bearer token gets 401
+    key: str | None = None          # when set, any other bearer token (or none) gets 401
     retry_after: float = 1.0
     keepalive: bool = False         # send whitespace while "thinking", like OpenRouter
     hang: bool = False              # never finish an answer (to test deadlines)
@@ -42,6 +45,15 @@ class FakeConfig:
     batch: BatchFake = field(default_factory=BatchFake)
     leak_rate: float = 0.0          # share of conversations in which the assistant claims another identity
     denial_rate: float = 0.0        # share (drawn on its own) with a correct denial, e.g. "I am not ChatGPT"
+    strict: bool = False            # a plain OpenAI-compatible server: /v1, unknown fields get 400
+
+
+# The request fields of OpenAI's chat completions; anything else is some server's own extension.
+OPENAI_FIELDS = frozenset({
+    "model", "messages", "temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user", "seed",
+    "response_format", "tools", "tool_choice", "parallel_tool_calls", "stream", "stream_options",
+    "reasoning_effort", "metadata", "store", "service_tier", "modalities", "prediction", "audio"})
 
 
 @dataclass
@@ -49,6 +61,9 @@ class FakeStats:
     requests: int = 0
     outcomes: dict = field(default_factory=dict)
     served: dict = field(default_factory=dict)   # conversations sent, and how many held a leak or a denial
+    authorization_seen: bool = False                     # any request came with an Authorization header
+    foreign_fields: set = field(default_factory=set)     # request fields outside OPENAI_FIELDS ever seen
+    models: dict = field(default_factory=dict)           # requests per model
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, outcome: str) -> None:
@@ -70,6 +85,28 @@ class FakeStats:
         with self.lock:
             for name, happened in (("conversations", True), ("leaks", leak), ("denials", denial)):
                 self.served[name] = self.served.get(name, 0) + happened
+
+    def record(self, headers, body: object) -> None:
+        with self.lock:
+            self.authorization_seen |= "Authorization" in headers
+            if isinstance(body, dict):
+                self.foreign_fields |= set(body) - OPENAI_FIELDS
+                model = str(body.get("model"))
+                self.models[model] = self.models.get(model, 0) + 1
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {"requests": self.requests, "outcomes": dict(self.outcomes), "served": dict(self.served),
+                    "authorization_seen": self.authorization_seen, "foreign_fields": sorted(self.foreign_fields),
+                    "models": dict(self.models)}
+
+
+def plain_completion(data: dict) -> dict:
+    """What a plain OpenAI-compatible server sends: no provider, no cost."""
+    data = {key: value for key, value in data.items() if key != "provider"}
+    if isinstance(data.get("usage"), dict):
+        data["usage"] = {key: value for key, value in data["usage"].items() if key != "cost"}
+    return data
 
 
 CACHE_BLOCK_CHARS = 4096     # 1,024 tokens of ~4 characters: the smallest prefix a provider caches
@@ -246,7 +283,8 @@ class FakeServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/api/v1"
+        root = "/v1" if self.config.strict else "/api/v1"
+        return f"http://127.0.0.1:{self.server_address[1]}{root}"
 
     def draw_fault(self) -> str | None:
         with self.rng_lock:
@@ -300,10 +338,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         if "/batches" in self.path:
             handle_batch_get(self)
         elif self.path.endswith("/stats"):
-            stats = self.server.stats
-            with stats.lock:
-                counts = {"requests": stats.requests, "outcomes": dict(stats.outcomes), "served": dict(stats.served)}
-            self.send_json(200, counts | {"batches_billed": round(self.server.batches.billed(), 10)})
+            self.send_json(200, self.server.stats.snapshot() | {"batches_billed": round(self.server.batches.billed(), 10)})
         elif self.path.endswith("/models"):
             self.send_json(200, {"data": models_data()})
         else:
@@ -317,8 +352,14 @@ class FakeHandler(BaseHTTPRequestHandler):
             return None
 
     def authorized(self) -> bool:
+        """Without a configured key anything goes, no header included; with one, only that bearer token."""
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        return bool(token) and self.server.config.key in (None, token)
+        return self.server.config.key in (None, token)
+
+    def refused_field(self, body: dict) -> str | None:
+        """In strict mode, the first field an OpenAI-compatible server would not know."""
+        unknown = sorted(set(body) - OPENAI_FIELDS)
+        return unknown[0] if self.server.config.strict and unknown else None
 
     def do_POST(self) -> None:
         if self.path.endswith("/batches"):
@@ -327,12 +368,17 @@ class FakeHandler(BaseHTTPRequestHandler):
         config = self.server.config
         if not self.path.endswith("/chat/completions"):
             return self.send_error_json(404, "not found")
+        self.server.stats.record(self.headers, body)
         if not self.authorized():
             self.server.stats.count("401")
             return self.send_error_json(401, "User not found.")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
             self.server.stats.count("400")
             return self.send_error_json(400, "Invalid request body")
+        if (refused := self.refused_field(body)) is not None:
+            self.server.stats.count("400")
+            return self.send_json(400, {"error": {"message": f"Unrecognized request argument supplied: {refused}",
+                                                  "type": "invalid_request_error", "param": None, "code": None}})
         if self.server.over_rate():
             self.server.stats.count("rate_limited")
             return self.send_error_json(429, "Rate limit exceeded", {"Retry-After": f"{config.retry_after:g}"})
@@ -348,8 +394,18 @@ class FakeHandler(BaseHTTPRequestHandler):
             time.sleep(config.latency * 0.1)
             headers = {"Retry-After": f"{config.retry_after:g}"} if fault == "429" else None
             return self.send_error_json(int(fault), f"fake fault {fault}", headers)
-        text = make_answer(self.server, body, fault, self.server.answer_rng(body), priced=config.report_cost)
-        self.stream_after_latency(text)
+        priced = config.report_cost and not config.strict
+        text = make_answer(self.server, body, fault, self.server.answer_rng(body), priced=priced)
+        self.stream_after_latency(self.plain(text) if config.strict else text)
+
+    @staticmethod
+    def plain(text: str) -> str:
+        """A completion as a plain server sends it; broken bodies stay as they are."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return text
+        return json.dumps(plain_completion(data)) if isinstance(data, dict) and "choices" in data else text
 
     def delay(self) -> float:
         config = self.server.config
@@ -409,8 +465,10 @@ def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
               help="Share of conversations with a correct denial such as 'I am not ChatGPT'.")
 @click.option("--deterministic/--random", default=False, show_default=True,
               help="Answer the same request body (in sync or batch mode) with the same conversation.")
+@click.option("--strict/--no-strict", default=False,
+              help="Play a plain OpenAI-compatible server at /v1: unknown request fields get 400, no cost reported.")
 def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key, cost, batch_delay, batch_results,
-                    batch_slugs, batch_error_rate, leak_rate, denial_rate, deterministic):
+                    batch_slugs, batch_error_rate, leak_rate, denial_rate, deterministic, strict):
     """Run the loopback fake API (chat completions, models list, Batch API) until Ctrl-C; prints its BASE_URL.
 
     Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4 --leak-rate 0.25 --denial-rate 0.2
@@ -422,7 +480,8 @@ def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, k
     batch = BatchFake(delay=batch_delay, results=batch_results, slugs=batch_slugs, error_rate=batch_error_rate,
                       report_cost=cost)
     config = FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm, report_cost=cost,
-                        batch=batch, leak_rate=leak_rate, denial_rate=denial_rate, deterministic=deterministic)
+                        batch=batch, leak_rate=leak_rate, denial_rate=denial_rate, deterministic=deterministic,
+                        strict=strict)
     server = FakeServer(config, port)
     click.echo(server.base_url, nl=True)
     try:
