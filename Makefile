@@ -34,10 +34,16 @@ BACKOFF ?= 1
 RPM ?=
 ## optional dollar cap on what one fetch may spend
 BUDGET ?=
-## dollars per million input tokens, for estimate when the models list lacks the model
+## dollars per million input tokens, for estimate and for answers without usage.cost, when the models list lacks the model
 PRICE_IN ?=
 ## dollars per million output tokens, likewise
 PRICE_OUT ?=
+## 1 sends the requests through the Batch API: about half the price, answers in minutes to hours
+BATCH ?= 0
+## most requests per batch
+BATCH_SIZE ?= 1000
+## 1 waits until every batch is collected; 0 submits and exits (run the same command again to collect)
+BATCH_WAIT ?= 1
 ## identity file instead of prompts/identity.md
 IDENTITY ?=
 ## background document (e.g. your model's README) added to every prompt
@@ -82,8 +88,9 @@ SEED_ARGS = --n $(N) $(if $(SEEDS),--seeds $(SEEDS))
 CHECK_ARGS = --ascii $(ASCII) --max-attempts $(MAX_ATTEMPTS) --judge $(JUDGE) $(if $(JUDGE_MODEL),--judge-model '$(JUDGE_MODEL)') $(if $(IDENTITY),--identity '$(IDENTITY)')
 LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)' $(CHECK_ARGS)
 READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
+PRICE_ARGS = $(if $(PRICE_IN),--price-in $(PRICE_IN)) $(if $(PRICE_OUT),--price-out $(PRICE_OUT))
 
-.PHONY: help prompts fetch validate dataset stats show estimate merge bench demo test clean distclean
+.PHONY: help prompts fetch validate dataset stats show estimate merge batches bench demo test clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -104,7 +111,8 @@ prompts: $(VENV)/.installed ## render one request body per seed into DATA_DIR/pr
 
 fetch: prompts ## send what the cache lacks, WORKERS at a time (needs the API key)
 	$(STAGES) fetch $(READ_ARGS) --workers $(WORKERS) --timeout $(TIMEOUT) --backoff $(BACKOFF) \
-		--openrouter '$(OPENROUTER)' $(if $(RPM),--rpm $(RPM)) $(if $(BUDGET),--budget $(BUDGET))
+		--openrouter '$(OPENROUTER)' $(if $(RPM),--rpm $(RPM)) $(if $(BUDGET),--budget $(BUDGET)) $(PRICE_ARGS) \
+		--batch $(BATCH) --batch-size $(BATCH_SIZE) --batch-wait $(BATCH_WAIT)
 
 validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR/rejected.jsonl
 	$(STAGES) validate $(READ_ARGS)
@@ -119,17 +127,20 @@ show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached a
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)
 
 estimate: prompts ## seeds still to fetch and their estimated cost; sends no chat requests
-	$(STAGES) estimate $(READ_ARGS) $(if $(PRICE_IN),--price-in $(PRICE_IN)) $(if $(PRICE_OUT),--price-out $(PRICE_OUT))
+	$(STAGES) estimate $(READ_ARGS) $(PRICE_ARGS)
 
 merge: $(VENV)/.installed ## copy answers from the cache folder(s) in FROM into CACHE_DIR
 	$(STAGES) merge --cache-dir '$(CACHE_DIR)' $(FROM)
+
+batches: $(VENV)/.installed ## the batches this cache knows: id, status, requests, age, cost (no network)
+	$(STAGES) batches --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)'
 
 bench: $(VENV)/.installed ## fetch and the bare thread-pool baseline side by side, start-up, rebuilds; DATA_DIR/bench.json
 	$(STAGES) bench --bench-cases '$(BENCH_CASES)' --bench-latency $(BENCH_LATENCY) --bench-fault-rate $(BENCH_FAULT_RATE) \
 		--bench-rebuild-n $(BENCH_REBUILD_N) --bench-repeats $(BENCH_REPEATS) --out '$(DATA_DIR)/bench.json'
 
 demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no key, no network
-	$(STAGES) demo --data-dir '$(DATA_DIR)'
+	$(STAGES) demo --data-dir '$(DATA_DIR)' --batch $(BATCH)
 
 test: $(VENV)/.installed ## run the test suite
 	$(PY) -m pytest

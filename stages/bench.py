@@ -317,7 +317,7 @@ def fill_cache(data: Path, cache_dir: Path, base_url: str, n: int) -> None:
     """Cached answers for seeds 0..n-1 as the fake API writes them; one seed in ten has a broken first answer."""
     from .cache import KeyMaker, encode_entry, open_cache
     from .prompts import load_body
-    from .transport.fakeapi import completion, faulty_content, make_conversation
+    from .transport.fakeapi import Tokens, completion, faulty_content, make_conversation
     with open_cache(cache_dir) as cache, cache.transact():
         for seed in range(n):
             body = load_body(data, seed)
@@ -325,8 +325,9 @@ def fill_cache(data: Path, cache_dir: Path, base_url: str, n: int) -> None:
             kinds = ["wrong_roles", ""] if seed % 10 == 0 else [""]
             for attempt, kind in enumerate(kinds):
                 content, finish = faulty_content(kind, make_conversation(prompt, rng).messages)
-                text = json.dumps(completion(content, prompt, finish))
-                cache.set(keys.key(attempt), encode_entry(seed, attempt, text, completions_url(base_url)))
+                tokens = Tokens(len(prompt) // 4, 0, len(content) // 4, 0)
+                text = json.dumps(completion(content, tokens, finish, tokens.cost()))
+                cache.set(keys.key(attempt), encode_entry(seed, attempt, text, url=completions_url(base_url)))
 
 
 def measure_rebuilds(n: int, work: Path, repeats: int) -> RebuildResult:

@@ -93,10 +93,14 @@ def open_cache(cache_dir: Path) -> Iterator[diskcache.Cache]:
         yield cache
 
 
-def encode_entry(seed: int, attempt: int, body_text: str, url: str | None = None) -> str:
-    """Entries are JSON text, not pickles: readable by any tool and safe to load. The endpoint is
-    named too, so a command run with another BASE_URL can say where the answers are."""
+def encode_entry(seed: int, attempt: int, body_text: str, cost: float | None = None, url: str | None = None) -> str:
+    """Entries are JSON text, not pickles: readable by any tool and safe to load. `cost` is what
+    the answer was billed when its body does not say (a share of a batch's bill, or priced from
+    its tokens); it then overrides the body's usage.cost. The endpoint is named too, so a command
+    run with another BASE_URL can say where the answers are."""
     entry = {"seed": seed, "attempt": attempt, "body": body_text}
+    if cost is not None:
+        entry["cost"] = cost
     if url is not None:
         entry["url"] = url
     return json.dumps(entry, ensure_ascii=False)

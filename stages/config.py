@@ -161,6 +161,22 @@ def identity_options(func):
     return option("CONTEXT", type=path, default=None, help="Background document (e.g. a README) for the prompt.")(func)
 
 
+def batch_options(func):
+    """BATCH, BATCH_SIZE and BATCH_WAIT, handed to the command as one `batch` argument (None: sync)."""
+    from .transport.batch import BatchSettings
+
+    @functools.wraps(func)
+    def command(*args, batch, batch_size, batch_wait, **kwargs):
+        return func(*args, batch=BatchSettings(batch_size, batch_wait) if batch else None, **kwargs)
+    command = option("BATCH", type=click.BOOL, default=False,
+                     help="Send the requests through the Batch API (about half the price; answers take minutes "
+                          "to hours) (1 or 0).")(command)
+    command = option("BATCH_SIZE", type=click.IntRange(1, 100_000), default=1000,
+                     help="Most requests per batch.")(command)
+    return option("BATCH_WAIT", type=click.BOOL, default=True,
+                  help="1 waits until every batch is collected; 0 submits and exits (run again to collect).")(command)
+
+
 def option_variables(commands) -> set[str]:
     """The environment variables these commands read, e.g. to keep them out of a child's environment."""
     return {param.envvar for command in commands for param in command.params if param.envvar}

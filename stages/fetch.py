@@ -17,21 +17,28 @@ import click
 from tqdm import tqdm
 
 from .cache import open_cache
-from .config import completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
+from .config import batch_options, completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
 from .errors import FatalAPIError
 from .key import load_key
 from .plan import Ask, Planner, Stored
+from .prompts import load_body
 from .review import Rules
 from .server import is_openrouter
 from .transport.answers import TransientAnswer, Usage
+from .transport.batch import BatchProgress, BatchRun, BatchSettings
+from .transport.batchapi import BatchAPI
 from .transport.budget import Budget, BudgetReached
 from .transport.client import Request, TransientHTTP, post_completion
+from .transport.ledger import Ledger
+from .transport.models import named_404
+from .transport.prices import Prices, given_prices, price_book, run_prices
 from .transport.throttle import Throttle
 from .validate import rules_for
 
 RETRIES = 10          # transient failures per answer before the seed waits for the next run
 MAX_PAUSE = 120.0     # cap on one backoff or Retry-After wait
 STOP_GRACE = 15.0     # after a fatal error, how long answers already in flight (maybe billed) may land
+WAITING_EXIT = 75     # BATCH_WAIT=0 left batches open: not an error, but nothing to build a dataset from yet
 UNREACHABLE_SECONDS = 20.0  # stop when nothing has connected for this long and nothing ever answered
 
 
@@ -50,6 +57,8 @@ class Job:
     key: str | None = field(default=None, repr=False)  # None: not read yet; "": the server wants none
     openrouter: bool = True                            # where the key is read from (see key.py)
     budget: Budget = field(default_factory=lambda: Budget(None))
+    batch: BatchSettings | None = None     # BATCH=1: requests travel through the Batch API
+    prices: Prices | None = None           # prices answers that report no usage.cost (batch prices with BATCH=1)
     key_lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -70,8 +79,11 @@ class Tally:
     cache_hits: int = 0
     stored: int = 0
     prompt_tokens: int = 0
+    cached_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0
     cost: float = 0.0
+    fresh_valid: int = 0      # seeds made valid by answers of this run
 
     def __post_init__(self):
         self.lock = threading.Lock()
@@ -81,6 +93,7 @@ class Tally:
         self.last_failure = ""
         self.reached = False                      # some request got an HTTP answer
         self.unreachable_since: float | None = None
+        self.batches: BatchProgress | None = None
 
     def add(self, **counts) -> None:
         with self.lock:
@@ -88,7 +101,8 @@ class Tally:
                 setattr(self, name, getattr(self, name) + value)
 
     def add_usage(self, usage: Usage) -> None:
-        self.add(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost=usage.cost,
+        self.add(prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
+                 completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens, cost=usage.cost,
                  stored=1)
 
     def failed(self, err: TransientAnswer) -> None:
@@ -245,7 +259,7 @@ class Pool:
         self.queue.put(item.seed, ask, item.retries + 1, delay=0.0 if limited else pause)
 
     def settle(self, valid: bool) -> None:
-        self.tally.add(done=1, valid=int(valid))
+        self.tally.add(done=1, valid=int(valid), fresh_valid=int(valid))
         self.queue.settle()
 
     def run(self, workers: int, on_tick) -> BudgetReached | None:
@@ -279,6 +293,25 @@ def unreachable_error(job: Job, tally: Tally) -> FatalAPIError:
                          "and no request was ever answered; check BASE_URL and the network")
 
 
+def batch_run(job: Job, cache, planner: Planner, tally: Tally, tick) -> BatchRun:
+    """The batch transport over the same planner, tally and budget as the sync one; it also
+    resumes the batches of earlier runs, so it runs even when every seed looks settled."""
+    base_url = job.url.removesuffix("/chat/completions")
+    api = BatchAPI(base_url, job.api_key, job.timeout)
+    return BatchRun(api, Ledger(cache, base_url), planner, tally, job.budget, job.prices, job.batch,
+                    lambda line: tqdm.write(line, file=sys.stderr), tick)
+
+
+def batch_progress_text(tally: Tally, run: BatchRun) -> dict:
+    """Requests settled out of those sent and still open, batches by status, the bill so far."""
+    waiting = sum(len(record.asks) for record in run.open.values())
+    text = {"requests": f"{run.progress.settled}/{run.progress.settled + waiting}", "batches": run.status_counts(),
+            "cost": f"${tally.cost:.4f}"}
+    if tally.last_failure:
+        text["last"] = tally.last_failure
+    return text
+
+
 def progress_text(tally: Tally, throttle: Throttle) -> dict:
     text = {"hits": tally.cache_hits, "retries": tally.retries, "failed": tally.done - tally.valid,
             "tokens": tally.prompt_tokens + tally.completion_tokens, "cost": f"${tally.cost:.4f}",
@@ -288,18 +321,44 @@ def progress_text(tally: Tally, throttle: Throttle) -> dict:
     return text
 
 
+def tokens_text(tally: Tally) -> str:
+    return (f"tokens {tally.prompt_tokens:,} prompt ({tally.cached_tokens:,} cached) + "
+            f"{tally.completion_tokens:,} completion ({tally.reasoning_tokens:,} reasoning)")
+
+
+def cost_text(tally: Tally) -> str:
+    each = f", ${tally.cost / tally.fresh_valid:.5f} per valid conversation" if tally.fresh_valid else ""
+    return f"${tally.cost:.4f} spent now{each}"
+
+
+def requests_text(tally: Tally) -> str:
+    if tally.batches is None:
+        return f"{tally.requests} requests ({tally.retries} retried)"
+    progress = tally.batches
+    earlier = f", {progress.resumed} open batches of an earlier run awaited" if progress.resumed else ""
+    return (f"{progress.sent} requests in {progress.created} batches ({progress.errors} per-request errors, "
+            f"sent again{earlier})")
+
+
 def summary_line(tally: Tally, n: int) -> str:
     if tally.settled_earlier:
         return f"fetch: {n}/{n} seeds valid, as an earlier run of these prompts found; 0 requests"
     missing = n - tally.valid
-    return (f"fetch: {tally.valid}/{n} seeds valid, {missing} without a valid answer; "
-            f"{tally.requests} requests ({tally.retries} retried), {tally.cache_hits} cached answers reused, "
-            f"{tally.prompt_tokens + tally.completion_tokens} tokens, ${tally.cost:.4f} spent now")
+    return (f"fetch: {tally.valid}/{n} seeds valid, {missing} without a valid answer; {requests_text(tally)}, "
+            f"{tally.cache_hits} cached answers reused, {tokens_text(tally)}, {cost_text(tally)}")
+
+
+def waiting_line(tally: Tally) -> str:
+    """BATCH_WAIT=0: what was left open on the API, and how to collect it."""
+    return (f"fetch: {tally.batches.created} batches submitted now; not waiting (BATCH_WAIT=0): run the same "
+            "command again to collect the results (`make batches` lists them; nothing is sent twice)")
 
 
 def interrupted_line(tally: Tally, n: int) -> str:
+    batches = ("; batches still open on the API are awaited and collected by the next run, not sent again"
+               if tally.batches is not None else "")
     return (f"fetch: interrupted; {tally.stored} answers cached in this run, {tally.valid}/{n} seeds valid so far; "
-            "run the same command again to resume (cached answers are not asked again)")
+            f"run the same command again to resume (cached answers are not asked again{batches})")
 
 
 def bodies_digest(data_dir: Path, seeds: range) -> str | None:
@@ -349,11 +408,13 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
     interval = 0.5 if sys.stderr.isatty() else 10.0
     with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=interval,
                                               dynamic_ncols=True, desc="fetch") as bar:
-        planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts)
+        planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts, job.prices)
+        batches = None
 
         def tick():
             tally.cache_hits = planner.hits
-            bar.set_postfix(progress_text(tally, throttle), refresh=False)
+            text = batch_progress_text(tally, batches) if batches else progress_text(tally, throttle)
+            bar.set_postfix(text, refresh=False)
             bar.update(tally.done - bar.n)
         try:
             if settled and cache.get(settled):
@@ -361,7 +422,11 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
                 tally.settled_earlier = True
             else:
                 items = queue_pending(planner, seeds, tally, tick)
-                if items:
+                if job.batch:
+                    batches = batch_run(job, cache, planner, tally, tick)
+                    tally.batches = batches.progress
+                    tally.budget_stop = batches.run([item.seed for item in items]).budget_stop
+                elif items:
                     pool = Pool(job, planner, throttle, tally, SeedQueue(items))
                     tally.budget_stop = pool.run(min(workers, len(items)), tick)
             if settled and tally.valid == len(seeds):
@@ -373,6 +438,24 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
     return tally
 
 
+def prices_for(job: Job, cache_dir: Path, seeds: range, given: Prices | None, budget: float | None) -> Prices | None:
+    """Prices of the run's model from PRICE_IN/PRICE_OUT or the models list (cached a day)."""
+    if not seeds:
+        return given
+    model = load_body(job.data_dir, seeds[0])["model"]
+    with open_cache(cache_dir) as cache:
+        book = price_book(job.url.removesuffix("/chat/completions"), model, cache, given)
+    return run_prices(book, job.batch is not None, budget, model)
+
+
+def explained(err: FatalAPIError, job: Job, cache_dir: Path, seeds: range) -> FatalAPIError:
+    """A 404 for a parameter the model does not support names the parameter and the fix."""
+    if err.status != 404 or not seeds:
+        return err
+    with open_cache(cache_dir) as cache:
+        return named_404(err, job.url.removesuffix("/chat/completions"), load_body(job.data_dir, seeds[0]), cache)
+
+
 @click.command("fetch")
 @review_options
 @option("WORKERS", type=click.IntRange(1, 1024), default=4, help="Requests in flight at once.")
@@ -380,20 +463,32 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
 @option("BACKOFF", type=click.FloatRange(min=0), default=1.0, help="First retry wait in seconds; doubles each retry.")
 @option("RPM", type=click.FloatRange(min=0, min_open=True), default=None, help="Cap on requests per minute (optional).")
 @option("BUDGET", type=click.FloatRange(min=0, min_open=True), default=None, help="Dollar cap on what this run may spend (optional).")
+@option("PRICE_IN", type=click.FloatRange(min=0), default=None,
+        help="Dollars per million input tokens, for answers that report no cost (default: the models list).")
+@option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens, likewise.")
+@batch_options
 @openrouter_option
-def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, timeout, backoff, rpm, budget, openrouter):
+def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, timeout, backoff, rpm, budget,
+                  price_in, price_out, batch, openrouter):
     """Send prompts without a valid cached answer to BASE_URL and cache every answer.
 
     Example: python -m stages fetch --n 1000 --workers 4
     """
     rules = rules_for(checks)
     job = Job(completions_url(base_url), data_dir, checks.max_attempts, timeout, backoff, rules, budget=Budget(budget),
-              openrouter=is_openrouter(base_url, openrouter))
+              batch=batch, openrouter=is_openrouter(base_url, openrouter))
     seeds = seed_range(n, seeds)
-    tally = run_fetch(job, cache_dir, seeds, workers, rpm)
+    job.prices = prices_for(job, cache_dir, seeds, given_prices(price_in, price_out), budget)
+    try:
+        tally = run_fetch(job, cache_dir, seeds, workers, rpm)
+    except FatalAPIError as err:
+        raise explained(err, job, cache_dir, seeds) from None
     if tally.interrupted:
         click.echo(interrupted_line(tally, len(seeds)), err=True)
         raise click.exceptions.Exit(130)
     click.echo(summary_line(tally, len(seeds)), err=True)
+    if tally.batches is not None and tally.batches.waiting:
+        click.echo(waiting_line(tally), err=True)
+        raise click.exceptions.Exit(WAITING_EXIT)
     if tally.budget_stop:
         raise tally.budget_stop

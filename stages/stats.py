@@ -7,6 +7,7 @@ import io
 import json
 import statistics
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -26,7 +27,8 @@ from .identity import load_identity
 from .language import first_message_script
 from .permodel import model_lines, model_stats, model_tallies
 from .prompts import load_body, load_sources, pick_axes
-from .review import review_seed
+from .judge import judge_body
+from .review import Rules, judge_entry, review_seed
 from .validate import rules_for
 
 OPENING_WORDS = 5
@@ -75,32 +77,47 @@ def load_conversations(path: Path) -> list[list[dict]]:
 
 
 def attempt_usage(raw: object) -> Usage:
-    """What one cached attempt cost; nothing for an entry this program cannot read."""
+    """What one cached attempt cost; nothing for an entry this program cannot read. An entry's own
+    `cost` (a share of a batch's bill, or priced from tokens) stands in for the body's usage.cost."""
     entry = decode_entry(raw)
+    if entry is None:
+        return Usage()
     try:
-        return usage_of(parse_completion(entry["body"])) if entry else Usage()
+        usage = usage_of(parse_completion(entry["body"]))
     except (TransientAnswer, PipelineError):
         return Usage()
+    cost = entry.get("cost")
+    return replace(usage, cost=float(cost)) if isinstance(cost, (int, float)) else usage
 
 
-def spending(cache: diskcache.Cache, url: str, data_dir: Path, seeds: range) -> tuple[Usage, int]:
-    """Tokens and dollars of every cached attempt of these seeds, and how many attempts there were;
-    url is the API root (BASE_URL)."""
-    total, attempts = Usage(), 0
-    for seed in seeds:
-        try:
-            body = load_body(data_dir, seed)
-        except PipelineError:
-            continue  # no rendered prompt, so no key to look the answers up by
-        for raw in cached_attempts(cache, completions_url(url), body):
+def judge_usage(cache: diskcache.Cache, url: str, body: dict, raw: object, rules: Rules) -> Usage:
+    """What the judge's answers on one cached conversation cost (none unless it passed the checks)."""
+    verdict = judge_entry(raw, rules)
+    if verdict.messages is None or not verdict.valid:
+        return Usage()
+    judge_request = judge_body(body, verdict.messages, rules.judge)
+    return sum((attempt_usage(answer) for answer in cached_attempts(cache, url, judge_request)), Usage())
+
+
+def spending(cache: diskcache.Cache, url: str, data_dir: Path, seeds: range,
+             rules: Rules | None = None) -> tuple[Usage, int]:
+    """Tokens and dollars of every cached attempt of these seeds, and of the judge's answers on
+    them when the rules have a judge, and how many conversation attempts there were; url is the
+    API root (BASE_URL)."""
+    total, attempts, chat_url = Usage(), 0, completions_url(url)
+    judged = rules is not None and rules.judge is not None
+    for _, body in rendered_bodies(data_dir, seeds):
+        for raw in cached_attempts(cache, chat_url, body):
             total += attempt_usage(raw)
             attempts += 1
+            if judged:
+                total += judge_usage(cache, chat_url, body, raw, rules)
     return total, attempts
 
 
-def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range) -> Usage:
-    """Tokens and dollars of every cached attempt of seeds 0..n-1 (or a range)."""
-    return spending(cache, url, data_dir, range(n) if isinstance(n, int) else n)[0]
+def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range, rules: Rules | None = None) -> Usage:
+    """Tokens and dollars of every cached attempt of seeds 0..n-1 (or a range), the judge's included."""
+    return spending(cache, url, data_dir, range(n) if isinstance(n, int) else n, rules)[0]
 
 
 def summary(values: list[int]) -> dict:
@@ -143,11 +160,15 @@ def axis_stats(axes: dict[str, dict[str, int]]) -> dict:
             for name, items in axes.items()}
 
 
-def usage_stats(spent: Usage | None) -> dict | None:
+def usage_stats(spent: Usage | None, conversations: int) -> dict | None:
+    """Tokens split four ways, dollars, and dollars per conversation in the file (every attempt and
+    judge answer paid for, over the conversations kept)."""
     if spent is None:
         return None
-    return {"prompt_tokens": spent.prompt_tokens, "completion_tokens": spent.completion_tokens,
-            "cost": round(spent.cost, 6)}
+    each = round(spent.cost / conversations, 6) if conversations else None
+    return {"prompt_tokens": spent.prompt_tokens, "cached_tokens": spent.cached_tokens,
+            "completion_tokens": spent.completion_tokens, "reasoning_tokens": spent.reasoning_tokens,
+            "cost": round(spent.cost, 6), "cost_per_conversation": each}
 
 
 def compute_stats(conversations: list[list[dict]], spent: Usage | None = None,
@@ -163,7 +184,7 @@ def compute_stats(conversations: list[list[dict]], spent: Usage | None = None,
         "duplicates": duplicate_stats(conversations),
         "top_openings": top_openings(conversations),
         "non_ascii_messages": sum(not m["content"].isascii() for c in conversations for m in c),
-        "spent": usage_stats(spent),
+        "spent": usage_stats(spent, len(conversations)),
     }
     if axes is not None:
         stats["axes"] = axis_stats(axes)
@@ -185,8 +206,10 @@ def describe_counts(counts: dict) -> str:
 def describe_spent(spent: dict | None) -> str:
     if spent is None:
         return "unknown (no cache)"
-    return (f"{spent['prompt_tokens']:,} prompt + {spent['completion_tokens']:,} completion tokens, "
-            f"${spent['cost']:.4f}")
+    each = "" if spent["cost_per_conversation"] is None else f", ${spent['cost_per_conversation']:.5f} per conversation"
+    return (f"{spent['prompt_tokens']:,} prompt ({spent['cached_tokens']:,} cached) + "
+            f"{spent['completion_tokens']:,} completion ({spent['reasoning_tokens']:,} reasoning) tokens, "
+            f"${spent['cost']:.4f}{each}")
 
 
 def axis_lines(axes: dict) -> list[str]:
@@ -256,13 +279,14 @@ def draw_figure(conversations: list[list[dict]], stats: dict) -> bytes:
     return buffer.getvalue()
 
 
-def spent_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range) -> tuple[Usage | None, str | None]:
+def spent_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range,
+             rules: Rules | None = None) -> tuple[Usage | None, str | None]:
     """The spend (None when there is no cache folder: opening one would create it), and where the
     answers are when the cache holds none for these seeds under BASE_URL."""
     if not cache_dir.is_dir():
         return None, None
     with open_cache(cache_dir) as cache:
-        spent, attempts = spending(cache, base_url, data_dir, seeds)
+        spent, attempts = spending(cache, base_url, data_dir, seeds, rules)
         return spent, None if attempts else elsewhere_hint(cache, seeds, base_url, "stats")
 
 
@@ -307,7 +331,7 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
                 checks: CheckChoice = CheckChoice()) -> tuple[dict, str | None]:
     """The stats, written to stats.json and stats.png, and a hint when no answer was found under BASE_URL."""
     conversations = load_conversations(dataset_path(data_dir))
-    spent, hint = spent_in(cache_dir, base_url, data_dir, seeds)
+    spent, hint = spent_in(cache_dir, base_url, data_dir, seeds, rules_for(checks) if checks.judge else None)
     stats = compute_stats(conversations, spent, axis_coverage(seeds))
     stats["fidelity"] = fidelity_stats(conversations, load_identity(checks.identity).facts,
                                        reviewed_in(cache_dir, base_url, data_dir, seeds, checks))

@@ -15,7 +15,7 @@ GOOD = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hel
 def answer(seed: int, url: str | None) -> str:
     """An entry as fetch writes it for this endpoint (None: as entries were before they named it)."""
     body = json.dumps(chat_answer(conversation_content(GOOD)))
-    return encode_entry(seed, 0, body, completions_url(url) if url else None)
+    return encode_entry(seed, 0, body, url=completions_url(url) if url else None)
 
 
 @pytest.fixture

@@ -69,7 +69,8 @@ def test_first_message_script_is_the_script_of_most_letters(text, script):
 def test_axes_are_copied_with_their_least_and_most_used_counts():
     stats = compute_stats(CONVERSATIONS[:2], Usage(10, 5, 0.5), axes={"persona": {"student": 3, "teacher": 1}})
     assert stats["axes"] == {"persona": {"counts": {"student": 3, "teacher": 1}, "min": 1, "max": 3}}
-    assert stats["spent"] == {"prompt_tokens": 10, "completion_tokens": 5, "cost": 0.5}
+    assert stats["spent"] == {"prompt_tokens": 10, "cached_tokens": 0, "completion_tokens": 5, "reasoning_tokens": 0,
+                              "cost": 0.5, "cost_per_conversation": 0.25}
     table = format_table(stats)
     assert "persona" in table and "student" in table and "$0.5000" in table
 
@@ -133,8 +134,10 @@ def test_command_reports_what_was_spent(rendered):
                                                 "--cache-dir", str(rendered[1]), "--base-url", URL])
     assert result.exit_code == 0, result.output
     written = json.loads((rendered[0] / "stats.json").read_text(encoding="utf-8"))
-    assert written["spent"] == {"prompt_tokens": 100, "completion_tokens": 50, "cost": 0.25}
-    assert "100 prompt + 50 completion tokens, $0.2500" in result.stdout
+    assert written["spent"] == {"prompt_tokens": 100, "cached_tokens": 0, "completion_tokens": 50,
+                                "reasoning_tokens": 0, "cost": 0.25, "cost_per_conversation": 0.125}
+    assert "100 prompt (0 cached) + 50 completion (0 reasoning) tokens, $0.2500, $0.12500 per conversation" \
+        in result.stdout
 
 
 def test_per_model_numbers_follow_each_seeds_model(dirs):

@@ -1,7 +1,9 @@
 """The one place that talks HTTP: a connection per worker thread and a total deadline per request.
 
-`post_completion` returns the body text of an HTTP 200, or raises TransientHTTP / FatalAPIError.
-requests is imported on the first request, so a run with nothing to send never loads it.
+`send` makes any call (a chat completion, a batch create or poll, the models list) and returns
+the body text of a 2xx answer, or raises TransientHTTP / FatalAPIError; `post_completion` is
+the chat-completions case. requests is imported on the first call, so a run with nothing to
+send never loads it.
 """
 from __future__ import annotations
 
@@ -52,9 +54,16 @@ def connection_failure(err: requests.RequestException) -> TransientHTTP:
 @dataclass
 class Request:
     url: str
-    body: dict
-    key: str = field(repr=False)  # "" for a server that wants none: no Authorization header
+    body: dict | None                     # sent as JSON; None sends no body (a GET)
+    key: str | None = field(repr=False)   # None or "": no Authorization header (a server that wants none, the models list)
     timeout: float = 120.0
+    method: str = "POST"
+
+    def headers(self) -> dict:
+        headers = {"X-Title": "identity-chats"}
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        return headers
 
 
 @dataclass
@@ -88,24 +97,24 @@ def prepared_url(url: str) -> str:
 @functools.lru_cache(maxsize=1)
 def base_headers() -> dict[str, str]:
     import requests
-    return {**requests.utils.default_headers(), "Content-Type": "application/json", "X-Title": "identity-chats"}
+    return dict(requests.utils.default_headers())
 
 
 def prepare(request: Request) -> requests.PreparedRequest:
-    """The POST as a requests.Session would prepare it, without the session's per-request merging
-    of cookies, hooks, auth and settings, which an API call with a bearer key does not use and
-    which cost more CPU than the rest of the request (see `make bench`)."""
+    """The call as a requests.Session would prepare it, without the session's per-request merging
+    of cookies, hooks, auth, settings and redirects, which an API call with a bearer key does not
+    use and which cost more CPU than the rest of the request (see `make bench`)."""
     import requests
     from requests.structures import CaseInsensitiveDict
-    payload = json.dumps(request.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     prepared = requests.PreparedRequest()
-    prepared.method = "POST"
+    prepared.method = request.method
     prepared.url = prepared_url(request.url)
-    headers = {**base_headers(), "Content-Length": str(len(payload))}
-    if request.key:  # "" for a server that wants none: no Authorization header
-        headers["Authorization"] = f"Bearer {request.key}"
+    headers = {**base_headers(), **request.headers()}
+    if request.body is not None:
+        payload = json.dumps(request.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        headers.update({"Content-Type": "application/json", "Content-Length": str(len(payload))})
+        prepared.body = payload
     prepared.headers = CaseInsensitiveDict(headers)
-    prepared.body = payload
     return prepared
 
 
@@ -200,10 +209,11 @@ def shutdown_socket(sock) -> None:
 
 
 def raise_for_status(response: requests.Response, sent_key: bool = True) -> None:
+    """2xx passes (a batch create answers 202); the rest is fatal or worth retrying."""
     status = response.status_code
-    if status == 200:
+    if 200 <= status < 300:
         return
-    if 300 <= status < 400:  # a POST is not followed: a redirected API root is a wrong BASE_URL
+    if 300 <= status < 400:  # not followed: a redirected API root is a wrong BASE_URL
         where = response.headers.get("Location") or "another address"
         raise FatalAPIError(f"HTTP {status}: the API redirects to {where}; set BASE_URL to the address it names")
     detail = error_message(json_or_none(response))
@@ -213,9 +223,10 @@ def raise_for_status(response: requests.Response, sent_key: bool = True) -> None
         raise fatal_error(status, detail)
     refused = rejection_line(detail or response.text[:300], status) if status == 422 else None
     if refused:  # how FastAPI-based servers refuse a field
-        raise FatalAPIError(refused)
+        raise FatalAPIError(refused, status, detail)
     if 400 <= status < 500 and status not in (408, 429):
-        raise FatalAPIError(f"HTTP {status} from the API: {detail[:160] or 'no details'}; check BASE_URL and MODEL")
+        raise FatalAPIError(f"HTTP {status} from the API: {detail[:160] or 'no details'}; check BASE_URL and MODEL",
+                            status, detail)
     raise TransientHTTP(f"HTTP {status}", status, retry_after_seconds(response))
 
 
@@ -226,7 +237,8 @@ def json_or_none(response: requests.Response) -> object:
         return None
 
 
-def post_completion(request: Request) -> str:
+def send(request: Request) -> str:
+    """One call on the thread's connection, with the total deadline and status handling; the 2xx body text."""
     import requests
     deadline = time.monotonic() + request.timeout
     link = thread_link(request.url)
@@ -238,3 +250,16 @@ def post_completion(request: Request) -> str:
     with response:
         raise_for_status(response, sent_key=bool(request.key))
         return read_body(response, deadline)
+
+
+def post_completion(request: Request) -> str:
+    return send(request)
+
+
+def get_json(url: str, key: str | None, timeout: float = 30.0) -> object:
+    """GET a JSON document; TransientHTTP when the body is not JSON."""
+    text = send(Request(url, None, key, timeout, method="GET"))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise TransientHTTP(f"GET {url.rsplit('/', 1)[-1]}: the answer is not JSON") from None
