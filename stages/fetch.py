@@ -6,6 +6,7 @@ import hashlib
 import heapq
 import itertools
 import json
+import os
 import random
 import sys
 import threading
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from .cache import open_cache
 from .config import batch_options, completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
@@ -146,10 +146,10 @@ class SeedQueue:
     """Seeds ready now or after a backoff. A worker takes whichever is ready, so a seed waiting
     out its backoff never holds a worker; `open` counts seeds not yet settled."""
 
-    def __init__(self, items: list[Item]):
-        self.heap = sorted(items)
-        self.open = len(items)
-        self.order = itertools.count(len(items))
+    def __init__(self, open_seeds: int):
+        self.heap: list[Item] = []
+        self.open = open_seeds
+        self.order = itertools.count()
         self.stopped = False
         self.cond = threading.Condition()
 
@@ -262,10 +262,16 @@ class Pool:
         self.tally.add(done=1, valid=int(valid), fresh_valid=int(valid))
         self.queue.settle()
 
-    def run(self, workers: int, on_tick) -> BudgetReached | None:
+    def run(self, workers: int, on_tick, feed) -> BudgetReached | None:
+        """Start the workers, then feed the queue from this thread while they already send."""
         self.running = workers
         for _ in range(workers):
             threading.Thread(target=self.work, daemon=True).start()
+        try:
+            feed(self.queue)
+        except BaseException:
+            self.queue.stop()
+            raise
         self.wait(on_tick)
         on_tick()
         if self.error:
@@ -298,6 +304,7 @@ def batch_run(job: Job, cache, planner: Planner, tally: Tally, tick) -> BatchRun
     resumes the batches of earlier runs, so it runs even when every seed looks settled."""
     base_url = job.url.removesuffix("/chat/completions")
     api = BatchAPI(base_url, job.api_key, job.timeout)
+    from tqdm import tqdm
     return BatchRun(api, Ledger(cache, base_url), planner, tally, job.budget, job.prices, job.batch,
                     lambda line: tqdm.write(line, file=sys.stderr), tick)
 
@@ -364,10 +371,11 @@ def interrupted_line(tally: Tally, n: int) -> str:
 def bodies_digest(data_dir: Path, seeds: range) -> str | None:
     """A hash of the rendered request files themselves, or None when one is missing."""
     digest = hashlib.sha256()
-    folder = prompt_dir(data_dir)
+    folder = os.fspath(prompt_dir(data_dir))
     for seed in seeds:
         try:
-            digest.update((folder / f"{seed}.json").read_bytes())
+            with open(os.path.join(folder, f"{seed}.json"), "rb") as file:
+                digest.update(file.read())
         except OSError:
             return None
         digest.update(b"\0")
@@ -383,6 +391,21 @@ def settled_key(job: Job, seeds: range) -> str | None:
         return None
     parts = [bodies, job.url, seeds.start, seeds.stop, job.rules.fingerprint]
     return "settled:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def feeder(planner: Planner, seeds: range, tally: Tally, on_tick):
+    """feed(queue): settle what the cache can and queue the rest with the request each needs first."""
+    def feed(queue: SeedQueue) -> None:
+        for count, seed in enumerate(seeds, 1):
+            ask = planner.next_ask(seed)
+            if ask is None:
+                tally.add(done=1, valid=int(planner.outcomes[seed]))
+                queue.settle()
+            else:
+                queue.put(seed, ask)
+            if count % 1000 == 0:
+                on_tick()
+    return feed
 
 
 def queue_pending(planner: Planner, seeds: range, tally: Tally, on_tick) -> list[Item]:
@@ -406,6 +429,7 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
     settled = settled_key(job, seeds)
     # In a log (not a terminal) one progress line per 10 s is plenty.
     interval = 0.5 if sys.stderr.isatty() else 10.0
+    from tqdm import tqdm  # here, not at import: a run with nothing to do starts faster
     with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=interval,
                                               dynamic_ncols=True, desc="fetch") as bar:
         planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts, job.prices)
@@ -421,15 +445,15 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
                 tally.add(done=len(seeds), valid=len(seeds))
                 tally.settled_earlier = True
             else:
-                items = queue_pending(planner, seeds, tally, tick)
                 if job.batch:
+                    items = queue_pending(planner, seeds, tally, tick)
                     batches = batch_run(job, cache, planner, tally, tick)
                     tally.batches = batches.progress
                     tally.budget_stop = batches.run([item.seed for item in items]).budget_stop
-                elif items:
-                    pool = Pool(job, planner, throttle, tally, SeedQueue(items))
-                    tally.budget_stop = pool.run(min(workers, len(items)), tick)
-            if settled and tally.valid == len(seeds):
+                elif seeds:
+                    pool = Pool(job, planner, throttle, tally, SeedQueue(len(seeds)))
+                    tally.budget_stop = pool.run(min(workers, len(seeds)), tick, feeder(planner, seeds, tally, tick))
+            if settled and tally.valid == len(seeds) and not tally.settled_earlier:
                 cache.set(settled, True)
         except KeyboardInterrupt:
             job.stop.set()
