@@ -10,7 +10,6 @@ import jsonschema
 
 from .errors import PipelineError
 
-RULES_VERSION = 1  # bump when the checks below change, so runs remembered as finished are reviewed again
 BAD_FINISH = {"length": "truncated", "content_filter": "content_filter"}
 
 

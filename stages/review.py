@@ -3,12 +3,14 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
+from importlib.metadata import version
 
 import diskcache
 
 from .transport.answers import TransientAnswer, parse_completion
 from .cache import cached_attempts, decode_entry
-from .checks import RULES_VERSION, Verdict, judge, make_validator
+from .checks import Verdict, judge, make_validator
+from .codehash import code_digest
 from .errors import FatalAPIError
 from .prompts import load_body
 
@@ -17,7 +19,7 @@ from .prompts import load_body
 class Rules:
     validator: object
     ascii_only: bool = False
-    fingerprint: str = ""  # names the schema and options, for remembering finished runs
+    fingerprint: str = ""  # names the schema, options and judging code, for remembering finished runs
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,9 @@ class SeedReview:
 
 
 def make_rules(schema: dict, ascii_only: bool = False) -> Rules:
-    parts = [schema, ascii_only, RULES_VERSION]
+    # The code that judges (and the schema libraries' versions) is part of the rules, so a run
+    # remembered as finished is reviewed again after any change to them.
+    parts = [schema, ascii_only, code_digest(), version("fastjsonschema"), version("jsonschema")]
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     return Rules(make_validator(schema), ascii_only, fingerprint)
 

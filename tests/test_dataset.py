@@ -1,9 +1,12 @@
 """The assembled file: nanochat's loading rules, other trainers' format, dedup and the stable split."""
 import json
+import random
 
 import pytest
 
+from stages.cache import open_cache
 from stages.dataset import in_validation
+from stages.prompts import Settings, load_sources, render_all
 
 from conftest import FAKE_URL, TEST_KEY, cache_entry, conversation_content, store_answer, run
 
@@ -52,8 +55,12 @@ def test_every_line_loads_in_nanochat(fetched):
     assert [nanochat_problem(line) for line in text.splitlines()] == [None] * 40
 
 
-def test_messages_format_loads_with_hugging_face_datasets(fetched):
-    datasets = pytest.importorskip("datasets")
+def test_messages_format_loads_with_hugging_face_datasets(fetched, monkeypatch, tmp_path):
+    # Offline, and its cache in the test's folder: the json loader needs neither network nor home folder.
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    datasets = pytest.importorskip("datasets", reason="the optional hf extra: .venv/bin/pip install -e '.[hf]'")
     dirs, base_url = fetched
     build(dirs, 40, "--format", "messages", base_url=base_url)
     table = datasets.load_dataset("json", data_files=str(dirs[0] / "identity_conversations.jsonl"), split="train")
@@ -105,3 +112,68 @@ def test_duplicates_are_dropped_keeping_the_lowest_seed(rendered):
     everything = build(rendered, 4, "--dedup", 0)
     assert "0 duplicates dropped" in everything.stderr
     assert len(lines(rendered[0] / "identity_conversations.jsonl")) == 4
+
+
+WORDS = "sprout model small open answers questions languages code maths limits privacy honest careful".split()
+
+
+def seed_conversation(seed: int) -> list[dict]:
+    """A conversation that names its seed and shares few word triples with any other seed's."""
+    rng = random.Random(seed)
+    return conversation(f"seed {seed}: " + " ".join(rng.choice(WORDS) for _ in range(40)))
+
+
+def seed_of(row: list[dict]) -> int:
+    return int(row[1]["content"].split(":")[0].removeprefix("seed "))
+
+
+def store_seed_answers(dirs, seeds) -> None:
+    for seed in seeds:
+        store_answer(dirs, seed, 0, cache_entry(conversation_content(seed_conversation(seed))))
+
+
+@pytest.fixture
+def rendered_40(dirs):
+    render_all(load_sources(), Settings(), 40, dirs[0] / "prompts")
+    return dirs
+
+
+def test_lines_follow_numeric_seed_order_past_ten(rendered_40):
+    store_seed_answers(rendered_40, reversed(range(25)))  # cached in reverse, and beyond 9 so 10 < 2 as text
+    build(rendered_40, 25)
+    assert [seed_of(row) for row in lines(rendered_40[0] / "identity_conversations.jsonl")] == list(range(25))
+
+
+def split_seeds(dirs, *args) -> tuple[set[int], set[int]]:
+    build(dirs, 40, "--split", 0.3, *args)
+    return ({seed_of(row) for row in lines(dirs[0] / "identity_conversations.jsonl")},
+            {seed_of(row) for row in lines(dirs[0] / "identity_conversations.val.jsonl")})
+
+
+def test_a_seeds_split_side_does_not_depend_on_the_other_rows(rendered_40):
+    store_seed_answers(rendered_40, range(40))
+    train, val = split_seeds(rendered_40)
+    assert train | val == set(range(40)) and not train & val and 4 <= len(val) <= 20
+    # Early seeds rejected or dropped as duplicates shift every later row's position, not its side.
+    with open_cache(rendered_40[1]) as cache:
+        cache.clear()
+    store_seed_answers(rendered_40, range(3, 40))
+    store_answer(rendered_40, 4, 0, cache_entry(conversation_content(seed_conversation(3))))  # a copy of seed 3
+    fewer_train, fewer_val = split_seeds(rendered_40)
+    assert fewer_val == val - {0, 1, 2, 4} and fewer_train == train - {0, 1, 2, 4}
+    # A slice of seeds (SEEDS=10:40) keeps each seed's side too.
+    sliced = run("dataset", "--seeds", "10:40", "--data-dir", rendered_40[0], "--cache-dir", rendered_40[1],
+                 "--base-url", FAKE_URL, "--split", 0.3)
+    assert sliced.exit_code == 0, sliced.output
+    assert {seed_of(row) for row in lines(rendered_40[0] / "identity_conversations.val.jsonl")} == \
+        {seed for seed in val if seed >= 10}
+
+
+def test_no_conversation_from_some_seeds_is_an_error(rendered):
+    result = run("dataset", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", FAKE_URL)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"Error: no conversation for any of the 5 seeds (not_fetched 5; see "
+                                     f"{rendered[0] / 'rejected.jsonl'}): run `make fetch` with the same N, "
+                                     "BASE_URL and prompts")
+    store_answer(rendered, 2, 0, cache_entry(conversation_content(conversation(LONG))))
+    assert "wrote 1 conversations" in build(rendered, 5).stderr
