@@ -1,4 +1,5 @@
 """Rate limits, BUDGET, estimate and split runs: the controls a person has over a big, paid run."""
+import json
 import re
 import time
 
@@ -8,7 +9,9 @@ import responses
 from stages.transport.budget import Budget, BudgetReached
 from stages.transport.throttle import Throttle
 
-from conftest import TEST_KEY, run
+from conftest import GOOD, TEST_KEY, cache_entry, chat_answer, conversation_content, run, store_answer
+
+BASE = "http://127.0.0.1:9/api/v1"
 
 
 def fetch_args(dirs, server, n, *extra):
@@ -140,3 +143,36 @@ def test_a_finished_run_is_remembered_until_prompts_or_rules_change(dirs, fake_a
     assert render_again.exit_code == 0
     changed = run(*args, OPENROUTER_API_KEY=TEST_KEY)
     assert "6/6 seeds valid" in changed.stderr and server.stats.requests == sent + 6
+
+
+@responses.activate
+def test_failed_requests_do_not_lower_the_cost_per_answer(rendered):
+    """A request that fails is not billed and says nothing about what an answer costs: counted as
+    a $0 answer it would drag the average down and let the run spend past its cap."""
+    count = [0]
+
+    def answer(request):
+        count[0] += 1
+        if count[0] % 2 == 1:  # every other request fails, unbilled
+            return 503, {}, json.dumps({"error": {"code": 503, "message": "busy"}})
+        return 200, {}, json.dumps(chat_answer(conversation_content(GOOD), cost=0.004))
+    responses.add_callback(responses.POST, BASE + "/chat/completions", callback=answer)
+    result = run("fetch", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", BASE,
+                 "--budget", 0.01, "--workers", 1, "--backoff", 0, OPENROUTER_API_KEY=TEST_KEY)
+    assert result.exit_code == 1, result.output
+    spent = 0.004 * (count[0] // 2)
+    assert spent <= 0.01 + 1e-9, f"{count[0]} requests, ${spent:.3f} spent under a $0.01 budget"
+    assert result.stderr.strip().splitlines()[-1] == ("Error: budget of $0.01 reached: $0.0080 spent in this run; "
+                                                      "rerun with a higher BUDGET to continue where this one stopped")
+
+
+def test_estimate_prices_only_the_seeds_without_a_valid_answer(rendered):
+    for seed in (0, 2, 4):
+        store_answer(rendered, seed, 0, cache_entry(conversation_content(GOOD)))
+    store_answer(rendered, 1, 0, cache_entry("not json"))  # cached but invalid: still to be asked
+    result = run("estimate", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", BASE,
+                 "--price-in", 100, "--price-out", 1000)
+    assert result.exit_code == 0, result.output
+    assert "seeds: 5, still without a valid answer: 2 " in result.output
+    total, each = re.search(r"estimated cost: \$([\d.]+) \(\$([\d.]+) per request", result.output).groups()
+    assert float(each) > 1 and total == f"{2 * float(each):.2f}"
