@@ -1,7 +1,9 @@
 """The HTTP client against the real loopback fake: keep-alive whitespace, hung answers, statuses."""
 import time
+from email.utils import formatdate
 
 import pytest
+import responses
 
 from stages.transport.answers import parse_completion
 from stages.transport.client import Request, TransientHTTP, post_completion
@@ -50,3 +52,18 @@ def test_transient_statuses_carry_retry_after(fake_api, fault, status):
 def test_refused_connection_is_transient():
     with pytest.raises(TransientHTTP, match="connection refused"):
         post_completion(Request("http://127.0.0.1:9/chat/completions", BODY, TEST_KEY, 2.0))
+
+
+@pytest.mark.parametrize("header, low, high", [("7", 7, 7), ("http-date", 27, 30), ("soon-ish", None, None)])
+@responses.activate
+def test_retry_after_in_seconds_or_as_an_http_date(header, low, high):
+    if header == "http-date":
+        header = formatdate(time.time() + 30, usegmt=True)  # whole seconds: 29 to 30 s from now
+    url = "http://127.0.0.1:9/api/v1/chat/completions"
+    responses.post(url, status=429, headers={"Retry-After": header}, json={"error": {"code": 429, "message": "slow"}})
+    with pytest.raises(TransientHTTP) as err:
+        post_completion(Request(url, BODY, TEST_KEY, 5.0))
+    if low is None:
+        assert err.value.retry_after is None  # a malformed header falls back to the backoff
+    else:
+        assert low <= err.value.retry_after <= high
