@@ -3,10 +3,11 @@ import time
 from email.utils import formatdate
 
 import pytest
+import requests
 import responses
 
 from stages.transport.answers import parse_completion
-from stages.transport.client import Request, TransientHTTP, post_completion
+from stages.transport.client import Request, TransientHTTP, connection_failure, post_completion
 from stages.errors import FatalAPIError
 from stages.prompts import Settings, load_sources, request_body
 
@@ -67,3 +68,18 @@ def test_retry_after_in_seconds_or_as_an_http_date(header, low, high):
         assert err.value.retry_after is None  # a malformed header falls back to the backoff
     else:
         assert low <= err.value.retry_after <= high
+
+
+@pytest.mark.parametrize("error, reason, unreachable", [
+    (requests.exceptions.SSLError("bad certificate"), "TLS error", True),
+    (requests.exceptions.ConnectTimeout("too slow"), "connect timeout", True),
+    (requests.ConnectionError("NameResolutionError: Failed to resolve 'nowhere.invalid'"), "DNS lookup failed", True),
+    (requests.ConnectionError("[Errno -2] Name or service not known"), "DNS lookup failed", True),
+    (requests.ConnectionError("getaddrinfo failed"), "DNS lookup failed", True),
+    (requests.ConnectionError("[Errno 111] Connection refused"), "connection refused", True),
+    (requests.ConnectionError("NewConnectionError: cannot connect"), "connection refused", True),
+    (requests.ConnectionError("Connection reset by peer"), "connection failed: ConnectionError", False),
+    (requests.exceptions.ChunkedEncodingError("cut"), "connection failed: ChunkedEncodingError", False)])
+def test_connection_failures_are_named_and_told_apart_from_a_dropped_answer(error, reason, unreachable):
+    failure = connection_failure(error)
+    assert (str(failure), failure.unreachable, failure.status) == (reason, unreachable, None)

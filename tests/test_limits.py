@@ -66,6 +66,17 @@ def test_budget_reserves_room_for_what_is_in_flight():
     budget.reserve()
 
 
+def test_budget_estimates_from_the_average_answer():
+    budget = Budget(1.0)
+    for cost in (0.125, 0.375):      # two answers: 0.5 spent, 0.25 on average
+        budget.reserve()
+        budget.settle(cost)
+    for _ in range(2):               # 0.5 + 2 x 0.25 = 1.0: still within the cap
+        budget.reserve()
+    with pytest.raises(BudgetReached):
+        budget.reserve()
+
+
 def test_budget_stops_the_run_and_a_rerun_continues(dirs, fake_api):
     rendered = render(dirs, 30)
     server = fake_api(latency=0.02)
