@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from stages.transport.answers import TransientAnswer, Usage, parse_completion, usage_of
+from stages.transport.answers import TransientAnswer, Usage, error_message, fatal_error, parse_completion, usage_of
 from stages.errors import FatalAPIError
 
 from conftest import GOOD, chat_answer, conversation_content
@@ -38,3 +38,17 @@ def test_usage_is_read_and_tolerates_junk():
     assert usage_of(chat_answer("x", cost=0.25)) == Usage(100, 50, 0.25)
     assert usage_of({"usage": {"prompt_tokens": "n/a", "cost": None}}) == Usage()
     assert usage_of({}) == Usage()
+
+
+def test_fatal_error_names_status_cause_and_fix_with_the_apis_words_cut_short():
+    assert str(fatal_error(402)) == "HTTP 402, the account is out of credits; add credits or lower MAX_TOKENS"
+    long = fatal_error(400, "x" * 300)
+    assert str(long) == f"HTTP 400, the request was rejected as malformed: {'x' * 160}; check MODEL and the files in prompts/"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"error": {"code": 502, "message": "Provider returned error"}}, "Provider returned error"),
+    ({"error": {"code": 500}}, ""), ({"error": "slow down"}, "slow down"), ({"error": None}, ""), ({}, ""),
+    (None, ""), ([1, 2], "")])
+def test_error_message_is_the_apis_own_words_or_nothing(data, message):
+    assert error_message(data) == message

@@ -26,6 +26,7 @@ def test_entries_round_trip_and_foreign_values_are_none():
     raw = encode_entry(3, 1, '{"choices": []}')
     assert json.loads(raw) == {"seed": 3, "attempt": 1, "body": '{"choices": []}'}
     assert decode_entry(raw) == {"seed": 3, "attempt": 1, "body": '{"choices": []}'}
+    assert "Привет" in encode_entry(0, 0, "Привет")  # readable text, not \u escapes
     for foreign in (b"bytes", "not json", "[1]", json.dumps({"body": 5}), None):
         assert decode_entry(foreign) is None
 

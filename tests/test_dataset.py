@@ -103,16 +103,37 @@ def test_duplicates_are_dropped_keeping_the_lowest_seed(rendered):
     store_answer(rendered, 1, 0, cache_entry(conversation_content(conversation(LONG))))               # exact
     store_answer(rendered, 2, 0, cache_entry(conversation_content(conversation(LONG.replace("team", "group")))))
     store_answer(rendered, 3, 0, cache_entry(conversation_content(conversation("Something else entirely, friend."))))
-    result = build(rendered, 4)
-    assert "2 duplicates dropped (1 exact, 1 near)" in result.stderr
+    store_answer(rendered, 4, 0, cache_entry(conversation_content(conversation(LONG.upper()))))       # exact
+    result = build(rendered, 5)
+    assert "3 duplicates dropped (2 exact, 1 near)" in result.stderr
     kept = lines(rendered[0] / "identity_conversations.jsonl")
     assert kept == [conversation(LONG), conversation("Something else entirely, friend.")]
     report = lines(rendered[0] / "duplicates.jsonl")
-    assert [(r["seed"], r["kept_seed"], r["kind"]) for r in report] == [(1, 0, "exact"), (2, 0, "near")]
-    everything = build(rendered, 4, "--dedup", 0)
+    assert [(r["seed"], r["kept_seed"], r["kind"]) for r in report] == [(1, 0, "exact"), (2, 0, "near"), (4, 0, "exact")]
+    near = report[1]["similarity"]
+    assert [set(r) for r in report] == [{"seed", "kept_seed", "kind", "similarity"}] * 3
+    assert report[0]["similarity"] == 1.0 and 0.9 <= near < 1 and near == round(near, 3)
+    everything = build(rendered, 5, "--dedup", 0)
     assert "0 duplicates dropped" in everything.stderr
-    assert len(lines(rendered[0] / "identity_conversations.jsonl")) == 4
+    assert len(lines(rendered[0] / "identity_conversations.jsonl")) == 5
 
+
+def test_a_lower_threshold_drops_looser_copies(rendered):
+    rewritten = LONG.replace("team", "group").replace("machine", "computer").replace("dinner", "lunch")
+    store_answer(rendered, 0, 0, cache_entry(conversation_content(conversation(LONG))))
+    store_answer(rendered, 1, 0, cache_entry(conversation_content(conversation(rewritten))))
+    assert "0 duplicates dropped" in build(rendered, 2).stderr  # under the default 0.9
+    assert "1 duplicates dropped (0 exact, 1 near)" in build(rendered, 2, "--dedup-threshold", 0.6).stderr
+
+
+def test_ascii_rule_applies_to_the_dataset(rendered):
+    spanish = [{"role": "user", "content": "¿Quién eres?"}, {"role": "assistant", "content": "Soy Sprout, un modelo pequeño."}]
+    store_answer(rendered, 0, 0, cache_entry(conversation_content(spanish)))
+    store_answer(rendered, 1, 0, cache_entry(conversation_content(conversation(LONG))))
+    assert "wrote 2 conversations" in build(rendered, 2).stderr
+    strict = build(rendered, 2, "--ascii", 1)
+    assert "wrote 1 conversations" in strict.stderr and "non_ascii 1" in strict.stderr
+    assert lines(rendered[0] / "identity_conversations.jsonl") == [conversation(LONG)]
 
 WORDS = "sprout model small open answers questions languages code maths limits privacy honest careful".split()
 
@@ -175,5 +196,11 @@ def test_no_conversation_from_some_seeds_is_an_error(rendered):
     assert result.stderr.strip() == (f"Error: no conversation for any of the 5 seeds (not_fetched 5; see "
                                      f"{rendered[0] / 'rejected.jsonl'}): run `make fetch` with the same N, "
                                      "BASE_URL and prompts")
+    store_answer(rendered, 1, 0, cache_entry("not json"))
+    two_reasons = run("dataset", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", FAKE_URL)
+    assert two_reasons.exit_code == 1 and "seeds (not_fetched 4, not_json 1; see" in two_reasons.stderr
     store_answer(rendered, 2, 0, cache_entry(conversation_content(conversation(LONG))))
     assert "wrote 1 conversations" in build(rendered, 5).stderr
+    store_answer(rendered, 1, 1, cache_entry(conversation_content(seed_conversation(1))))
+    halves = build(rendered, 3, "--split", 0.5)  # seed 1 trains, seed 2 validates: as many on each side
+    assert "wrote 1 conversations" in halves.stderr and "and 1 to" in halves.stderr

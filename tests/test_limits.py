@@ -26,10 +26,53 @@ def test_throttle_halves_once_per_burst_and_grows_back():
         throttle.release(ok=False, pause=pause)
     assert throttle.limit == 8 and throttle.paused_until > time.monotonic() + 50
     throttle.paused_until = 0.0
-    for _ in range(8):
+    succeed(throttle, 7)
+    assert throttle.limit == 8  # one success short of a window
+    succeed(throttle, 1)
+    assert throttle.limit == 9
+    succeed(throttle, 8)
+    assert throttle.limit == 9  # the next window is 9 successes long
+    succeed(throttle, 1)
+    assert throttle.limit == 10
+
+
+def succeed(throttle: Throttle, times: int) -> None:
+    for _ in range(times):
         throttle.acquire()
         throttle.release(ok=True)
-    assert throttle.limit == 9
+
+
+def fail(throttle: Throttle, pause: float | None = None, outage: bool = False) -> None:
+    throttle.in_flight += 1  # as if acquired
+    throttle.release(ok=False, pause=pause, outage=outage)
+
+
+@pytest.mark.parametrize("workers, after_cuts", [(5, [2, 1, 1]), (2, [1, 1]), (1, [1])])
+def test_each_cut_halves_the_limit_down_to_one(workers, after_cuts):
+    throttle = Throttle(workers)
+    for expected in after_cuts:
+        throttle.paused_until = 0.0  # a new burst
+        fail(throttle, pause=0.0)
+        assert throttle.limit == expected and isinstance(throttle.limit, int)
+
+
+def test_the_limit_never_grows_past_the_workers():
+    throttle = Throttle(4)
+    succeed(throttle, 20)
+    assert throttle.limit == 4
+
+
+def test_half_the_recent_answers_failing_is_an_outage_fewer_is_not():
+    mostly_fine = Throttle(16)
+    succeed(mostly_fine, 12)
+    for _ in range(8):  # 8 of the last 20 failed
+        fail(mostly_fine, outage=True)
+    assert mostly_fine.limit == 16
+    half = Throttle(16)
+    for _ in range(8):  # ok, failed, ok, failed, ...: 8 of 16
+        succeed(half, 1)
+        fail(half, outage=True)
+    assert half.limit == 8
 
 
 def render(dirs, n):
