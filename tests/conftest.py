@@ -1,6 +1,7 @@
 """Shared fixtures: temp data and cache folders, a clean environment, a loopback fake API."""
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,26 @@ def clean_environment(monkeypatch, tmp_path):
     for name in MAKE_VARIABLES + PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(autouse=True)
+def time_limit():
+    """With TEST_TIME_LIMIT=seconds (`make mutants` sets it), a test that runs longer fails
+    instead of hanging: a planted bug that deadlocks costs seconds, not minutes."""
+    seconds = float(os.environ.get("TEST_TIME_LIMIT") or 0)
+    if not seconds:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"test ran past TEST_TIME_LIMIT={seconds:g} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture
