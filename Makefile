@@ -36,6 +36,10 @@ PRICE_OUT ?=
 IDENTITY ?=
 ## background document (e.g. your model's README) added to every prompt
 CONTEXT ?=
+## 1 has a judge model check each conversation against the identity (costs a request per conversation)
+JUDGE ?= 0
+## model of the judge pass (empty: MODEL)
+JUDGE_MODEL ?=
 ## the seed that show prints
 SEED ?= 0
 ## cache folder(s) that merge copies into CACHE_DIR
@@ -67,7 +71,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAGES := $(PY) -m stages
 SEED_ARGS = --n $(N) $(if $(SEEDS),--seeds $(SEEDS))
-LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)' --ascii $(ASCII)
+CHECK_ARGS = --ascii $(ASCII) --max-attempts $(MAX_ATTEMPTS) --judge $(JUDGE) $(if $(JUDGE_MODEL),--judge-model '$(JUDGE_MODEL)') $(if $(IDENTITY),--identity '$(IDENTITY)')
+LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)' $(CHECK_ARGS)
 READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
 
 .PHONY: help prompts fetch validate dataset stats show estimate merge bench demo test mutants clean distclean
@@ -89,7 +94,7 @@ prompts: $(VENV)/.installed ## render one request body per seed into DATA_DIR/pr
 		--max-tokens $(MAX_TOKENS) $(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(CONTEXT),--context '$(CONTEXT)')
 
 fetch: prompts ## send what the cache lacks, WORKERS at a time (needs the API key)
-	$(STAGES) fetch $(READ_ARGS) --workers $(WORKERS) --max-attempts $(MAX_ATTEMPTS) --timeout $(TIMEOUT) --backoff $(BACKOFF) \
+	$(STAGES) fetch $(READ_ARGS) --workers $(WORKERS) --timeout $(TIMEOUT) --backoff $(BACKOFF) \
 		$(if $(RPM),--rpm $(RPM)) $(if $(BUDGET),--budget $(BUDGET))
 
 validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR/rejected.jsonl
@@ -98,8 +103,8 @@ validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR
 dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversations.jsonl
 	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT) --dedup $(DEDUP) --dedup-threshold $(DEDUP_THRESHOLD) --split $(SPLIT)
 
-stats: $(VENV)/.installed ## table of the dataset's shape, languages, duplicates and cost; stats.json, stats.png
-	$(STAGES) stats $(SEED_ARGS) --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)'
+stats: $(VENV)/.installed ## table of the dataset's shape, languages, duplicates, fidelity and cost; stats.json, stats.png
+	$(STAGES) stats $(READ_ARGS)
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)

@@ -1,4 +1,5 @@
-"""The rules a conversation must pass: the JSON schema, then the role order nanochat expects.
+"""The rules a conversation must pass: the JSON schema, the role order nanochat expects, and
+(given the identity's facts) no assistant claim of another model's identity (`identity_leak`).
 
 `judge` returns the messages and a list of short reason codes; no reasons means valid.
 """
@@ -9,7 +10,10 @@ import fastjsonschema
 import jsonschema
 
 from .errors import PipelineError
+from .identity import Facts
+from .leaks import find_leak
 
+LEAK = "identity_leak"
 BAD_FINISH = {"length": "truncated", "content_filter": "content_filter"}
 
 
@@ -17,6 +21,7 @@ BAD_FINISH = {"length": "truncated", "content_filter": "content_filter"}
 class Verdict:
     messages: list | None
     reasons: list[str] = field(default_factory=list)
+    problems: tuple = ()  # a judge's (kind, quote) pairs; the leak check's ("identity_leak", sentence)
 
     @property
     def valid(self) -> bool:
@@ -83,7 +88,14 @@ def is_message_list(messages: object) -> bool:
         for m in messages)
 
 
-def judge_content(content: object, validator, ascii_only: bool = False) -> Verdict:
+def leak_verdict(messages: list, reasons: list[str], facts: Facts | None) -> Verdict:
+    leak = find_leak(messages, facts) if facts is not None and not reasons else None
+    if leak is None:
+        return Verdict(messages, reasons)
+    return Verdict(messages, [LEAK], ((LEAK, leak),))
+
+
+def judge_content(content: object, validator, ascii_only: bool = False, facts: Facts | None = None) -> Verdict:
     if not isinstance(content, str) or not content.strip():
         return Verdict(None, ["no_content"])
     try:
@@ -95,14 +107,14 @@ def judge_content(content: object, validator, ascii_only: bool = False) -> Verdi
     messages = data.get("messages") if isinstance(data, dict) else None
     if not is_message_list(messages):
         return Verdict(None, ["schema"])  # a custom schema may allow other shapes; nanochat does not
-    return Verdict(messages, role_problems(messages, ascii_only))
+    return leak_verdict(messages, role_problems(messages, ascii_only), facts)
 
 
-def judge(completion: dict, validator, ascii_only: bool = False) -> Verdict:
+def judge(completion: dict, validator, ascii_only: bool = False, facts: Facts | None = None) -> Verdict:
     """Judge a parsed completion (see answers.parse_completion)."""
     choice = completion["choices"][0]
     finish = choice.get("finish_reason")
     if finish in BAD_FINISH:
         return Verdict(None, [BAD_FINISH[finish]])
     message = choice.get("message")
-    return judge_content(message.get("content") if isinstance(message, dict) else None, validator, ascii_only)
+    return judge_content(message.get("content") if isinstance(message, dict) else None, validator, ascii_only, facts)

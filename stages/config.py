@@ -2,6 +2,8 @@
 
 Every option maps to the make variable of the same name (also read from the environment).
 """
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -66,6 +68,31 @@ def ascii_option(func):
                   help="Reject conversations with non-ASCII text (1 or 0).")(func)
 
 
+@dataclass(frozen=True)
+class CheckChoice:
+    """What decides whether an answer is kept: ASCII, the IDENTITY it must teach, the JUDGE pass."""
+    ascii_only: bool = False
+    identity: Path | None = None
+    judge: bool = False
+    judge_model: str = ""
+    max_attempts: int = DEFAULT_ATTEMPTS  # answers per seed (and judge answers per conversation)
+
+
+def check_options(func):
+    """ASCII, IDENTITY, JUDGE, JUDGE_MODEL and MAX_ATTEMPTS, handed to the command as one `checks` argument."""
+    @functools.wraps(func)
+    def command(*args, ascii, identity, judge, judge_model, max_attempts, **kwargs):
+        return func(*args, checks=CheckChoice(ascii, identity, judge, judge_model, max_attempts), **kwargs)
+    path = click.Path(exists=True, dir_okay=False, path_type=Path)
+    command = option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS,
+                     help="Answers asked per seed until one is valid.")(command)
+    command = ascii_option(command)
+    command = option("IDENTITY", type=path, default=None, help="Identity file instead of prompts/identity.md.")(command)
+    command = option("JUDGE", type=click.BOOL, default=False,
+                     help="Have JUDGE_MODEL check each conversation against the identity (1 or 0).")(command)
+    return option("JUDGE_MODEL", default="", help="Model of the judge pass; empty means MODEL.")(command)
+
+
 def location_options(func):
     """Where the prompts, outputs and answers of a run are: DATA_DIR, CACHE_DIR and BASE_URL."""
     for decorator in (data_dir_option, cache_dir_option, base_url_option):
@@ -75,7 +102,7 @@ def location_options(func):
 
 def review_options(func):
     """What validate and dataset need to find and judge cached answers."""
-    for decorator in (count_option, location_options, ascii_option):
+    for decorator in (count_option, location_options, check_options):
         func = decorator(func)
     return func
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .cache import open_cache
-from .config import option, review_options, seed_range
+from .config import CheckChoice, option, review_options, seed_range
 from .dedup import DEFAULT_THRESHOLD, find_duplicates
 from .errors import PipelineError
 from .files import write_jsonl_atomic
@@ -69,11 +69,11 @@ def write_outputs(data_dir: Path, rows: list[tuple[int, list]], fmt: str, split:
     return len(train), len(val)
 
 
-def build_dataset(cache_dir: Path, data_dir: Path, seeds: range, base_url: str, ascii_only: bool, fmt: str,
+def build_dataset(cache_dir: Path, data_dir: Path, seeds: range, base_url: str, checks: CheckChoice, fmt: str,
                   threshold: float | None = DEFAULT_THRESHOLD, split: float = 0.0) -> Assembled:
     tally = ReviewTally()
     with open_cache(cache_dir) as cache:
-        rows = list(tally.conversations(reviews_for(cache, seeds, data_dir, base_url, ascii_only)))
+        rows = list(tally.conversations(reviews_for(cache, seeds, data_dir, base_url, checks)))
     rows, dropped = drop_duplicates(rows, threshold)
     train, val = write_outputs(data_dir, rows, fmt, split)
     write_jsonl_atomic(rejected_path(data_dir), tally.rejected)
@@ -102,12 +102,12 @@ def dedup_summary(dropped: list[dict]) -> str:
         help="Similarity (Jaccard of word shingles) from which two conversations count as near duplicates.")
 @option("SPLIT", type=click.FloatRange(0, 1, max_open=True), default=0.0,
         help="Share of seeds written to the .val.jsonl validation file.")
-def dataset_command(n, seeds, data_dir, cache_dir, base_url, ascii, format, dedup, dedup_threshold, split):
+def dataset_command(n, seeds, data_dir, cache_dir, base_url, checks, format, dedup, dedup_threshold, split):
     """Assemble DATA_DIR/identity_conversations.jsonl from the cache (no requests).
 
     Example: python -m stages dataset --n 1000 --format messages --split 0.05
     """
-    result = build_dataset(cache_dir, data_dir, seed_range(n, seeds), base_url, ascii, format,
+    result = build_dataset(cache_dir, data_dir, seed_range(n, seeds), base_url, checks, format,
                            dedup_threshold if dedup else None, split)
     check_not_empty(result, seed_range(n, seeds), data_dir)
     val = f" and {result.val} to {split_path(data_dir)}" if split else ""

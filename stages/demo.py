@@ -3,32 +3,59 @@
 Uses its own data and cache folders under DATA_DIR/demo and prints a few conversations.
 """
 import json
+from collections import Counter
 from pathlib import Path
 
 import click
 
-from .config import DEFAULT_ATTEMPTS, completions_url, data_dir_option, option, prompt_dir
+from .config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
+from .cache import open_cache
+from .checks import LEAK
 from .dataset import build_dataset, dataset_path, dedup_summary
 from .transport.fakeapi import FakeConfig, start_fake
 from .fetch import Job, run_fetch, summary_line
 from .prompts import Settings, load_sources, render_all
-from .review import make_rules
-from .show import format_messages
+from .validate import reviews_for, rules_for
+from .show import describe_attempts, format_messages
 
 DEMO_KEY = "demo-key-for-the-fake-api"
+DEMO_ATTEMPTS = 12
+
+
+def rejected_answers(reviews: list) -> str:
+    """Why answers were rejected and asked again, over every attempt (not only the final ones)."""
+    reasons = Counter(reason for review in reviews for verdict in review.verdicts for reason in verdict.reasons)
+    return ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items())) or "none"
+
+
+def first_example(reviews: list, reason: str, title: str) -> list[str]:
+    """The attempts of the first seed with an answer rejected for `reason` (a prefix), as `make show` lists them."""
+    for review in reviews:
+        if any(r.startswith(reason) for verdict in review.verdicts for r in verdict.reasons):
+            return [f"demo: seed {review.seed}, {title}:"] + describe_attempts(review, lambda attempt: None)
+    return []
 
 
 def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
-    sources = load_sources()
+    """Conversations checked by the rules and the judge pass, both as a real run would."""
+    sources, checks = load_sources(), CheckChoice(judge=True, max_attempts=DEMO_ATTEMPTS)
     render_all(sources, Settings(), n, prompt_dir(folder))
-    server = start_fake(FakeConfig(latency=0.2, jitter=0.1, fault_rate=fault_rate, retry_after=0.2))
+    server = start_fake(FakeConfig(latency=0.2, jitter=0.1, fault_rate=fault_rate, retry_after=0.2,
+                                   leak_rate=0.3, denial_rate=0.2, judge_fail_rate=0.1))
     try:
-        job = Job(completions_url(server.base_url), folder, max_attempts=DEFAULT_ATTEMPTS, timeout=30, backoff=0.1,
-                  rules=make_rules(sources.schema), key=DEMO_KEY)
+        # The fake rejects often on purpose; more attempts keep a seed from running out by bad luck.
+        job = Job(completions_url(server.base_url), folder, max_attempts=checks.max_attempts, timeout=30, backoff=0.1,
+                  rules=rules_for(checks), key=DEMO_KEY)
         click.echo(summary_line(run_fetch(job, folder / "cache", range(n), workers), n), err=True)
-        result = build_dataset(folder / "cache", folder, range(n), server.base_url, False, "array")
+        result = build_dataset(folder / "cache", folder, range(n), server.base_url, checks, "array")
         click.echo(f"demo: {result.tally.summary()}; {dedup_summary(result.dropped)}; "
                    f"fake API saw {server.stats.requests} requests", err=True)
+        with open_cache(folder / "cache") as cache:
+            reviews = list(reviews_for(cache, range(n), folder, server.base_url, checks))
+        click.echo(f"demo: answers rejected and asked again: {rejected_answers(reviews)}", err=True)
+        click.echo("\n".join(first_example(reviews, LEAK, "an answer that leaked another identity, asked again")
+                              + first_example(reviews, "judge:", "a conversation the judge failed and its replacement")),
+                   err=True)
     finally:
         server.shutdown()
         server.server_close()

@@ -18,6 +18,8 @@ from .validate import reviews_for
 CHARS_PER_TOKEN = 4           # a rough rule for English text; good enough for a budget
 ASSUMED_OUTPUT_TOKENS = 1200  # a 4-10 message conversation plus some thinking
 PRICE_CACHE_SECONDS = 24 * 3600
+JUDGE_OUTPUT_TOKENS = 80      # a verdict, and a quote when it fails
+CONVERSATION_TOKENS = 600     # the conversation quoted in a judge prompt
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,20 @@ def given_prices(price_in: float | None, price_out: float | None) -> Prices | No
     return Prices(price_in / 1e6, price_out / 1e6, "PRICE_IN/PRICE_OUT") if price_in is not None else None
 
 
+def judge_line(checks, sample: dict, prices: Prices, base_url: str, cache, conversations: int) -> tuple[str, float]:
+    """What judging these conversations adds: a line and its dollars (JUDGE=1 only)."""
+    from .judge import judge_body
+    from .validate import rules_for
+    spec = rules_for(checks).judge
+    body = judge_body(sample, [{"role": "user", "content": "x" * CONVERSATION_TOKENS * CHARS_PER_TOKEN}], spec)
+    judge_prices = prices if prices.source == "PRICE_IN/PRICE_OUT" else (
+        listed_prices(base_url, body["model"], cache) or prices)
+    each = prompt_tokens(body) * judge_prices.per_input_token + JUDGE_OUTPUT_TOKENS * judge_prices.per_output_token
+    line = (f"judge ({body['model']}): ~{prompt_tokens(body)} prompt and ~{JUDGE_OUTPUT_TOKENS} output tokens per "
+            f"conversation, ${each:.4f} each, ${each * 1000:.2f} per 1,000 conversations")
+    return line, each * conversations
+
+
 NO_PRICE = ("no price for this model: the models list is unreachable or lacks it; "
             "give PRICE_IN and PRICE_OUT in dollars per million tokens")
 
@@ -70,7 +86,7 @@ NO_PRICE = ("no price for this model: the models list is unreachable or lacks it
 @review_options
 @option("PRICE_IN", type=click.FloatRange(min=0), default=None, help="Dollars per million input tokens.")
 @option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens.")
-def estimate_command(n, seeds, data_dir, cache_dir, base_url, ascii, price_in, price_out):
+def estimate_command(n, seeds, data_dir, cache_dir, base_url, checks, price_in, price_out):
     """Estimate the cost of the requests still needed; sends no chat requests.
 
     Example: python -m stages estimate --n 1000
@@ -80,15 +96,18 @@ def estimate_command(n, seeds, data_dir, cache_dir, base_url, ascii, price_in, p
         raise PipelineError("no seeds to estimate: raise N")
     sample = load_body(data_dir, seeds[0])
     with open_cache(cache_dir) as cache:
-        missing = [r.seed for r in reviews_for(cache, seeds, data_dir, base_url, ascii) if r.conversation is None]
+        missing = [r.seed for r in reviews_for(cache, seeds, data_dir, base_url, checks) if r.conversation is None]
         prices = prices or listed_prices(base_url, sample["model"], cache)
-    if prices is None:
-        raise PipelineError(NO_PRICE)
+        if prices is None:
+            raise PipelineError(NO_PRICE)
+        judged = judge_line(checks, sample, prices, base_url, cache, len(missing)) if checks.judge else ("", 0.0)
     tokens_in = prompt_tokens(sample)
     each = tokens_in * prices.per_input_token + ASSUMED_OUTPUT_TOKENS * prices.per_output_token
-    click.echo("\n".join([
+    click.echo("\n".join(line for line in [
         f"seeds: {len(seeds)}, still without a valid answer: {len(missing)} (at least one request each)",
         f"prompt tokens per request: ~{tokens_in}; output tokens per answer: ~{ASSUMED_OUTPUT_TOKENS} (assumed)",
         f"price of {sample['model']}: ${prices.per_input_token * 1e6:.2f} in, "
         f"${prices.per_output_token * 1e6:.2f} out per million tokens ({prices.source})",
-        f"estimated cost: ${each * len(missing):.2f} (${each:.4f} per request, before re-asks)"]))
+        judged[0],
+        f"estimated cost: ${each * len(missing) + judged[1]:.2f} (${each:.4f} per request, before re-asks"
+        f"{', judge included' if checks.judge else ''})"] if line))

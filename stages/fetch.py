@@ -17,7 +17,7 @@ import click
 from tqdm import tqdm
 
 from .cache import open_cache
-from .config import DEFAULT_ATTEMPTS, completions_url, option, prompt_dir, review_options, seed_range
+from .config import completions_url, option, prompt_dir, review_options, seed_range
 from .errors import FatalAPIError
 from .key import load_key
 from .plan import Ask, Planner, Stored
@@ -373,20 +373,18 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
 
 @click.command("fetch")
 @review_options
-@option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS,
-        help="Answers asked per seed until one is valid.")
 @option("WORKERS", type=click.IntRange(1, 1024), default=4, help="Requests in flight at once.")
 @option("TIMEOUT", type=click.FloatRange(min=1), default=120.0, help="Total seconds allowed per request.")
 @option("BACKOFF", type=click.FloatRange(min=0), default=1.0, help="First retry wait in seconds; doubles each retry.")
 @option("RPM", type=click.FloatRange(min=0, min_open=True), default=None, help="Cap on requests per minute (optional).")
 @option("BUDGET", type=click.FloatRange(min=0, min_open=True), default=None, help="Dollar cap on what this run may spend (optional).")
-def fetch_command(n, seeds, data_dir, cache_dir, base_url, max_attempts, ascii, workers, timeout, backoff, rpm, budget):
+def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, timeout, backoff, rpm, budget):
     """Send prompts without a valid cached answer to BASE_URL and cache every answer.
 
     Example: python -m stages fetch --n 1000 --workers 4
     """
-    rules = rules_for(ascii)
-    job = Job(completions_url(base_url), data_dir, max_attempts, timeout, backoff, rules, budget=Budget(budget))
+    rules = rules_for(checks)
+    job = Job(completions_url(base_url), data_dir, checks.max_attempts, timeout, backoff, rules, budget=Budget(budget))
     seeds = seed_range(n, seeds)
     tally = run_fetch(job, cache_dir, seeds, workers, rpm)
     if tally.interrupted:

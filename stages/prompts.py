@@ -18,6 +18,7 @@ from .config import (DEFAULT_MODEL, PROMPTS_DIR, count_option, data_dir_option, 
                      prompt_dir, seed_range)
 from .errors import PipelineError
 from .files import write_atomic
+from .identity import load_identity
 
 EXAMPLES_PER_SEED = 5
 STAMP_FILE = ".fingerprint"
@@ -70,9 +71,10 @@ def read_axes(folder: Path) -> dict[str, tuple[str, ...]]:
 
 
 def load_sources(folder: Path = PROMPTS_DIR, identity: Path | None = None, context: Path | None = None) -> Sources:
-    """The prompt sources; IDENTITY and CONTEXT files replace the defaults when given."""
+    """The prompt sources; IDENTITY and CONTEXT files replace the defaults when given. The identity's
+    facts block is left out: the checks read it (identity.load_identity), the prompt does not."""
     sources = Sources(
-        identity=read_text(identity or folder / "identity.md").strip(),
+        identity=load_identity(identity, folder).prose,
         instructions=read_text(folder / "instructions.md"),
         first_messages=read_lines(folder / "first_messages.txt"),
         schema=read_schema(folder / "schema.json"),

@@ -1,10 +1,12 @@
-"""`make show SEED=n`: what varies in one seed's prompt, every cached attempt and its verdict, the final conversation."""
+"""`make show SEED=n`: what varies in one seed's prompt, every cached attempt and its verdict
+(the judge's too, with JUDGE=1), the final conversation."""
 import click
 
-from .cache import cached_attempts, decode_entry, open_cache
-from .config import ascii_option, completions_url, location_options, option
+from .cache import KeyMaker, decode_entry, open_cache
+from .checks import LEAK, Verdict
+from .config import check_options, completions_url, location_options, option
 from .prompts import load_body, load_sources, pick_axes, pick_examples
-from .review import judge_entry
+from .review import SeedReview, review_seed
 from .validate import rules_for
 
 
@@ -16,22 +18,30 @@ def describe_prompt(seed: int) -> list[str]:
     return lines
 
 
-def describe_attempts(raws: list, rules) -> tuple[list[str], list | None]:
-    lines, conversation = [], None
-    for attempt, raw in enumerate(raws):
-        verdict = judge_entry(raw, rules)
-        outcome = "valid" if verdict.valid else "rejected: " + ", ".join(verdict.reasons)
-        used = " (used)" if verdict.valid and conversation is None else ""
-        lines.append(f"  attempt {attempt}: {outcome}{used}")
-        if verdict.valid and conversation is None:
-            conversation = verdict.messages
-        elif not verdict.valid and (entry := decode_entry(raw)):
+def describe_judge(answers: tuple[Verdict, ...]) -> list[str]:
+    lines = []
+    for number, answer in enumerate(answers):
+        said = "invalid answer (not the verdict schema)" if answer.reasons == ["judge_invalid"] else (
+            "fail" if answer.reasons else "pass")
+        lines.append(f"    judge {number}: {said}")
+        lines += [f"      {kind}: {quote!r}" for kind, quote in answer.problems]
+    return lines
+
+
+def describe_attempts(review: SeedReview, raw_of) -> list[str]:
+    lines = []
+    for attempt, verdict in enumerate(review.verdicts):
+        outcome = "valid (used)" if verdict.valid else "rejected: " + ", ".join(verdict.reasons)
+        lines.append(f"  attempt {attempt}: {outcome}")
+        lines += [f"    {kind}: {quote!r}" for kind, quote in verdict.problems if kind == LEAK]
+        judged = review.judge_verdicts[attempt] if attempt < len(review.judge_verdicts) else ()
+        lines += describe_judge(judged)
+        if not verdict.valid and not judged and not verdict.problems and (entry := decode_entry(raw_of(attempt))):
             lines.append(f"    answer starts: {entry['body'].strip()[:160]!r}")
-    return lines or ["  no cached attempts: run `make fetch`"], conversation
-
-
-def format_messages(messages: list[dict]) -> list[str]:
-    return [f"  {m['role']:>9}: {m['content']}" for m in messages]
+    if review.gap and review.gap.kind == "judge":
+        lines.append(f"  attempt {len(review.verdicts)}: passed the checks, waiting for the judge")
+        lines += describe_judge(review.judge_verdicts[-1] if review.judge_verdicts else ())
+    return lines or ["  no cached attempts: run `make fetch`"]
 
 
 def describe_conversation(messages: list | None) -> list[str]:
@@ -40,18 +50,23 @@ def describe_conversation(messages: list | None) -> list[str]:
     return ["conversation:"] + format_messages(messages)
 
 
+def format_messages(messages: list[dict]) -> list[str]:
+    return [f"  {m['role']:>9}: {m['content']}" for m in messages]
+
+
 @click.command("show")
 @option("SEED", type=click.IntRange(min=0), required=True, help="The seed to show.")
 @location_options
-@ascii_option
-def show_command(seed, data_dir, cache_dir, base_url, ascii):
+@check_options
+def show_command(seed, data_dir, cache_dir, base_url, checks):
     """Show one seed: its prompt's varying parts, every cached attempt with its verdict, the conversation.
 
     Example: python -m stages show --seed 3
     """
-    body = load_body(data_dir, seed)
+    body, url = load_body(data_dir, seed), completions_url(base_url)
     with open_cache(cache_dir) as cache:
-        raws = list(cached_attempts(cache, completions_url(base_url), body))
-    attempt_lines, conversation = describe_attempts(raws, rules_for(ascii))
-    lines = describe_prompt(seed) + ["attempts:"] + attempt_lines + describe_conversation(conversation)
+        review = review_seed(cache, url, body, seed, rules_for(checks), checks.max_attempts)
+        keys = KeyMaker(url, body)
+        attempt_lines = describe_attempts(review, lambda attempt: cache.get(keys.key(attempt)))
+    lines = describe_prompt(seed) + ["attempts:"] + attempt_lines + describe_conversation(review.conversation)
     click.echo("\n".join(lines))

@@ -1,13 +1,11 @@
-"""`make stats`: what the dataset looks like and what it cost.
+"""`make stats`: what the dataset looks like, what it teaches (fidelity.py) and what it cost.
 
 Reads DATA_DIR/identity_conversations.jsonl (array or messages lines) and the answer cache; prints
 a table, writes DATA_DIR/stats.json and DATA_DIR/stats.png.
 """
-import functools
 import io
 import json
 import statistics
-import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -17,20 +15,20 @@ import diskcache
 from .transport.answers import TransientAnswer, Usage, parse_completion, usage_of
 from .cache import cached_attempts, decode_entry, open_cache
 from .checks import is_message_list
-from .config import completions_url, count_option, location_options, seed_range
+from .config import CheckChoice, check_options, completions_url, count_option, location_options, seed_range
 from .dataset import dataset_path
 from .dedup import find_duplicates, normalize
 from .errors import PipelineError
+from .fidelity import ReviewCounts, count_reviews, draw_fidelity, fidelity_lines, fidelity_stats
 from .files import write_atomic
+from .identity import load_identity
+from .language import first_message_script
 from .prompts import load_body, load_sources, pick_axes
+from .review import review_seed
+from .validate import rules_for
 
 OPENING_WORDS = 5
 TOP_OPENINGS = 10
-# Unicode character-name prefixes -> script label; kana mark Japanese (see first_message_script).
-SCRIPT_PREFIXES = (("LATIN", "Latin"), ("CYRILLIC", "Cyrillic"), ("GREEK", "Greek"), ("ARABIC", "Arabic"),
-                   ("HEBREW", "Hebrew"), ("DEVANAGARI", "Devanagari"), ("BENGALI", "Bengali"), ("TAMIL", "Tamil"),
-                   ("THAI", "Thai"), ("CJK", "Han"), ("HIRAGANA", "Japanese"), ("KATAKANA", "Japanese"),
-                   ("HALFWIDTH KATAKANA", "Japanese"), ("HANGUL", "Hangul"), ("HALFWIDTH HANGUL", "Hangul"))
 
 
 def stats_paths(data_dir: Path) -> tuple[Path, Path]:
@@ -89,20 +87,6 @@ def summary(values: list[int]) -> dict:
 
 def message_lengths(conversations: list[list[dict]], role: str) -> list[int]:
     return [len(m["content"]) for c in conversations for m in c if m.get("role") == role]
-
-
-@functools.cache
-def script_of_letter(letter: str) -> str:
-    name = unicodedata.name(letter, "")
-    return next((label for prefix, label in SCRIPT_PREFIXES if name.startswith(prefix)), "other")
-
-
-def first_message_script(text: str) -> str:
-    """The script most of the letters are in; kana anywhere makes it Japanese, whose text mixes in Han."""
-    counts = Counter(script_of_letter(ch) for ch in text if ch.isalpha())
-    if "Japanese" in counts:
-        counts["Japanese"] += counts.pop("Han", 0)
-    return max(sorted(counts), key=counts.__getitem__) if counts else "other"
 
 
 def first_user_message(messages: list[dict]) -> str:
@@ -203,6 +187,7 @@ def format_table(stats: dict) -> str:
              row("spent", describe_spent(stats["spent"])),
              "most repeated assistant openings"]
     lines += [f"  {item['count']:>6}  {item['opening']}" for item in stats["top_openings"]]
+    lines += fidelity_lines(stats["fidelity"], row) if "fidelity" in stats else []
     return "\n".join(lines + (axis_lines(stats["axes"]) if "axes" in stats else []))
 
 
@@ -226,17 +211,19 @@ def draw_scripts(axes, stats: dict) -> None:
 
 
 def draw_figure(conversations: list[list[dict]], stats: dict) -> bytes:
-    """Turns histogram, user vs assistant message lengths, first-message scripts, as PNG bytes."""
+    """Turns histogram, user vs assistant message lengths, first-message scripts, fidelity, as PNG bytes."""
     # Imported here: matplotlib is slow to import and only this command draws. A bare Figure on the
     # Agg canvas needs no display and leaves pyplot's global backend and figure list alone.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    figure = Figure(figsize=(15, 4.5))
+    figure = Figure(figsize=(20, 4.5))
     FigureCanvasAgg(figure)
-    turns, lengths, scripts = figure.subplots(1, 3)
+    turns, lengths, scripts, fidelity = figure.subplots(1, 4)
     draw_turns(turns, stats)
     draw_lengths(lengths, conversations)
     draw_scripts(scripts, stats)
+    if "fidelity" in stats:
+        draw_fidelity(fidelity, stats["fidelity"])
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -261,9 +248,30 @@ def axis_coverage(seeds: range) -> dict[str, dict[str, int]]:
     return {name: dict(counter) for name, counter in counts.items()}
 
 
-def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range) -> dict:
+def reviewed_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range, checks: CheckChoice) -> ReviewCounts | None:
+    """Leak rejections and judge verdicts over the seeds' cached answers; None without a cache folder."""
+    if not cache_dir.is_dir():
+        return None
+    rules, url = rules_for(checks), completions_url(base_url)
+    with open_cache(cache_dir) as cache:
+        return count_reviews((review_seed(cache, url, body, seed, rules, checks.max_attempts)
+                              for seed, body in rendered_bodies(data_dir, seeds)), rules.judge is not None)
+
+
+def rendered_bodies(data_dir: Path, seeds: range):
+    for seed in seeds:
+        try:
+            yield seed, load_body(data_dir, seed)
+        except PipelineError:
+            continue  # no rendered prompt, so no key to look the answers up by
+
+
+def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
+                checks: CheckChoice = CheckChoice()) -> dict:
     conversations = load_conversations(dataset_path(data_dir))
     stats = compute_stats(conversations, spent_in(cache_dir, base_url, data_dir, seeds), axis_coverage(seeds))
+    stats["fidelity"] = fidelity_stats(conversations, load_identity(checks.identity).facts,
+                                       reviewed_in(cache_dir, base_url, data_dir, seeds, checks))
     json_path, png_path = stats_paths(data_dir)
     write_atomic(json_path, json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_atomic(png_path, draw_figure(conversations, stats))
@@ -273,12 +281,13 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range) ->
 @click.command("stats")
 @count_option
 @location_options
-def stats_command(n, seeds, data_dir, cache_dir, base_url):
-    """Describe the dataset: turns, lengths, scripts, duplicates, openings, cost; writes stats.json and .png.
+@check_options
+def stats_command(n, seeds, data_dir, cache_dir, base_url, checks):
+    """Describe the dataset: turns, lengths, scripts, duplicates, openings, fidelity, cost; writes stats.json and .png.
 
     Example: python -m stages stats --n 1000
     """
-    stats = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds))
+    stats = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds), checks)
     click.echo(format_table(stats))
     json_path, png_path = stats_paths(data_dir)
     dup = stats["duplicates"]

@@ -1,4 +1,4 @@
-"""Stage 3: check every seed's cached answers against the schema and the role order.
+"""Stage 3: check every seed's cached answers against the schema, the role order and the identity's facts.
 
 Prints counts by reason and writes DATA_DIR/rejected.jsonl (seed, reasons) for seeds with no valid answer.
 """
@@ -7,34 +7,38 @@ from pathlib import Path
 import click
 
 from .cache import open_cache
-from .config import completions_url, review_options, seed_range
+from .config import CheckChoice, completions_url, review_options, seed_range
 from .files import write_jsonl_atomic
+from .identity import load_identity
+from .judge import load_judge
 from .prompts import load_sources
 from .review import ReviewTally, Rules, make_rules, review_all
 
 
-def rules_for(ascii_only: bool) -> Rules:
-    return make_rules(load_sources().schema, ascii_only)
+def rules_for(checks: CheckChoice) -> Rules:
+    sources = load_sources(identity=checks.identity)
+    judge = load_judge(sources.identity, checks.judge_model) if checks.judge else None
+    return make_rules(sources.schema, checks.ascii_only, judge, load_identity(checks.identity).facts)
 
 
 def rejected_path(data_dir: Path) -> Path:
     return data_dir / "rejected.jsonl"
 
 
-def reviews_for(cache, seeds: range, data_dir, base_url, ascii_only):
-    return review_all(cache, completions_url(base_url), data_dir, seeds, rules_for(ascii_only))
+def reviews_for(cache, seeds: range, data_dir, base_url, checks: CheckChoice):
+    return review_all(cache, completions_url(base_url), data_dir, seeds, rules_for(checks), checks.max_attempts)
 
 
 @click.command("validate")
 @review_options
-def validate_command(n, seeds, data_dir, cache_dir, base_url, ascii):
+def validate_command(n, seeds, data_dir, cache_dir, base_url, checks):
     """Check the cached answers of seeds 0..N-1 and list the rejected ones.
 
     Example: python -m stages validate --n 1000 --ascii 1
     """
     tally = ReviewTally()
     with open_cache(cache_dir) as cache:
-        for _ in tally.conversations(reviews_for(cache, seed_range(n, seeds), data_dir, base_url, ascii)):
+        for _ in tally.conversations(reviews_for(cache, seed_range(n, seeds), data_dir, base_url, checks)):
             pass
     write_jsonl_atomic(rejected_path(data_dir), tally.rejected)
     click.echo(f"validate: {tally.summary()}; rejected seeds in {rejected_path(data_dir)}", err=True)

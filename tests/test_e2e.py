@@ -6,7 +6,10 @@ import signal
 import subprocess
 import time
 
+from stages.identity import load_identity
+from stages.leaks import find_leak
 from stages.transport.fakeapi import FAULTS
+from stages.transport.fakechat import DENIALS, LEAKS
 
 from conftest import ROOT, TEST_KEY, files_containing, project_env
 
@@ -81,8 +84,28 @@ def test_wrong_key_stops_after_a_handful_with_one_line(dirs, fake_api):
     assert "sk-or-v1-wrong" not in result.stderr + result.stdout
 
 
+def carries(messages: list[dict], exchanges: list[tuple[str, str]]) -> bool:
+    """Whether an assistant message holds one of the fake's scripted answers (matched by its start)."""
+    starts = [answer.split("{")[0][:25] for _, answer in exchanges]
+    return any(start in m["content"] for m in messages if m["role"] == "assistant" for start in starts)
+
+
+def test_leaks_are_rejected_and_asked_again_while_denials_are_kept(dirs, fake_api):
+    server = fake_api(leak_rate=0.25, denial_rate=0.3)
+    result = make("dataset", dirs, server, N=120, WORKERS=8)
+    assert result.returncode == 0, result.stderr
+    rows = conversations(dirs)
+    served = server.stats.served
+    assert len(rows) == 120 and served["conversations"] > 120 and served["leaks"] > 0
+    facts = load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts
+    assert [row for row in rows if carries(row, LEAKS) or find_leak(row, facts)] == []
+    kept, sent = sum(carries(row, DENIALS) for row in rows) / len(rows), served["denials"] / served["conversations"]
+    assert abs(kept - sent) < 0.17  # a check that rejected every mention of another model would keep none
+
+
 def test_demo_needs_no_key(dirs):
     result = make("demo", dirs, key=None)
     assert result.returncode == 0, result.stderr
+    assert "identity_leak" in result.stderr and "an answer that leaked another identity, asked again" in result.stderr
     assert "conversation 1 of 20:" in result.stdout and "user:" in result.stdout
     assert len((dirs[0] / "demo" / "identity_conversations.jsonl").read_text().splitlines()) == 20

@@ -15,7 +15,7 @@ import responses
 from hypothesis import given, settings, strategies as st
 
 from stages.cache import answer_key, open_cache
-from stages.config import completions_url
+from stages.config import CheckChoice, completions_url
 from stages.dataset import build_dataset
 from stages.prompts import Settings, encode_body, load_body, load_sources, render_all, request_body
 
@@ -59,7 +59,7 @@ def build_from(data: Path, order: list[int], split: float) -> dict[str, bytes]:
         with open_cache(Path(folder)) as cache:
             for seed, attempt, raw in (ENTRIES[i] for i in order):
                 cache.set(answer_key(completions_url(FAKE_URL), load_body(data, seed), attempt), raw)
-        build_dataset(Path(folder), data, range(N), FAKE_URL, False, "array", split=split)
+        build_dataset(Path(folder), data, range(N), FAKE_URL, CheckChoice(), "array", split=split)
     return {name: (data / name).read_bytes() for name in OUTPUTS if (data / name).exists()}
 
 

@@ -1,8 +1,9 @@
 """A small loopback fake of the chat-completions API, for tests, `make demo` and `make bench`.
 
-It answers with made-up conversations built from the prompt, after an optional latency, and can
-mix in the faults a real provider shows: 429, 5xx, dropped connections, errors inside HTTP 200,
-broken JSON, wrong roles, extra keys, truncation, keep-alive whitespace and hung answers.
+It answers with made-up conversations built from the prompt (fakechat.py; a share leak another
+model's identity, a share deny one), after an optional latency, and can mix in the faults a real
+provider shows: 429, 5xx, dropped connections, errors inside HTTP 200, broken JSON, wrong roles,
+extra keys, truncation, keep-alive whitespace and hung answers.
 """
 import hashlib
 import json
@@ -15,29 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
 
+from .fakechat import make_conversation
+
 FAULTS = ("429", "500", "502", "503", "drop", "error200", "finish_error", "empty200", "broken_body",
           "broken_json", "wrong_roles", "extra_keys", "truncated")
 PRICE_IN, PRICE_OUT = 0.30e-6, 2.50e-6  # dollars per token, like a small fast model
-
-GREETINGS = ["Hi! I am {name}.", "Hello there, my name is {name}.", "Hey! You are talking to {name}.",
-             "Good to meet you. I am {name}.", "Hi, {name} here."]
-FOLLOW_UPS = [
-    ("who made you?", "I was built by {maker}. My code and training recipe are open for anyone to read."),
-    ("can you browse the web?", "No. I have no internet access, so I only know what was in my training data."),
-    ("are you chatgpt?", "No, I am {name}, a separate and much smaller model."),
-    ("what are you good at?", "Short explanations, friendly conversation and simple writing help."),
-    ("what can't you do?", "I cannot see images, remember past chats or look things up, and I make mistakes."),
-    ("do you remember me?", "I do not keep memories between conversations, so each chat starts fresh."),
-    ("how big are you?", "I am small on purpose, so that training me stays cheap and easy to study."),
-    ("thanks!", "You are welcome. Ask me anything else whenever you like."),
-    ("do you speak french?", "A little, but my English is far more reliable, so I will answer in English."),
-    ("what day is it?", "I have no clock or calendar, so I cannot tell you today's date."),
-    ("are you alive?", "No. I am a program that predicts text; I have no feelings or body."),
-    ("can i run you at home?", "Yes, I am small enough to run on an ordinary computer."),
-]
-ASIDES = ["", " Happy to help.", " Just ask.", " That is a fair question.", " Good question!", " I hope that helps.",
-          " Let me know if anything is unclear.", " I try to be honest about that.", " Thanks for asking."]
-
 
 @dataclass
 class FakeConfig:
@@ -50,13 +33,17 @@ class FakeConfig:
     keepalive: bool = False         # send whitespace while "thinking", like OpenRouter
     hang: bool = False              # never finish an answer (to test deadlines)
     rpm: float | None = None        # answer 429 past this many requests per minute
+    judge_fail_rate: float = 0.2    # share of judge requests answered "fail"
     seed: int = 0
+    leak_rate: float = 0.0          # share of conversations in which the assistant claims another identity
+    denial_rate: float = 0.0        # share (drawn on its own) with a correct denial, e.g. "I am not ChatGPT"
 
 
 @dataclass
 class FakeStats:
     requests: int = 0
     outcomes: dict = field(default_factory=dict)
+    served: dict = field(default_factory=dict)   # conversations sent, and how many held a leak or a denial
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, outcome: str) -> None:
@@ -64,29 +51,10 @@ class FakeStats:
             self.requests += 1
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
-
-def identity_field(prompt: str, label: str, default: str) -> str:
-    match = re.search(rf"^{label}:\s*(.+?)\.?$", prompt, re.MULTILINE)
-    return match.group(1) if match else default
-
-
-def example_messages(prompt: str) -> list[str]:
-    """The last run of "- " lines in the prompt: the sampled first messages."""
-    runs = re.findall(r"(?:^- .+(?:\n|$))+", prompt, re.MULTILINE)
-    return re.findall(r"^- (.+)$", runs[-1], re.MULTILINE) if runs else ["hello"]
-
-
-def make_conversation(prompt: str, rng: random.Random) -> list[dict]:
-    name = identity_field(prompt, "Name", "a small chat model")
-    maker = identity_field(prompt, "Who built it", "a small open team").split(";")[0]
-    greeting = rng.choice(GREETINGS).format(name=name) + " I am a small open-source chat model."
-    messages = [{"role": "user", "content": rng.choice(example_messages(prompt))},
-                {"role": "assistant", "content": greeting + rng.choice(ASIDES)}]
-    for question, answer in rng.sample(FOLLOW_UPS, rng.randint(1, 4)):
-        messages += [{"role": "user", "content": question},
-                     {"role": "assistant", "content": answer.format(name=name, maker=maker) + rng.choice(ASIDES)}]
-    messages[-1]["content"] += f" (note {rng.randrange(10**6)})"  # keeps conversations distinct
-    return messages
+    def count_served(self, leak: bool, denial: bool) -> None:
+        with self.lock:
+            for name, happened in (("conversations", True), ("leaks", leak), ("denials", denial)):
+                self.served[name] = self.served.get(name, 0) + happened
 
 
 def completion(content: str, prompt: str, finish: str = "stop") -> dict:
@@ -110,6 +78,27 @@ def faulty_content(kind: str, messages: list[dict]) -> tuple[str, str]:
     if kind == "truncated":
         return json.dumps({"messages": messages})[:40], "length"
     return json.dumps({"messages": messages}), "stop"
+
+
+JUDGE_KINDS = ("other_identity", "invented_fact", "contradicts_identity", "wrong_language", "unnatural")
+CONTENT_FAULTS = ("broken_json", "wrong_roles", "extra_keys", "truncated")
+
+
+def is_judge_request(body: dict) -> bool:
+    """Judge requests are told apart by the name of their response schema."""
+    try:
+        return body["response_format"]["json_schema"]["name"] == "judge_verdict"
+    except (KeyError, TypeError):
+        return False
+
+
+def judge_content(prompt: str, fail_rate: float, rng: random.Random) -> str:
+    """A verdict on the conversation quoted in a judge prompt: a pass, or a fail quoting it."""
+    if rng.random() >= fail_rate:
+        return json.dumps({"verdict": "pass", "problems": []})
+    quotes = re.findall(r'"content": "([^"]{8,60})', prompt) or ["(no quote)"]
+    problem = {"kind": rng.choice(JUDGE_KINDS), "quote": rng.choice(quotes)}
+    return json.dumps({"verdict": "fail", "problems": [problem]})
 
 
 class FakeServer(ThreadingHTTPServer):
@@ -183,7 +172,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         if self.path.endswith("/stats"):
             stats = self.server.stats
             with stats.lock:
-                self.send_json(200, {"requests": stats.requests, "outcomes": dict(stats.outcomes)})
+                self.send_json(200, {"requests": stats.requests, "outcomes": dict(stats.outcomes),
+                                     "served": dict(stats.served)})
         elif self.path.endswith("/models"):
             pricing = {"prompt": f"{PRICE_IN:.10f}", "completion": f"{PRICE_OUT:.10f}"}
             self.send_json(200, {"data": [{"id": "google/gemini-2.5-flash", "context_length": 1048576,
@@ -231,15 +221,30 @@ class FakeHandler(BaseHTTPRequestHandler):
         prompt = str(body["messages"][-1].get("content", ""))
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
         rng = random.Random(int.from_bytes(digest[:8], "big") ^ random.getrandbits(32))
-        text = self.answer_text(fault, prompt, rng)
+        if is_judge_request(body):
+            text = self.judge_text(fault, prompt, rng)
+        else:
+            text = self.answer_text(fault, prompt, rng)
         self.stream_after_latency(text)
+
+    def judge_text(self, fault: str | None, prompt: str, rng: random.Random) -> str:
+        """Transport faults as for any request; a content fault makes the verdict unreadable."""
+        if fault in CONTENT_FAULTS:
+            return json.dumps(completion('{"verdict": "pa', prompt, "stop"))
+        if fault is not None:
+            return self.answer_text(fault, prompt, rng)
+        return json.dumps(completion(judge_content(prompt, self.server.config.judge_fail_rate, rng), prompt))
 
     def answer_text(self, fault: str | None, prompt: str, rng: random.Random) -> str:
         if fault == "empty200":
             return ""
         if fault == "error200":
             return json.dumps({"error": {"code": 502, "message": "Provider returned error"}})
-        messages = make_conversation(prompt, rng)
+        config = self.server.config
+        drawn = make_conversation(prompt, rng, config.leak_rate, config.denial_rate)
+        messages = drawn.messages
+        if not fault:
+            self.server.stats.count_served(drawn.leak, drawn.denial)
         if fault == "finish_error":
             data = completion("", prompt, "error")
             data["choices"][0]["error"] = {"code": 502, "message": "upstream failed"}
@@ -290,16 +295,22 @@ def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
 @click.option("--rpm", type=click.FloatRange(min=0, min_open=True), default=None, help="Answer 429 past this rate.")
 @click.option("--keepalive/--no-keepalive", default=False, help="Send whitespace before the JSON while waiting.")
 @click.option("--key", default=None, help="Accept only this bearer token (others get 401).")
-def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key):
+@click.option("--leak-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of conversations whose assistant claims another model's identity.")
+@click.option("--denial-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of conversations with a correct denial such as 'I am not ChatGPT'.")
+def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key, leak_rate, denial_rate):
     """Run the loopback fake API until Ctrl-C; prints its BASE_URL on stdout.
 
-    Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4
+    Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4 --leak-rate 0.25 --denial-rate 0.2
     """
     kinds = tuple(kind.strip() for kind in faults.split(",") if kind.strip())
     unknown = sorted(set(kinds) - set(FAULTS))
     if unknown:
         raise click.BadParameter(f"unknown fault kinds {unknown}; choose from {', '.join(FAULTS)}", param_hint="--faults")
-    server = FakeServer(FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm), port)
+    config = FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm,
+                        leak_rate=leak_rate, denial_rate=denial_rate)
+    server = FakeServer(config, port)
     click.echo(server.base_url, nl=True)
     try:
         server.serve_forever(poll_interval=0.1)

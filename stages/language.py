@@ -1,0 +1,67 @@
+"""What script and language a text is in, cheaply: Unicode character names and a few common words.
+
+`first_message_script` names the script most letters are in; `guess_language` says "English",
+"other" or "unknown" from the script and from counts of common words of English and six other
+languages written in Latin letters. Good enough to count, not to label one message with certainty.
+"""
+import functools
+import re
+import unicodedata
+from collections import Counter
+
+# Unicode character-name prefixes -> script label; kana mark Japanese (see first_message_script).
+SCRIPT_PREFIXES = (("LATIN", "Latin"), ("CYRILLIC", "Cyrillic"), ("GREEK", "Greek"), ("ARABIC", "Arabic"),
+                   ("HEBREW", "Hebrew"), ("DEVANAGARI", "Devanagari"), ("BENGALI", "Bengali"), ("TAMIL", "Tamil"),
+                   ("THAI", "Thai"), ("CJK", "Han"), ("HIRAGANA", "Japanese"), ("KATAKANA", "Japanese"),
+                   ("HALFWIDTH KATAKANA", "Japanese"), ("HANGUL", "Hangul"), ("HALFWIDTH HANGUL", "Hangul"))
+# Frequent short words, none of them also an English word (no "die", "was", "per", "come", "as").
+COMMON_WORDS = {
+    "English": "the and you are is what who how can your my i i'm it to of that do hi hello hey thanks please yes "
+               "this with for about made name why have not am were does did there they we an will would so but be at on "
+               "from here just help best more most english speak answer reliable me yourself tell explain",
+    "French": "le les est et je tu vous qui quoi es une des du pas bonjour salut merci comment pourquoi ça ce suis "
+              "êtes avec pour oui mais c'est qu'est-ce",
+    "Spanish": "el los las y tú eres quién qué cómo hola gracias por para una sí pero soy estás está puedes del",
+    "German": "der das ist und ich du bist sie wer wie hallo danke nicht ein eine mit für ja kannst bitte",
+    "Italian": "il lo gli è sono sei chi cosa ciao grazie una non sì puoi della",
+    "Portuguese": "os é eu você quem olá oi obrigado obrigada uma não sim sou",
+    "Dutch": "het een ik jij wie hoe bedankt niet voor ben bent",
+}
+WORD_SETS = {language: frozenset(words.split()) for language, words in COMMON_WORDS.items()}
+WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+# Marks English text does not use: a tie of common words with one of these leans to another language.
+FOREIGN_MARKS = re.compile(r"[¿¡]|[^\x00-\x7f](?<=[^\W\d_])")
+
+
+@functools.cache
+def script_of_letter(letter: str) -> str:
+    name = unicodedata.name(letter, "")
+    return next((label for prefix, label in SCRIPT_PREFIXES if name.startswith(prefix)), "other")
+
+
+def first_message_script(text: str) -> str:
+    """The script most of the letters are in; kana anywhere makes it Japanese, whose text mixes in Han."""
+    counts = Counter(script_of_letter(ch) for ch in text if ch.isalpha())
+    if "Japanese" in counts:
+        counts["Japanese"] += counts.pop("Han", 0)
+    return max(sorted(counts), key=counts.__getitem__) if counts else "other"
+
+
+def word_counts(text: str) -> Counter:
+    """Common words of each language in the text; "what's" counts as "what"."""
+    words = [word.replace("’", "'") for word in WORD.findall(text.lower())]
+    return Counter({language: sum(word in common or word.split("'")[0] in common for word in words)
+                    for language, common in WORD_SETS.items()})
+
+
+def guess_language(text: str) -> str:
+    """"English", "other" or "unknown". Another script is "other"; in Latin letters, the language with
+    more common words wins; on a tie, accented letters or ¿ ¡ make it "other"."""
+    script = first_message_script(text)
+    if script != "Latin":
+        return "unknown" if script == "other" else "other"
+    counts = word_counts(text)
+    english, others = counts.pop("English"), max(counts.values())
+    if english != others:
+        return "English" if english > others else "other"
+    return "other" if FOREIGN_MARKS.search(text) else "unknown"
