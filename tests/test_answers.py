@@ -20,6 +20,7 @@ def test_keepalive_whitespace_before_the_body_is_fine():
     ("[1, 2]", "not a JSON object"),
     ('{"error": {"code": 502, "message": "Provider returned error"}}', "error in body: Provider"),
     ('{"error": {"code": "429", "message": "slow down"}}', "error in body"),
+    ('{"error": "overloaded"}', "error in body: overloaded"),
     ('{"id": "x"}', "no choices"),
     (json.dumps({"choices": [{"finish_reason": "error", "error": {"code": 502}, "message": {"content": ""}}]}),
      "finish_reason error"),

@@ -1,6 +1,7 @@
 """Rate limits, BUDGET, estimate and split runs: the controls a person has over a big, paid run."""
 import json
 import re
+import threading
 import time
 
 import pytest
@@ -230,3 +231,42 @@ def test_estimate_prices_only_the_seeds_without_a_valid_answer(rendered):
     assert "seeds: 5, still without a valid answer: 2 " in result.output
     total, each = re.search(r"estimated cost: \$([\d.]+) \(\$([\d.]+) per request", result.output).groups()
     assert float(each) > 1 and total == f"{2 * float(each):.2f}"
+
+
+def blocks(call, then) -> bool:
+    """Whether call() waits until then() frees it: it must not return within 0.3 s, and must after."""
+    done = threading.Event()
+    threading.Thread(target=lambda: (call(), done.set()), daemon=True).start()
+    waited = not done.wait(0.3)
+    then()
+    return waited and done.wait(5)
+
+
+def test_no_more_requests_in_flight_than_the_limit():
+    throttle = Throttle(2)
+    throttle.acquire()
+    throttle.acquire()
+    assert blocks(throttle.acquire, throttle.release)  # the third waits for a free slot
+    throttle.release()
+    throttle.release()  # all three done: two slots free again, no more
+    throttle.acquire()
+    throttle.acquire()
+    assert blocks(throttle.acquire, lambda: throttle.release(ok=True))
+    assert throttle.in_flight == 2
+
+
+def test_release_without_arguments_is_a_success():
+    throttle = Throttle(4)
+    throttle.limit = 2
+    for _ in range(2):
+        throttle.acquire()
+        throttle.release()
+    assert throttle.limit == 3
+
+
+def test_budget_sends_one_request_until_an_answer_tells_the_cost():
+    budget = Budget(1.0)
+    budget.reserve()
+    assert blocks(budget.reserve, lambda: budget.settle(0.1))
+    budget.reserve()  # the average is known now: more may go at once
+    assert budget.in_flight == 2
