@@ -117,5 +117,7 @@ def test_show_prints_prompt_parts_attempts_and_conversation(rendered):
     assert "  attempt 0: rejected: not_json\n    answer starts: " in out
     assert "  attempt 1: valid (used)" in out
     assert out.rstrip().endswith("assistant: Hello, I am Sprout.")
+    one_attempt = run("show", "--seed", 3, *dir_args(rendered), "--base-url", url, "--max-attempts", 1).output
+    assert "attempt 0: rejected" in one_attempt and "attempt 1" not in one_attempt  # MAX_ATTEMPTS bounds the walk
     missing = run("show", "--seed", 4, *dir_args(rendered), "--base-url", url)
     assert "no cached attempts: run `make fetch`" in missing.output and "none valid yet" in missing.output

@@ -270,3 +270,7 @@ def test_budget_sends_one_request_until_an_answer_tells_the_cost():
     assert blocks(budget.reserve, lambda: budget.settle(0.1))
     budget.reserve()  # the average is known now: more may go at once
     assert budget.in_flight == 2
+
+
+def test_rpm_spaces_the_sends_evenly():
+    assert Throttle(4, rpm=120).interval == 0.5 and Throttle(4).interval == 0.0
