@@ -36,3 +36,11 @@ def test_cached_attempts_stop_at_the_first_gap(tmp_path):
         for attempt in (0, 1, 3):
             cache.set(answer_key(URL, BODY, attempt), f"entry {attempt}")
         assert list(cached_attempts(cache, URL, BODY)) == ["entry 0", "entry 1"]
+
+
+def test_the_key_format_is_pinned_so_caches_stay_readable_across_versions():
+    """Every cache ever written is looked up by this exact format: sorted keys, no spaces, UTF-8 as is."""
+    url, body = "http://127.0.0.1:9/v1/chat/completions", {"b": [1, 2], "a": "é"}
+    # SHA-256 of '["http://127.0.0.1:9/v1/chat/completions",{"a":"é","b":[1,2]},3]'
+    pinned = "b776105d8e66fc48c6c4783c1ace5b8eb0a0010ecd54cc7d9c888033e87b12fc"
+    assert answer_key(url, body, 3) == pinned and KeyMaker(url, body).key(3) == pinned

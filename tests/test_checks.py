@@ -108,3 +108,10 @@ def test_judge_applies_the_ascii_rule_only_when_asked(validator):
 def test_a_choice_without_a_message_has_no_content(validator):
     assert judge({"choices": [{"finish_reason": "stop"}]}, validator).reasons == ["no_content"]
     assert judge({"choices": [{"finish_reason": "stop", "message": "text"}]}, validator).reasons == ["no_content"]
+
+
+def test_rules_are_lenient_about_ascii_unless_asked():
+    from stages.review import make_rules
+    schema = load_sources().schema
+    assert make_rules(schema).ascii_only is False and make_rules(schema, True).ascii_only is True
+    assert make_rules(schema).fingerprint != make_rules(schema, True).fingerprint
