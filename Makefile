@@ -76,6 +76,8 @@ DEDUP ?= 1
 DEDUP_THRESHOLD ?= 0.9
 ## share of seeds written to identity_conversations.val.jsonl (stable as N grows)
 SPLIT ?= 0
+## mutants: only the mutants whose names match these patterns, e.g. 'stages.checks*' (all when empty)
+MUTANTS ?=
 ## derived files (clean removes them)
 DATA_DIR ?= data
 ## paid-for answers (clean keeps them)
@@ -90,7 +92,7 @@ LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '
 READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
 PRICE_ARGS = $(if $(PRICE_IN),--price-in $(PRICE_IN)) $(if $(PRICE_OUT),--price-out $(PRICE_OUT))
 
-.PHONY: help prompts fetch validate dataset stats show estimate merge batches bench demo test clean distclean
+.PHONY: help prompts fetch validate dataset stats show estimate merge batches bench demo test mutants clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -145,8 +147,16 @@ demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no ke
 test: $(VENV)/.installed ## run the test suite
 	$(PY) -m pytest
 
+$(VENV)/.mutants-installed: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[mutants]'
+	touch $@
+
+mutants: $(VENV)/.mutants-installed ## mutation testing of the modules that guard money and data (slow; see README)
+	TEST_TIME_LIMIT=30 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	$(VENV)/bin/mutmut results
+
 clean: ## remove derived data (DATA_DIR); the paid-for cache stays
 	rm -rf -- '$(DATA_DIR)' .pytest_cache *.egg-info
 
-distclean: clean ## remove the cache and the virtualenv too
-	rm -rf -- '$(CACHE_DIR)' $(VENV)
+distclean: clean ## remove the cache, the virtualenv and mutation results too
+	rm -rf -- '$(CACHE_DIR)' $(VENV) mutants

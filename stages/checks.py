@@ -12,7 +12,6 @@ from .identity import Facts
 from .leaks import find_leak
 
 LEAK = "identity_leak"
-RULES_VERSION = 2  # bump when the checks below change, so runs remembered as finished are reviewed again
 BAD_FINISH = {"length": "truncated", "content_filter": "content_filter"}
 
 

@@ -15,6 +15,7 @@ import click
 from .cache import answer_rows, answers_digest, open_cache
 from .config import CheckChoice, completions_url, option, review_options, seed_range
 from .dedup import DEFAULT_THRESHOLD, find_duplicates_in
+from .errors import PipelineError
 from .files import write_jsonl_atomic
 from .memo import Notes, bodies_state, inputs_digest, noted_reviews, noted_sketches, save_stamp, unchanged_stamp
 from .review import ReviewTally
@@ -128,6 +129,14 @@ def build_dataset(cache_dir: Path, data_dir: Path, seeds: range, base_url: str, 
     return Assembled(tally, train, val, dropped)
 
 
+def check_not_empty(result: Assembled, seeds: range, data_dir: Path) -> None:
+    """Seeds asked for and not one conversation written: a failed run, not an empty success."""
+    if seeds and result.train + result.val == 0:
+        reasons = ", ".join(f"{name} {count}" for name, count in result.tally.reason_counts().items())
+        raise PipelineError(f"no conversation for any of the {len(seeds)} seeds ({reasons}; see "
+                            f"{rejected_path(data_dir)}): run `make fetch` with the same N, BASE_URL and prompts")
+
+
 def dedup_summary(dropped: list[dict]) -> str:
     kinds = {kind: sum(d["kind"] == kind for d in dropped) for kind in ("exact", "near")}
     return f"{len(dropped)} duplicates dropped ({kinds['exact']} exact, {kinds['near']} near)"
@@ -148,6 +157,7 @@ def dataset_command(n, seeds, data_dir, cache_dir, base_url, checks, format, ded
     """
     result = build_dataset(cache_dir, data_dir, seed_range(n, seeds), base_url, checks, format,
                            dedup_threshold if dedup else None, split)
+    check_not_empty(result, seed_range(n, seeds), data_dir)
     val = f" and {result.val} to {split_path(data_dir)}" if split else ""
     if result.unchanged:
         click.echo(f"dataset: nothing to do, the answers, prompts, rules and options are those of the last build: "

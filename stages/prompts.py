@@ -4,6 +4,8 @@ Deterministic: each seed draws its example first messages, one item of each axis
 (prompts/axes/*.txt) and, with MODELS, its generator model by their content (see draw.py), so
 re-rendering is byte-identical and editing a pool re-renders only the seeds whose draw changed.
 The body suits the server: OpenRouter-only fields go to OpenRouter alone (see server.py).
+A rerun whose inputs (sources, settings, seeds, the code itself) and files are unchanged
+compares a stamp instead of rendering again.
 """
 import hashlib
 import json
@@ -15,6 +17,7 @@ from string import Template
 import click
 
 from .checks import make_validator
+from .codehash import code_digest
 from .config import (DEFAULT_MODEL, PROMPTS_DIR, ModelMix, Reasoning, base_url_option, count_option,
                      data_dir_option, identity_options, openrouter_option, option, prompt_dir, seed_range)
 from .draw import draw
@@ -24,7 +27,7 @@ from .identity import load_identity
 from .server import is_openrouter, server_fields
 
 EXAMPLES_PER_SEED = 5
-BODY_VERSION = 2  # bump when the code that builds a request body changes, so prompts are rendered again
+STAMP_FILE = ".fingerprint"
 
 
 @dataclass(frozen=True)
@@ -161,21 +164,38 @@ def write_if_changed(path: Path, text: str) -> bool:
 
 
 def fingerprint(sources: Sources, settings: Settings, seeds: range) -> str:
-    """Everything the rendered files depend on, hashed: equal fingerprints mean equal files."""
-    parts = [asdict(sources), asdict(settings), seeds.start, seeds.stop, EXAMPLES_PER_SEED, BODY_VERSION]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest() + "\n"
+    """Everything the rendered files are made from, hashed: the sources, the settings, the seeds
+    and the code that renders them (codehash), so a change to any of them renders again."""
+    parts = [asdict(sources), asdict(settings), seeds.start, seeds.stop, EXAMPLES_PER_SEED, code_digest()]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def files_digest(out_dir: Path, seeds: range) -> str | None:
+    """Name, size and modification time of each rendered file, hashed; None when one is missing.
+    A file edited, replaced or deleted since it was rendered no longer matches."""
+    digest = hashlib.sha256()
+    for seed in seeds:
+        try:
+            info = (out_dir / f"{seed}.json").stat()
+        except OSError:
+            return None
+        digest.update(f"{seed} {info.st_size} {info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def already_rendered(out_dir: Path, stamp: str, seeds: range) -> bool:
-    stamp_file = out_dir / ".fingerprint"
-    return (stamp_file.is_file() and stamp_file.read_text() == stamp
-            and all((out_dir / f"{seed}.json").is_file() for seed in seeds))
+    """True when the last render had these inputs and its files are as it left them."""
+    try:
+        recorded = (out_dir / STAMP_FILE).read_text().split()
+    except OSError:
+        return False
+    return recorded == [stamp, files_digest(out_dir, seeds)]
 
 
 def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir: Path) -> int:
     """Write the bodies of these seeds (an int n means 0..n-1); return how many files changed.
 
-    A rerun with the same sources, settings and seeds only compares a fingerprint.
+    A rerun with the same inputs, whose files nobody touched since, only compares the stamp.
     """
     seeds = range(seeds) if isinstance(seeds, int) else seeds
     stamp = fingerprint(sources, settings, seeds)
@@ -185,7 +205,7 @@ def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     changed = sum(write_if_changed(out_dir / f"{seed}.json", encode_body(request_body(sources, settings, seed)))
                   for seed in seeds)
-    write_atomic(out_dir / ".fingerprint", stamp)
+    write_atomic(out_dir / STAMP_FILE, f"{stamp}\n{files_digest(out_dir, seeds)}\n")
     return changed
 
 

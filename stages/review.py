@@ -3,12 +3,14 @@ import hashlib
 import itertools
 import json
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 
 import diskcache
 
 from .transport.answers import TransientAnswer, parse_completion
 from .cache import KeyMaker, decode_entry
-from .checks import RULES_VERSION, LazyValidator, Verdict, judge
+from .checks import LazyValidator, Verdict, judge
+from .codehash import code_digest
 from .errors import FatalAPIError
 from .identity import Facts
 from .judge import JudgeSpec, judge_body, read_verdict
@@ -19,7 +21,7 @@ from .prompts import load_body
 class Rules:
     validator: object
     ascii_only: bool = False
-    fingerprint: str = ""  # names the schema and options, for remembering finished runs
+    fingerprint: str = ""  # names the schema, options and judging code, for remembering finished runs
     judge: JudgeSpec | None = None
     judge_validator: object = None
     facts: Facts | None = None  # the identity's facts, for the leak check; None skips it
@@ -59,12 +61,14 @@ class SeedReview:
 
 def make_rules(schema: dict, ascii_only: bool = False, judge: JudgeSpec | None = None,
                facts: Facts | None = None) -> Rules:
-    """The facts are part of the fingerprint: editing them re-judges cached answers (never re-fetches)."""
-    parts = [schema, ascii_only, RULES_VERSION, judge.fingerprint_parts() if judge else None,
-             asdict(facts) if facts else None]
+    """The facts are part of the fingerprint: editing them re-judges cached answers (never re-fetches).
+    So is the code that judges, with the schema libraries' versions: a run remembered as finished
+    is reviewed again after any change to them, with no version number to bump by hand."""
+    parts = [schema, ascii_only, code_digest(), version("fastjsonschema"), version("jsonschema"),
+             judge.fingerprint_parts() if judge else None, asdict(facts) if facts else None]
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
     judge_validator = LazyValidator(judge.schema) if judge else None
-    conversation = [schema, RULES_VERSION, asdict(facts) if facts else None]
+    conversation = [schema, code_digest(), asdict(facts) if facts else None]
     conversation_fingerprint = hashlib.sha256(json.dumps(conversation, sort_keys=True).encode()).hexdigest()
     return Rules(LazyValidator(schema), ascii_only, fingerprint, judge, judge_validator, facts, conversation_fingerprint)
 

@@ -1,16 +1,24 @@
 """Shared fixtures: temp data and cache folders, a clean environment, a loopback fake API."""
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from stages.__main__ import COMMANDS, cli
 from stages.cache import answer_key, open_cache
 from stages.config import completions_url, option_variables
 from stages.transport.fakeapi import FakeConfig, start_fake
 from stages.prompts import Settings, load_body, load_sources, render_all
+
+# No example database in the work tree, no timing limit on one example, and in CI the same
+# examples every run, so a red CI always reproduces.
+settings.register_profile("project", deadline=None, database=None, max_examples=30,
+                          derandomize=os.environ.get("CI") == "true")
+settings.load_profile("project")
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every variable a command or the Makefile reads, so a person's exported settings cannot change a test.
@@ -28,6 +36,26 @@ def clean_environment(monkeypatch, tmp_path):
     for name in MAKE_VARIABLES + PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(autouse=True)
+def time_limit():
+    """With TEST_TIME_LIMIT=seconds (`make mutants` sets it), a test that runs longer fails
+    instead of hanging: a planted bug that deadlocks costs seconds, not minutes."""
+    seconds = float(os.environ.get("TEST_TIME_LIMIT") or 0)
+    if not seconds:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"test ran past TEST_TIME_LIMIT={seconds:g} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture
@@ -102,3 +130,20 @@ def store_answer(dirs, seed: int, attempt: int, raw, url: str = FAKE_URL) -> Non
 def run(*args, **env):
     """Invoke `python -m stages ARGS` in-process; env adds environment variables."""
     return CliRunner().invoke(cli, [str(a) for a in args], env=env or None)
+
+
+# Tests that may skip in CI, each with the reason it cannot run there. CI (CI=true) installs what
+# every other test needs, so any other skip there is a failure, not a silent gap.
+SKIP_ALLOWED_IN_CI: dict[str, str] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    skipped = report.skipped and not hasattr(report, "wasxfail")
+    if skipped and os.environ.get("CI") == "true" and item.nodeid not in SKIP_ALLOWED_IN_CI:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = (f"skipped in CI ({reason}): install what it needs in .ci/run, "
+                           "or list it in SKIP_ALLOWED_IN_CI with the reason")

@@ -1,6 +1,8 @@
+import json
+
 import pytest
 
-from stages.checks import judge, judge_content, make_validator
+from stages.checks import CompiledSchema, is_message_list, judge, judge_content, make_validator
 from stages.errors import PipelineError
 from stages.prompts import load_sources
 
@@ -55,3 +57,61 @@ def test_valid_answer_yields_its_messages(validator):
 def test_broken_schema_file_is_a_clear_error():
     with pytest.raises(PipelineError, match="not a valid JSON schema"):
         make_validator({"type": 12})
+
+
+def test_a_fence_without_newlines_is_stripped_too(validator):
+    assert judge_content("```" + conversation_content(GOOD) + "```", validator).reasons == []
+
+
+@pytest.mark.parametrize("messages, ok", [
+    (GOOD, True), ([], True), ([{"role": 1, "content": "hi"}], False), ([{"role": "user"}], False),
+    ([{"role": "user", "content": None}], False), (["hi"], False), ({"role": "user"}, False)])
+def test_is_message_list_wants_string_roles_and_contents(messages, ok):
+    assert is_message_list(messages) is ok
+
+
+def test_a_permissive_schema_still_needs_a_message_list():
+    anything = make_validator({})
+    assert judge_content("[1, 2]", anything).reasons == ["schema"]
+    assert judge_content('{"messages": [{"role": "user"}]}', anything).reasons == ["schema"]
+    assert judge_content(conversation_content(GOOD), anything).messages == GOOD
+
+
+def test_schema_defaults_are_not_written_into_the_answer():
+    schema = load_sources().schema
+    with_default = json.loads(json.dumps(schema).replace('"type": "object"', '"type": "object", "default": {}', 1))
+    with_default["properties"]["mood"] = {"type": "string", "default": "calm"}
+    with_default["additionalProperties"] = True
+    assert judge_content(conversation_content(GOOD), make_validator(with_default)).messages == GOOD
+    data = {"messages": GOOD}
+    make_validator(with_default).is_valid(data)
+    assert data == {"messages": GOOD}
+
+
+def test_schema_drafts_fastjsonschema_knows_get_the_fast_check_and_newer_ones_jsonschema():
+    assert isinstance(make_validator(load_sources().schema), CompiledSchema)
+    assert isinstance(make_validator({"type": "object"}), CompiledSchema)  # no $schema: draft 7 rules
+    newer = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+             "properties": {"messages": {"type": "array", "prefixItems": [{"properties": {"role": {"const": "user"}}}]}}}
+    validator = make_validator(newer)
+    assert not isinstance(validator, CompiledSchema)
+    assert validator.is_valid({"messages": [{"role": "user"}]})
+    assert not validator.is_valid({"messages": [{"role": "assistant"}]})  # prefixItems is a 2020-12 keyword
+
+
+def test_judge_applies_the_ascii_rule_only_when_asked(validator):
+    answer = chat_answer(conversation_content([GOOD[0], {"role": "assistant", "content": "Hola, soy Sprout. ¿Qué tal?"}]))
+    assert judge(answer, validator).valid
+    assert judge(answer, validator, ascii_only=True).reasons == ["non_ascii"]
+
+
+def test_a_choice_without_a_message_has_no_content(validator):
+    assert judge({"choices": [{"finish_reason": "stop"}]}, validator).reasons == ["no_content"]
+    assert judge({"choices": [{"finish_reason": "stop", "message": "text"}]}, validator).reasons == ["no_content"]
+
+
+def test_rules_are_lenient_about_ascii_unless_asked():
+    from stages.review import make_rules
+    schema = load_sources().schema
+    assert make_rules(schema).ascii_only is False and make_rules(schema, True).ascii_only is True
+    assert make_rules(schema).fingerprint != make_rules(schema, True).fingerprint

@@ -71,7 +71,8 @@ def test_fetch_validate_dataset_against_the_fake(rendered, fake_api):
     assert fetched.exit_code == 0, fetched.output
     assert "fetch: 5/5 seeds valid" in fetched.stderr
     validated = run("validate", *common)
-    assert validated.exit_code == 0 and "validate: 5/5 seeds valid, 0 rejected" in validated.stderr
+    assert validated.exit_code == 0
+    assert validated.stderr == f"validate: 5/5 seeds valid, 0 rejected; rejected seeds in {rendered[0] / 'rejected.jsonl'}\n"
     built = run("dataset", *common, "--format", "messages")
     assert built.exit_code == 0 and "wrote 5 conversations" in built.stderr
     with jsonlines.open(rendered[0] / "identity_conversations.jsonl") as lines:
@@ -81,19 +82,21 @@ def test_fetch_validate_dataset_against_the_fake(rendered, fake_api):
 
 
 def test_validate_counts_reasons_and_survives_corrupt_entries(rendered):
+    assert run("prompts", "--n", 6, "--data-dir", rendered[0]).exit_code == 0
     store(rendered, 0, 0, entry(conversation_content(GOOD)))
     store(rendered, 1, 0, entry("nope"))
     store(rendered, 1, 1, entry(conversation_content(GOOD[::-1])))
     store(rendered, 2, 0, "garbage that is not an entry")
     store(rendered, 3, 0, b"\x00\x01 bytes")
-    result = run("validate", "--n", 5, *dir_args(rendered), "--base-url", "http://127.0.0.1:9/api/v1")
+    store(rendered, 4, 0, json.dumps({"seed": 4, "attempt": 0, "body": '{"error": {"code": 502, "message": "x"}}'}))
+    result = run("validate", "--n", 6, *dir_args(rendered), "--base-url", "http://127.0.0.1:9/api/v1")
     assert result.exit_code == 0, result.output
-    assert ("validate: 1/5 seeds valid, 4 rejected (corrupt_entry 2, ends_with_user 1, not_fetched 1, "
+    assert ("validate: 1/6 seeds valid, 5 rejected (corrupt_entry 3, ends_with_user 1, not_fetched 1, "
             "not_json 1, role_order 1)") in result.stderr
     with jsonlines.open(rendered[0] / "rejected.jsonl") as lines:
         assert list(lines) == [{"seed": 1, "reasons": ["ends_with_user", "not_json", "role_order"]},
                                {"seed": 2, "reasons": ["corrupt_entry"]}, {"seed": 3, "reasons": ["corrupt_entry"]},
-                               {"seed": 4, "reasons": ["not_fetched"]}]
+                               {"seed": 4, "reasons": ["corrupt_entry"]}, {"seed": 5, "reasons": ["not_fetched"]}]
 
 
 def test_dataset_takes_the_first_valid_attempt_in_seed_order(rendered):
@@ -107,6 +110,13 @@ def test_dataset_takes_the_first_valid_attempt_in_seed_order(rendered):
     assert result.exit_code == 0, result.output
     lines = (rendered[0] / "identity_conversations.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == [GOOD, second]
+
+
+def test_demo_builds_twenty_conversations_without_a_key(tmp_path):
+    result = run("demo", "--data-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "demo" / "identity_conversations.jsonl").read_text().splitlines()) == 20
+    assert not (tmp_path / "demo" / "identity_conversations.val.jsonl").exists()
 
 
 def test_unreadable_prompt_is_one_line(dirs):
@@ -142,5 +152,7 @@ def test_show_prints_prompt_parts_attempts_and_conversation(rendered):
     assert "  attempt 0: rejected: not_json\n    answer starts: " in out
     assert "  attempt 1: valid (used)" in out
     assert out.rstrip().endswith("assistant: Hello, I am Sprout.")
+    one_attempt = run("show", "--seed", 3, *dir_args(rendered), "--base-url", url, "--max-attempts", 1).output
+    assert "attempt 0: rejected" in one_attempt and "attempt 1" not in one_attempt  # MAX_ATTEMPTS bounds the walk
     missing = run("show", "--seed", 4, *dir_args(rendered), "--base-url", url)
     assert "no cached attempts: run `make fetch`" in missing.output and "none valid yet" in missing.output

@@ -1,10 +1,13 @@
 """The HTTP client against the real loopback fake: keep-alive whitespace, hung answers, statuses."""
 import time
+from email.utils import formatdate
 
 import pytest
+import requests
+import responses
 
 from stages.transport.answers import parse_completion
-from stages.transport.client import Request, TransientHTTP, post_completion
+from stages.transport.client import Request, TransientHTTP, connection_failure, post_completion
 from stages.errors import FatalAPIError
 from stages.prompts import Settings, load_sources, request_body
 
@@ -50,3 +53,33 @@ def test_transient_statuses_carry_retry_after(fake_api, fault, status):
 def test_refused_connection_is_transient():
     with pytest.raises(TransientHTTP, match="connection refused"):
         post_completion(Request("http://127.0.0.1:9/chat/completions", BODY, TEST_KEY, 2.0))
+
+
+@pytest.mark.parametrize("header, low, high", [("7", 7, 7), ("http-date", 27, 30), ("soon-ish", None, None)])
+@responses.activate
+def test_retry_after_in_seconds_or_as_an_http_date(header, low, high):
+    if header == "http-date":
+        header = formatdate(time.time() + 30, usegmt=True)  # whole seconds: 29 to 30 s from now
+    url = "http://127.0.0.1:9/api/v1/chat/completions"
+    responses.post(url, status=429, headers={"Retry-After": header}, json={"error": {"code": 429, "message": "slow"}})
+    with pytest.raises(TransientHTTP) as err:
+        post_completion(Request(url, BODY, TEST_KEY, 5.0))
+    if low is None:
+        assert err.value.retry_after is None  # a malformed header falls back to the backoff
+    else:
+        assert low <= err.value.retry_after <= high
+
+
+@pytest.mark.parametrize("error, reason, unreachable", [
+    (requests.exceptions.SSLError("bad certificate"), "TLS error", True),
+    (requests.exceptions.ConnectTimeout("too slow"), "connect timeout", True),
+    (requests.ConnectionError("NameResolutionError: Failed to resolve 'nowhere.invalid'"), "DNS lookup failed", True),
+    (requests.ConnectionError("[Errno -2] Name or service not known"), "DNS lookup failed", True),
+    (requests.ConnectionError("getaddrinfo failed"), "DNS lookup failed", True),
+    (requests.ConnectionError("[Errno 111] Connection refused"), "connection refused", True),
+    (requests.ConnectionError("NewConnectionError: cannot connect"), "connection refused", True),
+    (requests.ConnectionError("Connection reset by peer"), "connection failed: ConnectionError", False),
+    (requests.exceptions.ChunkedEncodingError("cut"), "connection failed: ChunkedEncodingError", False)])
+def test_connection_failures_are_named_and_told_apart_from_a_dropped_answer(error, reason, unreachable):
+    failure = connection_failure(error)
+    assert (str(failure), failure.unreachable, failure.status) == (reason, unreachable, None)

@@ -1,9 +1,12 @@
 """The assembled file: nanochat's loading rules, other trainers' format, dedup and the stable split."""
 import json
+import random
 
 import pytest
 
+from stages.cache import open_cache
 from stages.dataset import in_validation
+from stages.prompts import Settings, load_sources, render_all
 
 from conftest import FAKE_URL, TEST_KEY, cache_entry, conversation_content, store_answer, run
 
@@ -45,8 +48,12 @@ class NanochatCustomJSON:
         return {"messages": self.conversations[index]}
 
 
-def hf_datasets():
-    """Hugging Face datasets, or a skip that says how to get it (the hf extra)."""
+def hf_datasets(monkeypatch, tmp_path):
+    """Hugging Face datasets, offline with its cache in the test's folder, or a skip that says how
+    to get it (the hf extra)."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     return pytest.importorskip("datasets", reason="Hugging Face datasets is not installed: "
                                                   "pip install -e '.[hf]' runs this loader test")
 
@@ -95,8 +102,8 @@ def test_sharegpt_format_has_the_documented_shape(fetched):
     assert all(row["conversations"][0]["from"] == "human" and row["conversations"][-1]["from"] == "gpt" for row in rows)
 
 
-def test_messages_format_loads_with_hugging_face_datasets(fetched):
-    datasets = hf_datasets()
+def test_messages_format_loads_with_hugging_face_datasets(fetched, monkeypatch, tmp_path):
+    datasets = hf_datasets(monkeypatch, tmp_path)
     dirs, base_url = fetched
     build(dirs, 40, "--format", "messages", base_url=base_url)
     table = datasets.load_dataset("json", data_files=str(dirs[0] / "identity_conversations.jsonl"), split="train")
@@ -105,8 +112,8 @@ def test_messages_format_loads_with_hugging_face_datasets(fetched):
     assert table[0]["messages"] == lines(dirs[0] / "identity_conversations.jsonl")[0]["messages"]
 
 
-def test_sharegpt_format_loads_with_hugging_face_datasets(fetched):
-    datasets = hf_datasets()
+def test_sharegpt_format_loads_with_hugging_face_datasets(fetched, monkeypatch, tmp_path):
+    datasets = hf_datasets(monkeypatch, tmp_path)
     dirs, base_url = fetched
     build(dirs, 40, "--format", "sharegpt", base_url=base_url)
     table = datasets.load_dataset("json", data_files=str(dirs[0] / "identity_conversations.jsonl"), split="train")
@@ -150,12 +157,104 @@ def test_duplicates_are_dropped_keeping_the_lowest_seed(rendered):
     store_answer(rendered, 1, 0, cache_entry(conversation_content(conversation(LONG))))               # exact
     store_answer(rendered, 2, 0, cache_entry(conversation_content(conversation(LONG.replace("team", "group")))))
     store_answer(rendered, 3, 0, cache_entry(conversation_content(conversation("Something else entirely, friend."))))
-    result = build(rendered, 4)
-    assert "2 duplicates dropped (1 exact, 1 near)" in result.stderr
+    store_answer(rendered, 4, 0, cache_entry(conversation_content(conversation(LONG.upper()))))       # exact
+    result = build(rendered, 5)
+    assert "3 duplicates dropped (2 exact, 1 near)" in result.stderr
     kept = lines(rendered[0] / "identity_conversations.jsonl")
     assert kept == [conversation(LONG), conversation("Something else entirely, friend.")]
     report = lines(rendered[0] / "duplicates.jsonl")
-    assert [(r["seed"], r["kept_seed"], r["kind"]) for r in report] == [(1, 0, "exact"), (2, 0, "near")]
-    everything = build(rendered, 4, "--dedup", 0)
+    assert [(r["seed"], r["kept_seed"], r["kind"]) for r in report] == [(1, 0, "exact"), (2, 0, "near"), (4, 0, "exact")]
+    near = report[1]["similarity"]
+    assert [set(r) for r in report] == [{"seed", "kept_seed", "kind", "similarity"}] * 3
+    assert report[0]["similarity"] == 1.0 and 0.9 <= near < 1 and near == round(near, 3)
+    everything = build(rendered, 5, "--dedup", 0)
     assert "0 duplicates dropped" in everything.stderr
-    assert len(lines(rendered[0] / "identity_conversations.jsonl")) == 4
+    assert len(lines(rendered[0] / "identity_conversations.jsonl")) == 5
+
+
+def test_a_lower_threshold_drops_looser_copies(rendered):
+    rewritten = LONG.replace("team", "group").replace("machine", "computer").replace("dinner", "lunch")
+    store_answer(rendered, 0, 0, cache_entry(conversation_content(conversation(LONG))))
+    store_answer(rendered, 1, 0, cache_entry(conversation_content(conversation(rewritten))))
+    assert "0 duplicates dropped" in build(rendered, 2).stderr  # under the default 0.9
+    assert "1 duplicates dropped (0 exact, 1 near)" in build(rendered, 2, "--dedup-threshold", 0.6).stderr
+
+
+def test_ascii_rule_applies_to_the_dataset(rendered):
+    spanish = [{"role": "user", "content": "¿Quién eres?"}, {"role": "assistant", "content": "Soy Sprout, un modelo pequeño."}]
+    store_answer(rendered, 0, 0, cache_entry(conversation_content(spanish)))
+    store_answer(rendered, 1, 0, cache_entry(conversation_content(conversation(LONG))))
+    assert "wrote 2 conversations" in build(rendered, 2).stderr
+    strict = build(rendered, 2, "--ascii", 1)
+    assert "wrote 1 conversations" in strict.stderr and "non_ascii 1" in strict.stderr
+    assert lines(rendered[0] / "identity_conversations.jsonl") == [conversation(LONG)]
+
+WORDS = "sprout model small open answers questions languages code maths limits privacy honest careful".split()
+
+
+def seed_conversation(seed: int) -> list[dict]:
+    """A conversation that names its seed and shares few word triples with any other seed's."""
+    rng = random.Random(seed)
+    return conversation(f"seed {seed}: " + " ".join(rng.choice(WORDS) for _ in range(40)))
+
+
+def seed_of(row: list[dict]) -> int:
+    return int(row[1]["content"].split(":")[0].removeprefix("seed "))
+
+
+def store_seed_answers(dirs, seeds) -> None:
+    for seed in seeds:
+        store_answer(dirs, seed, 0, cache_entry(conversation_content(seed_conversation(seed))))
+
+
+@pytest.fixture
+def rendered_40(dirs):
+    render_all(load_sources(), Settings(), 40, dirs[0] / "prompts")
+    return dirs
+
+
+def test_lines_follow_numeric_seed_order_past_ten(rendered_40):
+    store_seed_answers(rendered_40, reversed(range(25)))  # cached in reverse, and beyond 9 so 10 < 2 as text
+    build(rendered_40, 25)
+    assert [seed_of(row) for row in lines(rendered_40[0] / "identity_conversations.jsonl")] == list(range(25))
+
+
+def split_seeds(dirs, *args) -> tuple[set[int], set[int]]:
+    build(dirs, 40, "--split", 0.3, *args)
+    return ({seed_of(row) for row in lines(dirs[0] / "identity_conversations.jsonl")},
+            {seed_of(row) for row in lines(dirs[0] / "identity_conversations.val.jsonl")})
+
+
+def test_a_seeds_split_side_does_not_depend_on_the_other_rows(rendered_40):
+    store_seed_answers(rendered_40, range(40))
+    train, val = split_seeds(rendered_40)
+    assert train | val == set(range(40)) and not train & val and 4 <= len(val) <= 20
+    # Early seeds rejected or dropped as duplicates shift every later row's position, not its side.
+    with open_cache(rendered_40[1]) as cache:
+        cache.clear()
+    store_seed_answers(rendered_40, range(3, 40))
+    store_answer(rendered_40, 4, 0, cache_entry(conversation_content(seed_conversation(3))))  # a copy of seed 3
+    fewer_train, fewer_val = split_seeds(rendered_40)
+    assert fewer_val == val - {0, 1, 2, 4} and fewer_train == train - {0, 1, 2, 4}
+    # A slice of seeds (SEEDS=10:40) keeps each seed's side too.
+    sliced = run("dataset", "--seeds", "10:40", "--data-dir", rendered_40[0], "--cache-dir", rendered_40[1],
+                 "--base-url", FAKE_URL, "--split", 0.3)
+    assert sliced.exit_code == 0, sliced.output
+    assert {seed_of(row) for row in lines(rendered_40[0] / "identity_conversations.val.jsonl")} == \
+        {seed for seed in val if seed >= 10}
+
+
+def test_no_conversation_from_some_seeds_is_an_error(rendered):
+    result = run("dataset", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", FAKE_URL)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"Error: no conversation for any of the 5 seeds (not_fetched 5; see "
+                                     f"{rendered[0] / 'rejected.jsonl'}): run `make fetch` with the same N, "
+                                     "BASE_URL and prompts")
+    store_answer(rendered, 1, 0, cache_entry("not json"))
+    two_reasons = run("dataset", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", FAKE_URL)
+    assert two_reasons.exit_code == 1 and "seeds (not_fetched 4, not_json 1; see" in two_reasons.stderr
+    store_answer(rendered, 2, 0, cache_entry(conversation_content(conversation(LONG))))
+    assert "wrote 1 conversations" in build(rendered, 5).stderr
+    store_answer(rendered, 1, 1, cache_entry(conversation_content(seed_conversation(1))))
+    halves = build(rendered, 3, "--split", 0.5)  # seed 1 trains, seed 2 validates: as many on each side
+    assert "wrote 1 conversations" in halves.stderr and "and 1 to" in halves.stderr

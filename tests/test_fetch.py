@@ -1,6 +1,8 @@
 """fetch against `responses` mocks: one scripted answer sequence per error class."""
 import json
+import threading
 import time
+from email.utils import formatdate
 
 import pytest
 import requests
@@ -12,9 +14,8 @@ from stages.errors import FatalAPIError, PipelineError
 from stages.fetch import Job, backoff_delay, run_fetch
 from stages.prompts import load_body, load_sources
 from stages.review import make_rules
-from stages.transport.throttle import Throttle
 
-from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing
+from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing, run
 
 URL = "http://127.0.0.1:9/api/v1/chat/completions"
 OK = chat_answer(conversation_content(GOOD))
@@ -61,19 +62,38 @@ def test_transient_failures_are_retried_and_not_cached(rendered, failure):
     assert [e["attempt"] for e in cached_entries(rendered)] == [0]
 
 
-@responses.activate
-def test_429_pauses_everyone_for_retry_after(rendered, monkeypatch):
-    pauses = []
-    original = Throttle.release
+def limited_then_ok(retry_after: str, sent: list[float]):
+    """A responses callback: the first request gets a 429 with this Retry-After, the rest answer
+    after 50 ms; the time each request arrived goes into sent."""
+    lock = threading.Lock()
 
-    def record(self, ok=True, pause=None, outage=False):
-        pauses.append(pause)
-        original(self, ok, 0 if pause else None, outage)  # the pause is recorded, not waited out
-    monkeypatch.setattr(Throttle, "release", record)
-    responses.post(URL, status=429, headers={"Retry-After": "7"}, json={"error": {"code": 429, "message": "slow"}})
-    script(OK)
-    assert fetch(rendered).valid == 1
-    assert pauses == [7.0, None] and len(responses.calls) == 2
+    def answer(request):
+        with lock:
+            sent.append(time.monotonic())
+            first = len(sent) == 1
+        if first:
+            value = formatdate(time.time() + 2, usegmt=True) if retry_after == "date" else retry_after
+            return 429, {"Retry-After": value}, json.dumps({"error": {"code": 429, "message": "slow down"}})
+        time.sleep(0.05)
+        return 200, {}, json.dumps(OK)
+    return answer
+
+
+@pytest.mark.parametrize("retry_after", ["1", "date"])
+@responses.activate
+def test_429_pauses_every_worker_for_retry_after(rendered, retry_after):
+    sent: list[float] = []
+    responses.add_callback(responses.POST, URL, callback=limited_then_ok(retry_after, sent))
+    result = run("fetch", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1],
+                 "--base-url", URL.removesuffix("/chat/completions"), "--workers", 2, "--backoff", 0,
+                 OPENROUTER_API_KEY=TEST_KEY)
+    assert result.exit_code == 0 and "5/5 seeds valid" in result.stderr, result.output
+    assert len(sent) == 6
+    # The two first requests leave together; every later one, from either worker, waits out the
+    # pause: 1 s, or until the HTTP date (whole seconds, so 1 to 2 s away).
+    waited = [round(t - sent[0], 2) for t in sorted(sent)[2:]]
+    assert min(waited) >= 0.95, waited
+    assert max(waited) < 5, waited  # not some longer default pause either
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after():
@@ -178,3 +198,57 @@ def test_fatal_error_sends_nothing_more_but_caches_answers_in_flight(rendered):
         fetch(rendered, n=5, workers=2)
     assert len(responses.calls) == 2  # seeds 2..4 were never sent
     assert [e["attempt"] for e in cached_entries(rendered, seed=1)] == [0]
+
+
+@responses.activate
+def test_a_fatal_error_stops_every_worker(dirs):
+    """One seed's 402 dooms the run: the other workers send nothing more once it arrived."""
+    data, cache = dirs
+    assert run("prompts", "--n", 20, "--data-dir", data).exit_code == 0
+    doomed = load_body(data, 0)
+
+    def answer(request):
+        if json.loads(request.body) == doomed:
+            time.sleep(0.05)
+            return 402, {}, json.dumps({"error": {"code": 402, "message": "Insufficient credits"}})
+        time.sleep(0.3)
+        return 200, {}, json.dumps(OK)
+    responses.add_callback(responses.POST, URL, callback=answer)
+    base = URL.removesuffix("/chat/completions")
+    result = run("fetch", "--n", 20, "--data-dir", data, "--cache-dir", cache, "--base-url", base,
+                 "--workers", 4, OPENROUTER_API_KEY=TEST_KEY)
+    assert result.exit_code == 1 and "Error: HTTP 402, the account is out of credits" in result.stderr
+    assert len(responses.calls) == 4  # the first four seeds, sent together; nothing after the 402
+    validated = run("validate", "--n", 20, "--data-dir", data, "--cache-dir", cache, "--base-url", base)
+    assert "validate: 3/20 seeds valid" in validated.stderr  # the answers in flight were kept
+
+
+def fetch_cli(dirs, server, *args, key=TEST_KEY):
+    result = run("fetch", "--data-dir", dirs[0], "--cache-dir", dirs[1], "--base-url", server.base_url, *args,
+                 OPENROUTER_API_KEY=key)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_a_finished_slice_of_seeds_does_not_stand_for_more(dirs, fake_api):
+    server = fake_api()
+    assert run("prompts", "--n", 6, "--data-dir", dirs[0]).exit_code == 0
+    assert "3/3 seeds valid" in fetch_cli(dirs, server, "--seeds", "0:3").stderr
+    assert server.stats.requests == 3
+    assert "6/6 seeds valid" in fetch_cli(dirs, server, "--n", 6).stderr
+    assert server.stats.requests == 6
+    built = run("dataset", "--n", 6, "--data-dir", dirs[0], "--cache-dir", dirs[1], "--base-url", server.base_url)
+    assert built.exit_code == 0 and "wrote 6 conversations" in built.stderr
+
+
+def test_a_body_rendered_differently_is_asked_for_after_a_finished_run(dirs, fake_api):
+    """However a body came to change (new code, a hand edit), the finished-run note must not cover it."""
+    server = fake_api()
+    assert run("prompts", "--n", 4, "--data-dir", dirs[0]).exit_code == 0
+    fetch_cli(dirs, server, "--n", 4)
+    assert "earlier run" in fetch_cli(dirs, server, "--n", 4).stderr and server.stats.requests == 4
+    path = dirs[0] / "prompts" / "2.json"
+    path.write_text(path.read_text().replace('"temperature":1.0', '"temperature":0.7'))
+    again = fetch_cli(dirs, server, "--n", 4)
+    assert "earlier run" not in again.stderr and "4/4 seeds valid" in again.stderr
+    assert server.stats.requests == 5

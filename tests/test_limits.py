@@ -1,5 +1,7 @@
 """Rate limits, BUDGET, estimate and split runs: the controls a person has over a big, paid run."""
+import json
 import re
+import threading
 import time
 
 import pytest
@@ -8,7 +10,9 @@ import responses
 from stages.transport.budget import Budget, BudgetReached
 from stages.transport.throttle import Throttle
 
-from conftest import TEST_KEY, run
+from conftest import GOOD, TEST_KEY, cache_entry, chat_answer, conversation_content, run, store_answer
+
+BASE = "http://127.0.0.1:9/api/v1"
 
 
 def fetch_args(dirs, server, n, *extra):
@@ -23,10 +27,53 @@ def test_throttle_halves_once_per_burst_and_grows_back():
         throttle.release(ok=False, pause=pause)
     assert throttle.limit == 8 and throttle.paused_until > time.monotonic() + 50
     throttle.paused_until = 0.0
-    for _ in range(8):
+    succeed(throttle, 7)
+    assert throttle.limit == 8  # one success short of a window
+    succeed(throttle, 1)
+    assert throttle.limit == 9
+    succeed(throttle, 8)
+    assert throttle.limit == 9  # the next window is 9 successes long
+    succeed(throttle, 1)
+    assert throttle.limit == 10
+
+
+def succeed(throttle: Throttle, times: int) -> None:
+    for _ in range(times):
         throttle.acquire()
         throttle.release(ok=True)
-    assert throttle.limit == 9
+
+
+def fail(throttle: Throttle, pause: float | None = None, outage: bool = False) -> None:
+    throttle.in_flight += 1  # as if acquired
+    throttle.release(ok=False, pause=pause, outage=outage)
+
+
+@pytest.mark.parametrize("workers, after_cuts", [(5, [2, 1, 1]), (2, [1, 1]), (1, [1])])
+def test_each_cut_halves_the_limit_down_to_one(workers, after_cuts):
+    throttle = Throttle(workers)
+    for expected in after_cuts:
+        throttle.paused_until = 0.0  # a new burst
+        fail(throttle, pause=0.0)
+        assert throttle.limit == expected and isinstance(throttle.limit, int)
+
+
+def test_the_limit_never_grows_past_the_workers():
+    throttle = Throttle(4)
+    succeed(throttle, 20)
+    assert throttle.limit == 4
+
+
+def test_half_the_recent_answers_failing_is_an_outage_fewer_is_not():
+    mostly_fine = Throttle(16)
+    succeed(mostly_fine, 12)
+    for _ in range(8):  # 8 of the last 20 failed
+        fail(mostly_fine, outage=True)
+    assert mostly_fine.limit == 16
+    half = Throttle(16)
+    for _ in range(8):  # ok, failed, ok, failed, ...: 8 of 16
+        succeed(half, 1)
+        fail(half, outage=True)
+    assert half.limit == 8
 
 
 def render(dirs, n):
@@ -61,6 +108,17 @@ def test_budget_reserves_room_for_what_is_in_flight():
         budget.reserve()            # 1.2 would pass the cap
     budget.settle(None)             # a failed request costs nothing and frees its room
     budget.reserve()
+
+
+def test_budget_estimates_from_the_average_answer():
+    budget = Budget(1.0)
+    for cost in (0.125, 0.375):      # two answers: 0.5 spent, 0.25 on average
+        budget.reserve()
+        budget.settle(cost)
+    for _ in range(2):               # 0.5 + 2 x 0.25 = 1.0: still within the cap
+        budget.reserve()
+    with pytest.raises(BudgetReached):
+        budget.reserve()
 
 
 def test_budget_stops_the_run_and_a_rerun_continues(dirs, fake_api):
@@ -141,3 +199,79 @@ def test_a_finished_run_is_remembered_until_prompts_or_rules_change(dirs, fake_a
     assert render_again.exit_code == 0
     changed = run(*args, OPENROUTER_API_KEY=TEST_KEY)
     assert "6/6 seeds valid" in changed.stderr and server.stats.requests == sent + 6
+
+
+@responses.activate
+def test_failed_requests_do_not_lower_the_cost_per_answer(rendered):
+    """A request that fails is not billed and says nothing about what an answer costs: counted as
+    a $0 answer it would drag the average down and let the run spend past its cap."""
+    count = [0]
+
+    def answer(request):
+        count[0] += 1
+        if count[0] % 2 == 1:  # every other request fails, unbilled
+            return 503, {}, json.dumps({"error": {"code": 503, "message": "busy"}})
+        return 200, {}, json.dumps(chat_answer(conversation_content(GOOD), cost=0.004))
+    responses.add_callback(responses.POST, BASE + "/chat/completions", callback=answer)
+    result = run("fetch", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", BASE,
+                 "--budget", 0.01, "--workers", 1, "--backoff", 0, OPENROUTER_API_KEY=TEST_KEY)
+    assert result.exit_code == 1, result.output
+    spent = 0.004 * (count[0] // 2)
+    assert spent <= 0.01 + 1e-9, f"{count[0]} requests, ${spent:.3f} spent under a $0.01 budget"
+    assert result.stderr.strip().splitlines()[-1] == ("Error: budget of $0.01 reached: $0.0080 spent in this run; "
+                                                      "rerun with a higher BUDGET to continue where this one stopped")
+
+
+def test_estimate_prices_only_the_seeds_without_a_valid_answer(rendered):
+    for seed in (0, 2, 4):
+        store_answer(rendered, seed, 0, cache_entry(conversation_content(GOOD)))
+    store_answer(rendered, 1, 0, cache_entry("not json"))  # cached but invalid: still to be asked
+    result = run("estimate", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", BASE,
+                 "--price-in", 100, "--price-out", 1000)
+    assert result.exit_code == 0, result.output
+    assert "seeds: 5, still without a valid answer: 2 " in result.output
+    total, each = re.search(r"estimated cost: \$([\d.]+) \(\$([\d.]+) per request", result.output).groups()
+    assert float(each) > 1 and total == f"{2 * float(each):.2f}"
+
+
+def blocks(call, then) -> bool:
+    """Whether call() waits until then() frees it: it must not return within 0.3 s, and must after."""
+    done = threading.Event()
+    threading.Thread(target=lambda: (call(), done.set()), daemon=True).start()
+    waited = not done.wait(0.3)
+    then()
+    return waited and done.wait(5)
+
+
+def test_no_more_requests_in_flight_than_the_limit():
+    throttle = Throttle(2)
+    throttle.acquire()
+    throttle.acquire()
+    assert blocks(throttle.acquire, throttle.release)  # the third waits for a free slot
+    throttle.release()
+    throttle.release()  # all three done: two slots free again, no more
+    throttle.acquire()
+    throttle.acquire()
+    assert blocks(throttle.acquire, lambda: throttle.release(ok=True))
+    assert throttle.in_flight == 2
+
+
+def test_release_without_arguments_is_a_success():
+    throttle = Throttle(4)
+    throttle.limit = 2
+    for _ in range(2):
+        throttle.acquire()
+        throttle.release()
+    assert throttle.limit == 3
+
+
+def test_budget_sends_one_request_until_an_answer_tells_the_cost():
+    budget = Budget(1.0)
+    budget.reserve()
+    assert blocks(budget.reserve, lambda: budget.settle(0.1))
+    budget.reserve()  # the average is known now: more may go at once
+    assert budget.in_flight == 2
+
+
+def test_rpm_spaces_the_sends_evenly():
+    assert Throttle(4, rpm=120).interval == 0.5 and Throttle(4).interval == 0.0

@@ -1,5 +1,7 @@
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -7,7 +9,7 @@ from stages.errors import PipelineError
 from stages.prompts import (EXAMPLES_PER_SEED, Settings, Sources, encode_body, load_sources, pick_axes,
                             pick_examples, render_all, request_body)
 
-from conftest import ROOT
+from conftest import ROOT, project_env
 
 
 def test_pool_has_enough_varied_first_messages():
@@ -18,13 +20,52 @@ def test_pool_has_enough_varied_first_messages():
     assert any(m.isupper() for m in pool), "no all-caps messages"
 
 
-def test_render_is_byte_identical_on_rerun(tmp_path):
-    sources, settings = load_sources(), Settings()
-    assert render_all(sources, settings, 20, tmp_path / "a") == 20
-    assert render_all(sources, settings, 20, tmp_path / "a") == 0  # nothing changed the second time
-    render_all(sources, settings, 20, tmp_path / "b")
-    for seed in range(20):
-        assert (tmp_path / "a" / f"{seed}.json").read_bytes() == (tmp_path / "b" / f"{seed}.json").read_bytes()
+def render_in_a_process(data_dir, hash_seed: str, *args, cwd=ROOT) -> str:
+    """`python -m stages prompts` in a fresh interpreter with this PYTHONHASHSEED; returns its stderr."""
+    done = subprocess.run([sys.executable, "-m", "stages", "prompts", "--data-dir", str(data_dir), *args], cwd=cwd,
+                          env=project_env(PYTHONHASHSEED=hash_seed), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def rendered_bytes(data_dir, seeds) -> dict[int, bytes]:
+    return {seed: (data_dir / "prompts" / f"{seed}.json").read_bytes() for seed in seeds}
+
+
+def test_bodies_are_the_same_bytes_in_any_process(tmp_path):
+    """Two interpreters with different hash seeds, one rendering a different slice: the same bytes."""
+    render_in_a_process(tmp_path / "a", "1", "--n", "30")
+    render_in_a_process(tmp_path / "b", "2", "--seeds", "17:45")
+    a, b = rendered_bytes(tmp_path / "a", range(30)), rendered_bytes(tmp_path / "b", range(17, 45))
+    assert all(a[seed] == b[seed] for seed in range(17, 30))
+    assert len(set(a.values())) == 30
+
+
+def test_rerun_skips_only_while_nothing_changed(tmp_path):
+    sources, settings, out = load_sources(), Settings(), tmp_path / "prompts"
+    assert render_all(sources, settings, 20, out) == 20
+    assert render_all(sources, settings, 20, out) == 0
+    original = (out / "7.json").read_bytes()
+    (out / "7.json").write_text("{}")  # edited by hand since: rendered again
+    assert render_all(sources, settings, 20, out) == 1 and (out / "7.json").read_bytes() == original
+    (out / "3.json").unlink()
+    assert render_all(sources, settings, 20, out) == 1 and (out / "3.json").is_file()
+    assert render_all(sources, settings, 21, out) == 1
+
+
+def test_a_change_in_the_rendering_code_renders_again(tmp_path):
+    """No version number to forget: a copy of the package whose code renders examples differently
+    finds the stamp of the original's render stale."""
+    data = tmp_path / "data"
+    render_in_a_process(data, "0", "--n", "5")
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "stages", copy / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "prompts").symlink_to(ROOT / "prompts")
+    shutil.copy(ROOT / "setup.cfg", copy)  # a whole project folder (mutation testing reads its settings there)
+    module = copy / "stages" / "prompts.py"
+    module.write_text(module.read_text().replace('f"- {text}" for text in pick_examples', 'f"* {text}" for text in pick_examples'))
+    assert "5 rendered, 5 changed" in render_in_a_process(data, "0", "--n", "5", cwd=copy)
+    assert "\\n* " in (data / "prompts" / "0.json").read_text()
 
 
 def test_seed_picks_the_examples():

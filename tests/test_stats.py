@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from stages.transport.answers import Usage
 from stages.cache import open_cache
 from stages.__main__ import cli
-from stages.stats import compute_stats, first_message_script, format_table, load_conversations, spent_on
+from stages.stats import compute_stats, first_message_script, format_table, spent_on
 
 from conftest import FAKE_URL as URL
 from conftest import cache_entry
@@ -27,7 +27,6 @@ CONVERSATIONS = [
     chat("Tell me about yourself.", LONG),
     chat("Tell me about yourself.", LONG.replace("fact30", "fict30")),
 ]
-USER_LENGTHS = [13, 13, 15, 7, 13, 12, 23, 23]
 
 
 def write_dataset(data_dir, rows) -> None:
@@ -47,7 +46,7 @@ def test_compute_stats_counts_what_is_in_the_conversations():
     stats = compute_stats(CONVERSATIONS)
     assert stats["conversations"] == 6
     assert stats["turns"] == {"min": 2, "mean": 2.67, "median": 2.0, "max": 4, "histogram": {2: 4, 4: 2}}
-    assert [len(m["content"]) for c in CONVERSATIONS for m in c if m["role"] == "user"] == USER_LENGTHS
+    # User messages of 13, 13, 15, 7, 13, 12, 23 and 23 characters, counted by hand.
     assert stats["user_chars"] == {"min": 7, "mean": 14.88, "median": 13.0, "max": 23}
     assert stats["assistant_chars"]["max"] == len(LONG) and stats["assistant_chars"]["min"] == len("yes a little")
     assert stats["first_message_scripts"] == {"Latin": 4, "Cyrillic": 1, "Han": 1}
@@ -94,10 +93,14 @@ def test_command_writes_stats_json_and_png(dirs):
 @pytest.mark.parametrize("shape", [lambda c: {"messages": c}, lambda c: {"conversations": [
     {"from": {"user": "human", "assistant": "gpt"}[m["role"]], "value": m["content"]} for m in c]}])
 def test_messages_and_sharegpt_lines_give_the_same_stats(dirs, shape):
+    write_dataset(dirs[0], CONVERSATIONS)
+    assert run_stats(dirs).exit_code == 0
+    from_arrays = (dirs[0] / "stats.json").read_text(encoding="utf-8")
     write_dataset(dirs[0], [shape(c) for c in CONVERSATIONS])
     assert load_conversations(dirs[0] / "identity_conversations.jsonl") == CONVERSATIONS
     assert run_stats(dirs).exit_code == 0
-    assert json.loads((dirs[0] / "stats.json").read_text(encoding="utf-8"))["conversations"] == 6
+    assert (dirs[0] / "stats.json").read_text(encoding="utf-8") == from_arrays
+    assert json.loads(from_arrays)["conversations"] == 6
 
 
 def test_a_missing_dataset_is_one_line_and_exit_1(dirs):
