@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from stages.transport.answers import Usage
 from stages.cache import open_cache
 from stages.__main__ import cli
-from stages.stats import compute_stats, first_message_script, format_table, spent_on
+from stages.stats import compute_stats, first_message_script, format_table, load_conversations, spent_on
 
 from conftest import FAKE_URL as URL
 from conftest import cache_entry
