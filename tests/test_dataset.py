@@ -102,24 +102,16 @@ def test_sharegpt_format_has_the_documented_shape(fetched):
     assert all(row["conversations"][0]["from"] == "human" and row["conversations"][-1]["from"] == "gpt" for row in rows)
 
 
-def test_messages_format_loads_with_hugging_face_datasets(fetched, monkeypatch, tmp_path):
+@pytest.mark.parametrize("fmt, column, first_turn", [("messages", "messages", {"role": "user"}),
+                                                     ("sharegpt", "conversations", {"from": "human"})])
+def test_formats_load_with_hugging_face_datasets(fetched, monkeypatch, tmp_path, fmt, column, first_turn):
     datasets = hf_datasets(monkeypatch, tmp_path)
     dirs, base_url = fetched
-    build(dirs, 40, "--format", "messages", base_url=base_url)
+    build(dirs, 40, "--format", fmt, base_url=base_url)
     table = datasets.load_dataset("json", data_files=str(dirs[0] / "identity_conversations.jsonl"), split="train")
-    assert table.column_names == ["messages"] and len(table) == 40
-    assert table[0]["messages"][0]["role"] == "user"
-    assert table[0]["messages"] == lines(dirs[0] / "identity_conversations.jsonl")[0]["messages"]
-
-
-def test_sharegpt_format_loads_with_hugging_face_datasets(fetched, monkeypatch, tmp_path):
-    datasets = hf_datasets(monkeypatch, tmp_path)
-    dirs, base_url = fetched
-    build(dirs, 40, "--format", "sharegpt", base_url=base_url)
-    table = datasets.load_dataset("json", data_files=str(dirs[0] / "identity_conversations.jsonl"), split="train")
-    assert table.column_names == ["conversations"] and len(table) == 40
-    assert table[0]["conversations"][0]["from"] == "human" and table[0]["conversations"][1]["from"] == "gpt"
-    assert table[0]["conversations"] == lines(dirs[0] / "identity_conversations.jsonl")[0]["conversations"]
+    assert table.column_names == [column] and len(table) == 40
+    assert first_turn.items() <= table[0][column][0].items()
+    assert table[0][column] == lines(dirs[0] / "identity_conversations.jsonl")[0][column]
 
 
 def test_split_is_stable_as_n_grows(fetched):
