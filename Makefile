@@ -12,12 +12,18 @@ SEEDS ?=
 WORKERS ?= 4
 ## model id sent to the API
 MODEL ?= google/gemini-2.5-flash
+## a mix of generator models drawn per seed, e.g. a,b,c or a=3,b=1 (overrides MODEL)
+MODELS ?=
+## OpenRouter's reasoning: off, low, medium, high, a token budget, or default (no field)
+REASONING ?= off
 ## sampling temperature
 TEMPERATURE ?= 1.0
 ## answer token cap (credits are checked against it)
 MAX_TOKENS ?= 4096
 ## OpenAI-compatible API root
 BASE_URL ?= https://openrouter.ai/api/v1
+## OpenRouter-only fields and keys: auto (when BASE_URL is openrouter.ai), 1 (a gateway to it) or 0
+OPENROUTER ?= auto
 ## answers asked per seed until one is valid
 MAX_ATTEMPTS ?= 8
 ## total seconds allowed per request
@@ -28,10 +34,16 @@ BACKOFF ?= 1
 RPM ?=
 ## optional dollar cap on what one fetch may spend
 BUDGET ?=
-## dollars per million input tokens, for estimate when the models list lacks the model
+## dollars per million input tokens, for estimate and for answers without usage.cost, when the models list lacks the model
 PRICE_IN ?=
 ## dollars per million output tokens, likewise
 PRICE_OUT ?=
+## 1 sends the requests through the Batch API: about half the price, answers in minutes to hours
+BATCH ?= 0
+## most requests per batch
+BATCH_SIZE ?= 1000
+## 1 waits until every batch is collected; 0 submits and exits (run the same command again to collect)
+BATCH_WAIT ?= 1
 ## identity file instead of prompts/identity.md
 IDENTITY ?=
 ## background document (e.g. your model's README) added to every prompt
@@ -44,15 +56,19 @@ JUDGE_MODEL ?=
 SEED ?= 0
 ## cache folder(s) that merge copies into CACHE_DIR
 FROM ?=
-## bench: prompts to fetch
-BENCH_N ?= 2000
-## bench: requests in flight
-BENCH_WORKERS ?= 64
+## bench: cases to time, N x WORKERS, each against the bare thread-pool baseline
+BENCH_CASES ?= 200x16,2000x64,4000x256
 ## bench: the fake API's seconds per answer
 BENCH_LATENCY ?= 0.5
+## bench: share of transient faults in the fault case (the smallest case)
+BENCH_FAULT_RATE ?= 0.3
+## bench: cached conversations of the dataset rebuild timings
+BENCH_REBUILD_N ?= 10000
+## bench: runs of each start-up and rebuild timing (the median is shown)
+BENCH_REPEATS ?= 5
 ## 1 rejects conversations with non-ASCII text
 ASCII ?= 0
-## dataset lines: array (nanochat) or messages
+## dataset lines: array (nanochat), messages or sharegpt
 FORMAT ?= array
 ## 0 keeps exact and near duplicates in the dataset
 DEDUP ?= 1
@@ -74,8 +90,9 @@ SEED_ARGS = --n $(N) $(if $(SEEDS),--seeds $(SEEDS))
 CHECK_ARGS = --ascii $(ASCII) --max-attempts $(MAX_ATTEMPTS) --judge $(JUDGE) $(if $(JUDGE_MODEL),--judge-model '$(JUDGE_MODEL)') $(if $(IDENTITY),--identity '$(IDENTITY)')
 LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)' $(CHECK_ARGS)
 READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
+PRICE_ARGS = $(if $(PRICE_IN),--price-in $(PRICE_IN)) $(if $(PRICE_OUT),--price-out $(PRICE_OUT))
 
-.PHONY: help prompts fetch validate dataset stats show estimate merge bench demo test mutants clean distclean
+.PHONY: help prompts fetch validate dataset stats show estimate merge batches bench demo test mutants clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -91,11 +108,13 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 prompts: $(VENV)/.installed ## render one request body per seed into DATA_DIR/prompts
 	$(STAGES) prompts $(SEED_ARGS) --data-dir '$(DATA_DIR)' --model '$(MODEL)' --temperature $(TEMPERATURE) \
-		--max-tokens $(MAX_TOKENS) $(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(CONTEXT),--context '$(CONTEXT)')
+		--max-tokens $(MAX_TOKENS) --models '$(MODELS)' --reasoning '$(REASONING)' --base-url '$(BASE_URL)' \
+		--openrouter '$(OPENROUTER)' $(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(CONTEXT),--context '$(CONTEXT)')
 
 fetch: prompts ## send what the cache lacks, WORKERS at a time (needs the API key)
 	$(STAGES) fetch $(READ_ARGS) --workers $(WORKERS) --timeout $(TIMEOUT) --backoff $(BACKOFF) \
-		$(if $(RPM),--rpm $(RPM)) $(if $(BUDGET),--budget $(BUDGET))
+		--openrouter '$(OPENROUTER)' $(if $(RPM),--rpm $(RPM)) $(if $(BUDGET),--budget $(BUDGET)) $(PRICE_ARGS) \
+		--batch $(BATCH) --batch-size $(BATCH_SIZE) --batch-wait $(BATCH_WAIT)
 
 validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR/rejected.jsonl
 	$(STAGES) validate $(READ_ARGS)
@@ -103,23 +122,27 @@ validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR
 dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversations.jsonl
 	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT) --dedup $(DEDUP) --dedup-threshold $(DEDUP_THRESHOLD) --split $(SPLIT)
 
-stats: $(VENV)/.installed ## table of the dataset's shape, languages, duplicates, fidelity and cost; stats.json, stats.png
+stats: $(VENV)/.installed ## the dataset's shape, languages, duplicates, fidelity, cost, per-model numbers; stats.json, stats.png
 	$(STAGES) stats $(READ_ARGS)
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)
 
 estimate: prompts ## seeds still to fetch and their estimated cost; sends no chat requests
-	$(STAGES) estimate $(READ_ARGS) $(if $(PRICE_IN),--price-in $(PRICE_IN)) $(if $(PRICE_OUT),--price-out $(PRICE_OUT))
+	$(STAGES) estimate $(READ_ARGS) $(PRICE_ARGS)
 
 merge: $(VENV)/.installed ## copy answers from the cache folder(s) in FROM into CACHE_DIR
 	$(STAGES) merge --cache-dir '$(CACHE_DIR)' $(FROM)
 
-bench: $(VENV)/.installed ## time fetch against the fake API and a cached rerun; DATA_DIR/bench.json
-	$(STAGES) bench --n $(BENCH_N) --workers $(BENCH_WORKERS) --latency $(BENCH_LATENCY) --out '$(DATA_DIR)/bench.json'
+batches: $(VENV)/.installed ## the batches this cache knows: id, status, requests, age, cost (no network)
+	$(STAGES) batches --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)'
+
+bench: $(VENV)/.installed ## fetch and the bare thread-pool baseline side by side, start-up, rebuilds; DATA_DIR/bench.json
+	$(STAGES) bench --bench-cases '$(BENCH_CASES)' --bench-latency $(BENCH_LATENCY) --bench-fault-rate $(BENCH_FAULT_RATE) \
+		--bench-rebuild-n $(BENCH_REBUILD_N) --bench-repeats $(BENCH_REPEATS) --out '$(DATA_DIR)/bench.json'
 
 demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no key, no network
-	$(STAGES) demo --data-dir '$(DATA_DIR)'
+	$(STAGES) demo --data-dir '$(DATA_DIR)' --batch $(BATCH)
 
 test: $(VENV)/.installed ## run the test suite
 	$(PY) -m pytest

@@ -1,27 +1,37 @@
-"""`python -m stages COMMAND`: one command per pipeline stage (see `make help`)."""
+"""`python -m stages COMMAND`: one command per pipeline stage (see `make help`).
+
+A command's module is imported only when that command runs, so `make show` does not pay for
+the HTTP client or `make fetch` for numpy: start-up stays well under half a second.
+"""
+import importlib
 import os
 import sys
 
 import click
 
-from .bench import bench_command
-from .dataset import dataset_command
-from .demo import demo_command
 from .errors import PipelineError
-from .estimate import estimate_command
-from .transport.fakeapi import fakeapi_command
-from .fetch import fetch_command
-from .merge import merge_command
-from .prompts import prompts_command
-from .show import show_command
-from .stats import stats_command
-from .validate import validate_command
 
 DEBUG_VARIABLE = "STAGES_DEBUG"
+# command name -> its module; each module defines `<name>_command`. The order is `--help`'s.
+COMMAND_MODULES = {"prompts": "prompts", "fetch": "fetch", "validate": "validate", "dataset": "dataset",
+                   "show": "show", "stats": "stats", "estimate": "estimate", "merge": "merge",
+                   "batches": "batches", "bench": "bench", "demo": "demo", "fakeapi": "transport.fakeapi"}
+
+
+def load_command(name: str) -> click.Command:
+    module = importlib.import_module(f".{COMMAND_MODULES[name]}", __package__)
+    return getattr(module, f"{name}_command")
 
 
 class Stages(click.Group):
-    """Turns project errors and surprises into one line on stderr, unless STAGES_DEBUG is set."""
+    """Loads commands on demand; turns project errors and surprises into one line on stderr,
+    unless STAGES_DEBUG is set."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx, name: str) -> click.Command | None:
+        return load_command(name) if name in COMMAND_MODULES else None
 
     def invoke(self, ctx):
         try:
@@ -42,10 +52,12 @@ def cli():
     """Make identity conversations for a small chat model, stage by stage."""
 
 
-COMMANDS = (prompts_command, fetch_command, validate_command, dataset_command, show_command, stats_command, estimate_command,
-            merge_command, bench_command, demo_command, fakeapi_command)
-for command in COMMANDS:
-    cli.add_command(command)
+def __getattr__(name: str):
+    """COMMANDS, every command loaded (for tools that need all their options), only when asked for."""
+    if name == "COMMANDS":
+        return tuple(load_command(command) for command in COMMAND_MODULES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 if __name__ == "__main__":
     sys.exit(cli(prog_name="python -m stages"))

@@ -4,10 +4,8 @@
 `judge` returns the messages and a list of short reason codes; no reasons means valid.
 """
 import json
+import threading
 from dataclasses import dataclass, field
-
-import fastjsonschema
-import jsonschema
 
 from .errors import PipelineError
 from .identity import Facts
@@ -37,18 +35,49 @@ class CompiledSchema:
     10,000-seed rerun judges every cached answer. Same is_valid() as a jsonschema validator."""
 
     def __init__(self, schema: dict):
+        import fastjsonschema
         self.check = fastjsonschema.compile(schema, use_default=False)
+        self.failure = fastjsonschema.JsonSchemaValueException
 
     def is_valid(self, data: object) -> bool:
         try:
             self.check(data)
-        except fastjsonschema.JsonSchemaValueException:
+        except self.failure:
             return False
         return True
 
 
+class LazyValidator:
+    """A validator built on the first is_valid(), so commands that only compare fingerprints (a
+    fetch with nothing to send) build none. It skips jsonschema's check of the schema itself
+    (a fifth of a second to import) when fastjsonschema compiles it: that refuses broken schemas
+    too, and then make_validator says what is wrong. `make prompts` runs the full check when it
+    renders the schema, before any request carries it."""
+
+    def __init__(self, schema: dict):
+        self.schema = schema
+        self.validator = None
+        self.lock = threading.Lock()
+
+    def is_valid(self, data: object) -> bool:
+        if self.validator is None:
+            with self.lock:
+                self.validator = self.validator or quick_validator(self.schema)
+        return self.validator.is_valid(data)
+
+
+def quick_validator(schema: dict):
+    if isinstance(schema, dict) and schema.get("$schema", "") in FAST_DRAFTS:
+        try:
+            return CompiledSchema(schema)
+        except Exception:  # fastjsonschema refuses it: let jsonschema name the problem
+            pass
+    return make_validator(schema)
+
+
 def make_validator(schema: dict):
     """A validator with is_valid(); jsonschema checks the schema itself and covers newer drafts."""
+    import jsonschema
     cls = jsonschema.validators.validator_for(schema)
     try:
         cls.check_schema(schema)
@@ -77,9 +106,22 @@ def role_problems(messages: list, ascii_only: bool) -> list[str]:
         reasons.append("ends_with_user")
     if any(not m["content"].strip() for m in messages):
         reasons.append("empty_message")
-    if ascii_only and not all(m["content"].isascii() for m in messages):
+    if ascii_only and not all_ascii(messages):
         reasons.append("non_ascii")
     return reasons
+
+
+def all_ascii(messages: list[dict]) -> bool:
+    return all(m["content"].isascii() for m in messages)
+
+
+def add_ascii_rule(verdict: Verdict) -> Verdict:
+    """A conversation's verdict with ASCII=1, from its verdict with ASCII=0: the same as judging
+    it again. non_ascii is role_problems' last check, a too short conversation gets no other, and
+    the leak check runs only on a conversation with no other reason, so non_ascii replaces a leak."""
+    if verdict.messages is None or verdict.reasons == ["too_short"] or all_ascii(verdict.messages):
+        return verdict
+    return Verdict(verdict.messages, [r for r in verdict.reasons if r != LEAK] + ["non_ascii"])
 
 
 def is_message_list(messages: object) -> bool:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from .server import OPENROUTER_MODES, REASONING_WORDS
+
 DEFAULT_MODEL = "google/gemini-2.5-flash"
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 PROMPTS_DIR = Path("prompts")
@@ -45,6 +47,45 @@ class SeedRange(click.ParamType):
         return range(int(start), int(stop))
 
 
+class ModelMix(click.ParamType):
+    """`a,b,c` or `a=3,b=1` -> ((model, weight), ...). Slugs hold `/` and `:` but never `,` or `=`."""
+    name = "model[=weight],..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        mix = []
+        for part in filter(None, (piece.strip() for piece in str(value).split(","))):
+            model, sep, weight = part.partition("=")
+            mix.append((model.strip(), self.weight(weight.strip() if sep else "1", part, param, ctx)))
+        names = [model for model, _ in mix]
+        if any(not model for model in names):
+            self.fail(f"{value!r} has an empty model name; write MODELS=a,b or a=3,b=1", param, ctx)
+        if len(set(names)) < len(names):
+            self.fail(f"{value!r} names a model twice; give it one weight instead", param, ctx)
+        return tuple(mix)
+
+    def weight(self, text: str, part: str, param, ctx) -> float:
+        try:
+            weight = float(text)
+        except ValueError:
+            weight = 0.0
+        if not 0 < weight < float("inf"):
+            self.fail(f"{part!r}: the weight after = must be a positive number, e.g. model=2", param, ctx)
+        return weight
+
+
+class Reasoning(click.ParamType):
+    """REASONING: off, low, medium, high, a token budget (a positive integer), or default."""
+    name = "off|low|medium|high|N|default"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip().lower()
+        if text in REASONING_WORDS or (text.isdigit() and int(text) > 0):
+            return text
+        self.fail(f"{value!r} is not off, low, medium, high, a token budget like 2000, or default", param, ctx)
+
+
 def count_option(func):
     """N, and SEEDS to work on a slice of 0..N-1 only."""
     func = option("N", type=click.IntRange(min=0), default=1000,
@@ -61,6 +102,12 @@ def base_url_option(func):
     """Part of every cache key, with the request body and the attempt number."""
     return option("BASE_URL", default=DEFAULT_BASE_URL,
                   help="OpenAI-compatible API root; /chat/completions is appended.")(func)
+
+
+def openrouter_option(func):
+    """OPENROUTER=auto|1|0: whether BASE_URL gets OpenRouter's own fields and keys (auto: by its host)."""
+    return option("OPENROUTER", type=click.Choice(OPENROUTER_MODES), default="auto",
+                  help="Send OpenRouter-only fields and keys: auto (when BASE_URL is openrouter.ai), 1 or 0.")(func)
 
 
 def ascii_option(func):
@@ -112,6 +159,22 @@ def identity_options(func):
     path = click.Path(exists=True, dir_okay=False, path_type=Path)
     func = option("IDENTITY", type=path, default=None, help="Identity file instead of prompts/identity.md.")(func)
     return option("CONTEXT", type=path, default=None, help="Background document (e.g. a README) for the prompt.")(func)
+
+
+def batch_options(func):
+    """BATCH, BATCH_SIZE and BATCH_WAIT, handed to the command as one `batch` argument (None: sync)."""
+    from .transport.batch import BatchSettings
+
+    @functools.wraps(func)
+    def command(*args, batch, batch_size, batch_wait, **kwargs):
+        return func(*args, batch=BatchSettings(batch_size, batch_wait) if batch else None, **kwargs)
+    command = option("BATCH", type=click.BOOL, default=False,
+                     help="Send the requests through the Batch API (about half the price; answers take minutes "
+                          "to hours) (1 or 0).")(command)
+    command = option("BATCH_SIZE", type=click.IntRange(1, 100_000), default=1000,
+                     help="Most requests per batch.")(command)
+    return option("BATCH_WAIT", type=click.BOOL, default=True,
+                  help="1 waits until every batch is collected; 0 submits and exits (run again to collect).")(command)
 
 
 def option_variables(commands) -> set[str]:

@@ -1,13 +1,15 @@
 """Exact and near-duplicate conversations: a list of conversations in, {dropped index: Duplicate} out.
 
-Exact means the same normalized text; near means MinHash-estimated Jaccard similarity of word
-shingles at or above a threshold, found through an LSH index (datasketch) and then verified.
+Each conversation is reduced to a Sketch: a digest of its normalized text (equal for exact
+duplicates) and a MinHash signature of its word shingles. Near duplicates are pairs whose
+signatures estimate a Jaccard similarity at or above a threshold, found through LSH banding and
+then verified. Sketches depend on the conversation alone, so a rebuild keeps them (stages/memo.py).
 """
+import functools
+import hashlib
 import re
 import zlib
 from dataclasses import dataclass
-
-import numpy as np
 
 # Two model-written conversations on the same topic rarely share more than about half of their
 # 3-word shingles, while a copy with a word or two changed keeps about 90% or more. Identity
@@ -19,6 +21,8 @@ NUM_PERM = 128
 LSH_MARGIN = 0.2
 MINHASH_SEED = 1  # fixed, so the same conversations always give the same signatures and verdicts
 MULTIPLIERS = (0x9E3779B1, 0x85EBCA77, 1)  # odd constants: a shingle's hash depends on its words' order
+MASK = (1 << 32) - 1
+CHUNK = 8192  # shingles permuted at once: bounds the working array at CHUNK x NUM_PERM
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,12 @@ class Duplicate:
     kept: int          # index of the conversation kept in its place (always lower, never dropped itself)
     kind: str          # "exact" or "near"
     similarity: float  # 1.0 for exact copies, the estimated Jaccard similarity for near ones
+
+
+@dataclass(frozen=True)
+class Sketch:
+    text: bytes        # digest of the normalized text
+    signature: bytes   # NUM_PERM little-endian uint32 minima, one per permutation
 
 
 NOT_WORD = re.compile(r"[^\w\s]+")  # punctuation and symbols in any script
@@ -63,36 +73,92 @@ def padded_words(word_lists: list[list[str]]) -> list[str]:
     return words
 
 
-def window_hashes(words: list[str]) -> list[int]:
-    """The 32-bit hash of the shingle starting at each word, for the whole corpus in a few array operations."""
+def shingles(word_lists: list[list[str]]):
+    """Every text's shingle hashes in one numpy array, and how many belong to each text. A text
+    shorter than SHINGLE_WORDS is one (padded) shingle, an empty one none."""
+    import numpy as np
+    words = padded_words(word_lists)
     hashes = np.fromiter(map(WordHashes().__getitem__, words), dtype=np.uint64, count=len(words))
-    count = len(hashes) - SHINGLE_WORDS + 1
-    mixed = sum(hashes[k:k + count] * np.uint64(MULTIPLIERS[k]) for k in range(SHINGLE_WORDS))
-    return (mixed & np.uint64(0xFFFFFFFF)).tolist()
+    count = max(len(hashes) - SHINGLE_WORDS + 1, 0)
+    windows = sum(hashes[k:k + count] * np.uint64(MULTIPLIERS[k]) for k in range(SHINGLE_WORDS)) & np.uint64(MASK)
+    counts = [max(len(text) - SHINGLE_WORDS + 1, 1) if text else 0 for text in word_lists]
+    starts = np.cumsum([0] + [len(text) + SHINGLE_WORDS - 1 for text in word_lists[:-1]], dtype=np.int64)
+    picked = np.concatenate([np.arange(start, start + n) for start, n in zip(starts, counts)] or [np.arange(0)])
+    return windows[picked] if count else windows, counts
 
 
-def shingle_sets(word_lists: list[list[str]]) -> list[list[int]]:
-    """Each text's shingle hashes; a text shorter than SHINGLE_WORDS is one shingle, an empty one none."""
-    windows = window_hashes(padded_words(word_lists))
-    sets, start = [], 0
-    for length in map(len, word_lists):
-        count = max(length - SHINGLE_WORDS + 1, 1) if length else 0
-        sets.append(windows[start:start + count])
-        start += length + SHINGLE_WORDS - 1
-    return sets
+@functools.cache
+def permutations():
+    """NUM_PERM pairs (a odd, b) of 32-bit permutations h -> a * h + b mod 2**32, derived from
+    MINHASH_SEED by SHA-256, so they never depend on a library's random generator."""
+    import numpy as np
+
+    def draw(name: str, k: int) -> int:
+        return int.from_bytes(hashlib.sha256(f"minhash:{MINHASH_SEED}:{name}:{k}".encode()).digest()[:4], "big")
+    a = np.array([draw("a", k) | 1 for k in range(NUM_PERM)], dtype=np.uint32)
+    b = np.array([draw("b", k) for k in range(NUM_PERM)], dtype=np.uint32)
+    return a, b
 
 
-def signatures(word_lists: list[list[str]]) -> list:
-    """One MinHash per text; the shingle hashes are already integers, so datasketch's hash step is int()."""
-    from datasketch import MinHash  # here, not at import: it loads scipy (~0.3 s)
-    if not word_lists:
-        return []
-    return MinHash.bulk(shingle_sets(word_lists), num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=int)
+def premix(hashes):
+    """MurmurHash3's 32-bit finalizer, a bijection that spreads the bits of each shingle hash
+    before the affine permutations (which alone would keep structure in the low bits)."""
+    import numpy as np
+    h = hashes.astype(np.uint32)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h
 
 
-def exact_groups(texts: list[str]) -> tuple[list[int], dict[int, int]]:
+def text_runs(counts: list[int]):
+    """Runs of consecutive text indexes holding at most CHUNK shingles together (a longer text alone)."""
+    run, size = [], 0
+    for index, count in enumerate(counts):
+        if run and size + count > CHUNK:
+            yield run
+            run, size = [], 0
+        run.append(index)
+        size += count
+    if run:
+        yield run
+
+
+def run_minima(block, sizes: list[int]) -> list[bytes]:
+    """The signatures of consecutive texts whose shingle hashes, `sizes` of them each, make up `block`."""
+    import numpy as np
+    a, b = permutations()
+    empty = np.full(NUM_PERM, MASK, dtype="<u4").tobytes()
+    if not len(block):
+        return [empty] * len(sizes)
+    permuted = premix(block)[:, None] * a + b  # uint32 arithmetic: wrapping is the mod 2**32
+    starts = np.cumsum([0] + sizes[:-1])[np.array(sizes) > 0]  # an empty text starts no segment
+    minima = iter(np.minimum.reduceat(permuted, starts, axis=0).astype("<u4", copy=False))
+    return [next(minima).tobytes() if size else empty for size in sizes]
+
+
+def minhash(hashes, counts: list[int]) -> list[bytes]:
+    """One signature per text, its shingles being the next `count` hashes."""
+    signatures, offset = [], 0
+    for run in text_runs(counts):
+        sizes = [counts[i] for i in run]
+        signatures += run_minima(hashes[offset:offset + sum(sizes)], sizes)
+        offset += sum(sizes)
+    return signatures
+
+
+def sketch_all(conversations: list[list[dict]]) -> list[Sketch]:
+    """The Sketch of each conversation."""
+    word_lists = [conversation_words(c) for c in conversations]
+    texts = [hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=16).digest() for words in word_lists]
+    return [Sketch(text, signature) for text, signature in zip(texts, minhash(*shingles(word_lists)))]
+
+
+def exact_groups(texts: list[bytes]) -> tuple[list[int], dict[int, int]]:
     """The first index of each distinct text, and every later copy mapped to its first index."""
-    first: dict[str, int] = {}
+    first: dict[bytes, int] = {}
     copies = {}
     for index, text in enumerate(texts):
         if text in first:
@@ -102,39 +168,77 @@ def exact_groups(texts: list[str]) -> tuple[list[int], dict[int, int]]:
     return list(first.values()), copies
 
 
-def best_match(candidates: list[int], sketches: dict, mine,
-               threshold: float) -> tuple[float, int] | None:
-    """(similarity, index) of the most similar candidate at or above threshold, ties to the lowest index."""
-    scored = sorted(((mine.jaccard(sketches[c]), -c) for c in candidates), reverse=True)
-    if scored and scored[0][0] >= threshold:
-        return scored[0][0], -scored[0][1]
-    return None
+@functools.cache
+def lsh_bands(threshold: float, grid: int = 200) -> tuple[int, int]:
+    """(bands, rows per band) that best separate pairs below and above `threshold`: the least
+    probability of false candidates below it plus missed pairs above it, integrated over similarity
+    (datasketch's choice, in plain Python so a rebuild need not load numpy)."""
+    similarities = [(i + 0.5) / grid for i in range(grid)]
+    best = (float("inf"), (1, 1))
+    for rows in range(1, NUM_PERM + 1):
+        powers = [s ** rows for s in similarities]
+        for bands in range(1, NUM_PERM // rows + 1):
+            error = sum(1 - (1 - p) ** bands if s < threshold else (1 - p) ** bands
+                        for p, s in zip(powers, similarities))
+            best = min(best, (error, (bands, rows)))
+    return best[1]
 
 
-def near_duplicates(word_lists: list[list[str]], uniques: list[int], threshold: float) -> dict[int, Duplicate]:
+LOW_BITS = int.from_bytes(b"\xff\xff\xff\x7f" * NUM_PERM, "little")  # the low 31 bits of every 32-bit lane
+HIGH_BITS = LOW_BITS << 1 & ~LOW_BITS                                 # the top bit of every lane
+
+
+def similarity(a: int, b: int) -> float:
+    """The share of permutations whose minima agree, the estimated Jaccard similarity, of two
+    signatures read as integers. Agreeing lanes of a ^ b are zero; adding LOW_BITS to a lane's
+    low 31 bits carries into its top bit unless they are all zero (never into the next lane)."""
+    differ = a ^ b
+    nonzero = ((differ & LOW_BITS) + LOW_BITS | differ) & HIGH_BITS
+    return (NUM_PERM - nonzero.bit_count()) / NUM_PERM
+
+
+def best_match(candidates: set[int], signatures: list[int], row: int, threshold: float) -> tuple[float, int] | None:
+    """(similarity, row) of the most similar candidate at or above threshold, ties to the lowest row."""
+    if not candidates:
+        return None
+    score, negative = max((similarity(signatures[c], signatures[row]), -c) for c in candidates)
+    return (score, -negative) if score >= threshold else None
+
+
+def near_duplicates(sketches: list[Sketch], uniques: list[int], threshold: float) -> dict[int, Duplicate]:
     """Greedy in index order: each text is compared with the earlier texts that were kept."""
-    # LSH tuned at the threshold itself misses many pairs just above it (banding is a
+    # Banding tuned at the threshold itself misses many pairs just above it (it is a
     # probabilistic filter), so it looks wider and best_match verifies every candidate.
-    from datasketch import MinHashLSH
-    index = MinHashLSH(threshold=max(0.5, threshold - LSH_MARGIN), num_perm=NUM_PERM)
-    sketches = dict(zip(uniques, signatures([word_lists[u] for u in uniques])))
+    bands, rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
+    width = 4 * rows  # bytes of one band of a signature
+    signatures = [int.from_bytes(sketches[u].signature, "little") for u in uniques]
+    tables: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
     dropped = {}
-    for position in uniques:
-        match = best_match(index.query(sketches[position]), sketches, sketches[position], threshold)
+    for row, position in enumerate(uniques):
+        signature = sketches[position].signature
+        keys = [signature[band * width:(band + 1) * width] for band in range(bands)]
+        match = best_match({c for table, key in zip(tables, keys) for c in table.get(key, ())}, signatures, row,
+                           threshold)
         if match:
-            dropped[position] = Duplicate(match[1], "near", match[0])
+            dropped[position] = Duplicate(uniques[match[1]], "near", match[0])
         else:
-            index.insert(position, sketches[position])
+            for table, key in zip(tables, keys):
+                table.setdefault(key, []).append(row)
     return dropped
 
 
-def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
+def find_duplicates_in(sketches: list[Sketch], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
     """Map each dropped conversation's index to what replaces it; threshold >= 1.0 finds exact copies only."""
     if threshold <= 0:
         raise ValueError(f"threshold must be above 0, got {threshold}")
-    word_lists = [conversation_words(c) for c in conversations]
-    uniques, copies = exact_groups([" ".join(words) for words in word_lists])
-    near = near_duplicates(word_lists, uniques, threshold) if threshold < 1.0 else {}
+    uniques, copies = exact_groups([s.text for s in sketches])
+    near = near_duplicates(sketches, uniques, threshold) if threshold < 1.0 else {}
     # A copy of a conversation that was itself dropped as near points at what that one points at.
     exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
     return dict(sorted({**near, **exact}.items()))
+
+
+def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
+    if threshold <= 0:
+        raise ValueError(f"threshold must be above 0, got {threshold}")
+    return find_duplicates_in(sketch_all(conversations), threshold)

@@ -12,7 +12,9 @@ from .config import CheckChoice, completions_url, data_dir_option, option, promp
 from .cache import open_cache
 from .checks import LEAK
 from .dataset import build_dataset, dataset_path, dedup_summary
+from .transport.batch import BatchSettings
 from .transport.fakeapi import FakeConfig, start_fake
+from .transport.fakebatch import BatchFake
 from .fetch import Job, run_fetch, summary_line
 from .prompts import Settings, load_sources, render_all
 from .validate import reviews_for, rules_for
@@ -36,17 +38,27 @@ def first_example(reviews: list, reason: str, title: str) -> list[str]:
     return []
 
 
-def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
-    """Conversations checked by the rules and the judge pass, both as a real run would."""
+def demo_batches(n: int) -> BatchSettings:
+    return BatchSettings(size=max(5, n // 2), poll_first=0.3, poll_cap=1.0)
+
+
+def run_demo(folder: Path, n: int, workers: int, fault_rate: float, batch: bool = False) -> Path:
+    """Conversations checked by the rules and the judge pass, both as a real run would; with
+    `batch`, the requests travel through the fake's Batch API."""
     sources, checks = load_sources(), CheckChoice(judge=True, max_attempts=DEMO_ATTEMPTS)
     render_all(sources, Settings(), n, prompt_dir(folder))
     server = start_fake(FakeConfig(latency=0.2, jitter=0.1, fault_rate=fault_rate, retry_after=0.2,
-                                   leak_rate=0.3, denial_rate=0.2, judge_fail_rate=0.1))
+                                   leak_rate=0.3, denial_rate=0.2, judge_fail_rate=0.1,
+                                   # BATCH=1: batches end in a second; a few requests fail inside them
+                                   batch=BatchFake(delay=1.0, slugs="batch_only", error_rate=0.05)))
     try:
         # The fake rejects often on purpose; more attempts keep a seed from running out by bad luck.
         job = Job(completions_url(server.base_url), folder, max_attempts=checks.max_attempts, timeout=30, backoff=0.1,
-                  rules=rules_for(checks), key=DEMO_KEY)
+                  rules=rules_for(checks), key=DEMO_KEY, batch=demo_batches(n) if batch else None)
         click.echo(summary_line(run_fetch(job, folder / "cache", range(n), workers), n), err=True)
+        if batch:
+            click.echo(f"demo: the fake's Batch API ran {len(server.batches.batches)} batches and billed "
+                       f"${server.batches.billed():.4f} for them", err=True)
         result = build_dataset(folder / "cache", folder, range(n), server.base_url, checks, "array")
         click.echo(f"demo: {result.tally.summary()}; {dedup_summary(result.dropped)}; "
                    f"fake API saw {server.stats.requests} requests", err=True)
@@ -68,12 +80,13 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float) -> Path:
 @option("WORKERS", type=click.IntRange(1, 64), default=8, help="Requests in flight at once.")
 @click.option("--fault-rate", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="Share of faulty answers from the fake API.")
-def demo_command(data_dir, n, workers, fault_rate):
+@option("BATCH", type=click.BOOL, default=False, help="Send the requests through the fake's Batch API (1 or 0).")
+def demo_command(data_dir, n, workers, fault_rate, batch):
     """Run prompts -> fetch -> dataset against the loopback fake API and show a few conversations.
 
     Example: python -m stages demo --n 20
     """
-    path = run_demo(data_dir / "demo", n, workers, fault_rate)
+    path = run_demo(data_dir / "demo", n, workers, fault_rate, batch)
     lines = path.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines[:3]):
         shown = [f"conversation {number + 1} of {len(lines)}:"] + format_messages(json.loads(line))

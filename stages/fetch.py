@@ -6,6 +6,7 @@ import hashlib
 import heapq
 import itertools
 import json
+import os
 import random
 import sys
 import threading
@@ -14,23 +15,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from .cache import open_cache
-from .config import completions_url, option, prompt_dir, review_options, seed_range
+from .config import batch_options, completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
 from .errors import FatalAPIError
 from .key import load_key
 from .plan import Ask, Planner, Stored
+from .prompts import load_body
 from .review import Rules
+from .server import is_openrouter
 from .transport.answers import TransientAnswer, Usage
+from .transport.batch import BatchProgress, BatchRun, BatchSettings
+from .transport.batchapi import BatchAPI
 from .transport.budget import Budget, BudgetReached
 from .transport.client import Request, TransientHTTP, post_completion
+from .transport.ledger import Ledger
+from .transport.models import named_404
+from .transport.prices import Prices, given_prices, price_book, run_prices
 from .transport.throttle import Throttle
 from .validate import rules_for
 
 RETRIES = 10          # transient failures per answer before the seed waits for the next run
 MAX_PAUSE = 120.0     # cap on one backoff or Retry-After wait
 STOP_GRACE = 15.0     # after a fatal error, how long answers already in flight (maybe billed) may land
+WAITING_EXIT = 75     # BATCH_WAIT=0 left batches open: not an error, but nothing to build a dataset from yet
 UNREACHABLE_SECONDS = 20.0  # stop when nothing has connected for this long and nothing ever answered
 
 
@@ -46,8 +54,11 @@ class Job:
     timeout: float
     backoff: float
     rules: Rules
-    key: str | None = field(default=None, repr=False)
+    key: str | None = field(default=None, repr=False)  # None: not read yet; "": the server wants none
+    openrouter: bool = True                            # where the key is read from (see key.py)
     budget: Budget = field(default_factory=lambda: Budget(None))
+    batch: BatchSettings | None = None     # BATCH=1: requests travel through the Batch API
+    prices: Prices | None = None           # prices answers that report no usage.cost (batch prices with BATCH=1)
     key_lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -55,7 +66,7 @@ class Job:
         """Read the key on the first request only, so a fully cached run needs none."""
         with self.key_lock:
             if self.key is None:
-                self.key = load_key()
+                self.key = load_key(openrouter=self.openrouter)
             return self.key
 
 
@@ -68,8 +79,11 @@ class Tally:
     cache_hits: int = 0
     stored: int = 0
     prompt_tokens: int = 0
+    cached_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0
     cost: float = 0.0
+    fresh_valid: int = 0      # seeds made valid by answers of this run
 
     def __post_init__(self):
         self.lock = threading.Lock()
@@ -79,6 +93,7 @@ class Tally:
         self.last_failure = ""
         self.reached = False                      # some request got an HTTP answer
         self.unreachable_since: float | None = None
+        self.batches: BatchProgress | None = None
 
     def add(self, **counts) -> None:
         with self.lock:
@@ -86,7 +101,8 @@ class Tally:
                 setattr(self, name, getattr(self, name) + value)
 
     def add_usage(self, usage: Usage) -> None:
-        self.add(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, cost=usage.cost,
+        self.add(prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
+                 completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens, cost=usage.cost,
                  stored=1)
 
     def failed(self, err: TransientAnswer) -> None:
@@ -130,10 +146,10 @@ class SeedQueue:
     """Seeds ready now or after a backoff. A worker takes whichever is ready, so a seed waiting
     out its backoff never holds a worker; `open` counts seeds not yet settled."""
 
-    def __init__(self, items: list[Item]):
-        self.heap = sorted(items)
-        self.open = len(items)
-        self.order = itertools.count(len(items))
+    def __init__(self, open_seeds: int):
+        self.heap: list[Item] = []
+        self.open = open_seeds
+        self.order = itertools.count()
         self.stopped = False
         self.cond = threading.Condition()
 
@@ -243,13 +259,19 @@ class Pool:
         self.queue.put(item.seed, ask, item.retries + 1, delay=0.0 if limited else pause)
 
     def settle(self, valid: bool) -> None:
-        self.tally.add(done=1, valid=int(valid))
+        self.tally.add(done=1, valid=int(valid), fresh_valid=int(valid))
         self.queue.settle()
 
-    def run(self, workers: int, on_tick) -> BudgetReached | None:
+    def run(self, workers: int, on_tick, feed) -> BudgetReached | None:
+        """Start the workers, then feed the queue from this thread while they already send."""
         self.running = workers
         for _ in range(workers):
             threading.Thread(target=self.work, daemon=True).start()
+        try:
+            feed(self.queue)
+        except BaseException:
+            self.queue.stop()
+            raise
         self.wait(on_tick)
         on_tick()
         if self.error:
@@ -277,6 +299,26 @@ def unreachable_error(job: Job, tally: Tally) -> FatalAPIError:
                          "and no request was ever answered; check BASE_URL and the network")
 
 
+def batch_run(job: Job, cache, planner: Planner, tally: Tally, tick) -> BatchRun:
+    """The batch transport over the same planner, tally and budget as the sync one; it also
+    resumes the batches of earlier runs, so it runs even when every seed looks settled."""
+    base_url = job.url.removesuffix("/chat/completions")
+    api = BatchAPI(base_url, job.api_key, job.timeout)
+    from tqdm import tqdm
+    return BatchRun(api, Ledger(cache, base_url), planner, tally, job.budget, job.prices, job.batch,
+                    lambda line: tqdm.write(line, file=sys.stderr), tick)
+
+
+def batch_progress_text(tally: Tally, run: BatchRun) -> dict:
+    """Requests settled out of those sent and still open, batches by status, the bill so far."""
+    waiting = sum(len(record.asks) for record in run.open.values())
+    text = {"requests": f"{run.progress.settled}/{run.progress.settled + waiting}", "batches": run.status_counts(),
+            "cost": f"${tally.cost:.4f}"}
+    if tally.last_failure:
+        text["last"] = tally.last_failure
+    return text
+
+
 def progress_text(tally: Tally, throttle: Throttle) -> dict:
     text = {"hits": tally.cache_hits, "retries": tally.retries, "failed": tally.done - tally.valid,
             "tokens": tally.prompt_tokens + tally.completion_tokens, "cost": f"${tally.cost:.4f}",
@@ -286,27 +328,54 @@ def progress_text(tally: Tally, throttle: Throttle) -> dict:
     return text
 
 
+def tokens_text(tally: Tally) -> str:
+    return (f"tokens {tally.prompt_tokens:,} prompt ({tally.cached_tokens:,} cached) + "
+            f"{tally.completion_tokens:,} completion ({tally.reasoning_tokens:,} reasoning)")
+
+
+def cost_text(tally: Tally) -> str:
+    each = f", ${tally.cost / tally.fresh_valid:.5f} per valid conversation" if tally.fresh_valid else ""
+    return f"${tally.cost:.4f} spent now{each}"
+
+
+def requests_text(tally: Tally) -> str:
+    if tally.batches is None:
+        return f"{tally.requests} requests ({tally.retries} retried)"
+    progress = tally.batches
+    earlier = f", {progress.resumed} open batches of an earlier run awaited" if progress.resumed else ""
+    return (f"{progress.sent} requests in {progress.created} batches ({progress.errors} per-request errors, "
+            f"sent again{earlier})")
+
+
 def summary_line(tally: Tally, n: int) -> str:
     if tally.settled_earlier:
         return f"fetch: {n}/{n} seeds valid, as an earlier run of these prompts found; 0 requests"
     missing = n - tally.valid
-    return (f"fetch: {tally.valid}/{n} seeds valid, {missing} without a valid answer; "
-            f"{tally.requests} requests ({tally.retries} retried), {tally.cache_hits} cached answers reused, "
-            f"{tally.prompt_tokens + tally.completion_tokens} tokens, ${tally.cost:.4f} spent now")
+    return (f"fetch: {tally.valid}/{n} seeds valid, {missing} without a valid answer; {requests_text(tally)}, "
+            f"{tally.cache_hits} cached answers reused, {tokens_text(tally)}, {cost_text(tally)}")
+
+
+def waiting_line(tally: Tally) -> str:
+    """BATCH_WAIT=0: what was left open on the API, and how to collect it."""
+    return (f"fetch: {tally.batches.created} batches submitted now; not waiting (BATCH_WAIT=0): run the same "
+            "command again to collect the results (`make batches` lists them; nothing is sent twice)")
 
 
 def interrupted_line(tally: Tally, n: int) -> str:
+    batches = ("; batches still open on the API are awaited and collected by the next run, not sent again"
+               if tally.batches is not None else "")
     return (f"fetch: interrupted; {tally.stored} answers cached in this run, {tally.valid}/{n} seeds valid so far; "
-            "run the same command again to resume (cached answers are not asked again)")
+            f"run the same command again to resume (cached answers are not asked again{batches})")
 
 
 def bodies_digest(data_dir: Path, seeds: range) -> str | None:
     """A hash of the rendered request files themselves, or None when one is missing."""
     digest = hashlib.sha256()
-    folder = prompt_dir(data_dir)
+    folder = os.fspath(prompt_dir(data_dir))
     for seed in seeds:
         try:
-            digest.update((folder / f"{seed}.json").read_bytes())
+            with open(os.path.join(folder, f"{seed}.json"), "rb") as file:
+                digest.update(file.read())
         except OSError:
             return None
         digest.update(b"\0")
@@ -322,6 +391,21 @@ def settled_key(job: Job, seeds: range) -> str | None:
         return None
     parts = [bodies, job.url, seeds.start, seeds.stop, job.rules.fingerprint]
     return "settled:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def feeder(planner: Planner, seeds: range, tally: Tally, on_tick):
+    """feed(queue): settle what the cache can and queue the rest with the request each needs first."""
+    def feed(queue: SeedQueue) -> None:
+        for count, seed in enumerate(seeds, 1):
+            ask = planner.next_ask(seed)
+            if ask is None:
+                tally.add(done=1, valid=int(planner.outcomes[seed]))
+                queue.settle()
+            else:
+                queue.put(seed, ask)
+            if count % 1000 == 0:
+                on_tick()
+    return feed
 
 
 def queue_pending(planner: Planner, seeds: range, tally: Tally, on_tick) -> list[Item]:
@@ -345,30 +429,55 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
     settled = settled_key(job, seeds)
     # In a log (not a terminal) one progress line per 10 s is plenty.
     interval = 0.5 if sys.stderr.isatty() else 10.0
+    from tqdm import tqdm  # here, not at import: a run with nothing to do starts faster
     with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=interval,
                                               dynamic_ncols=True, desc="fetch") as bar:
-        planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts)
+        planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts, job.prices)
+        batches = None
 
         def tick():
             tally.cache_hits = planner.hits
-            bar.set_postfix(progress_text(tally, throttle), refresh=False)
+            text = batch_progress_text(tally, batches) if batches else progress_text(tally, throttle)
+            bar.set_postfix(text, refresh=False)
             bar.update(tally.done - bar.n)
         try:
             if settled and cache.get(settled):
                 tally.add(done=len(seeds), valid=len(seeds))
                 tally.settled_earlier = True
             else:
-                items = queue_pending(planner, seeds, tally, tick)
-                if items:
-                    pool = Pool(job, planner, throttle, tally, SeedQueue(items))
-                    tally.budget_stop = pool.run(min(workers, len(items)), tick)
-            if settled and tally.valid == len(seeds):
+                if job.batch:
+                    items = queue_pending(planner, seeds, tally, tick)
+                    batches = batch_run(job, cache, planner, tally, tick)
+                    tally.batches = batches.progress
+                    tally.budget_stop = batches.run([item.seed for item in items]).budget_stop
+                elif seeds:
+                    pool = Pool(job, planner, throttle, tally, SeedQueue(len(seeds)))
+                    tally.budget_stop = pool.run(min(workers, len(seeds)), tick, feeder(planner, seeds, tally, tick))
+            if settled and tally.valid == len(seeds) and not tally.settled_earlier:
                 cache.set(settled, True)
         except KeyboardInterrupt:
             job.stop.set()
             tally.interrupted = True
         tick()
     return tally
+
+
+def prices_for(job: Job, cache_dir: Path, seeds: range, given: Prices | None, budget: float | None) -> Prices | None:
+    """Prices of the run's model from PRICE_IN/PRICE_OUT or the models list (cached a day)."""
+    if not seeds:
+        return given
+    model = load_body(job.data_dir, seeds[0])["model"]
+    with open_cache(cache_dir) as cache:
+        book = price_book(job.url.removesuffix("/chat/completions"), model, cache, given)
+    return run_prices(book, job.batch is not None, budget, model)
+
+
+def explained(err: FatalAPIError, job: Job, cache_dir: Path, seeds: range) -> FatalAPIError:
+    """A 404 for a parameter the model does not support names the parameter and the fix."""
+    if err.status != 404 or not seeds:
+        return err
+    with open_cache(cache_dir) as cache:
+        return named_404(err, job.url.removesuffix("/chat/completions"), load_body(job.data_dir, seeds[0]), cache)
 
 
 @click.command("fetch")
@@ -378,18 +487,32 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
 @option("BACKOFF", type=click.FloatRange(min=0), default=1.0, help="First retry wait in seconds; doubles each retry.")
 @option("RPM", type=click.FloatRange(min=0, min_open=True), default=None, help="Cap on requests per minute (optional).")
 @option("BUDGET", type=click.FloatRange(min=0, min_open=True), default=None, help="Dollar cap on what this run may spend (optional).")
-def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, timeout, backoff, rpm, budget):
+@option("PRICE_IN", type=click.FloatRange(min=0), default=None,
+        help="Dollars per million input tokens, for answers that report no cost (default: the models list).")
+@option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens, likewise.")
+@batch_options
+@openrouter_option
+def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, timeout, backoff, rpm, budget,
+                  price_in, price_out, batch, openrouter):
     """Send prompts without a valid cached answer to BASE_URL and cache every answer.
 
     Example: python -m stages fetch --n 1000 --workers 4
     """
     rules = rules_for(checks)
-    job = Job(completions_url(base_url), data_dir, checks.max_attempts, timeout, backoff, rules, budget=Budget(budget))
+    job = Job(completions_url(base_url), data_dir, checks.max_attempts, timeout, backoff, rules, budget=Budget(budget),
+              batch=batch, openrouter=is_openrouter(base_url, openrouter))
     seeds = seed_range(n, seeds)
-    tally = run_fetch(job, cache_dir, seeds, workers, rpm)
+    job.prices = prices_for(job, cache_dir, seeds, given_prices(price_in, price_out), budget)
+    try:
+        tally = run_fetch(job, cache_dir, seeds, workers, rpm)
+    except FatalAPIError as err:
+        raise explained(err, job, cache_dir, seeds) from None
     if tally.interrupted:
         click.echo(interrupted_line(tally, len(seeds)), err=True)
         raise click.exceptions.Exit(130)
     click.echo(summary_line(tally, len(seeds)), err=True)
+    if tally.batches is not None and tally.batches.waiting:
+        click.echo(waiting_line(tally), err=True)
+        raise click.exceptions.Exit(WAITING_EXIT)
     if tally.budget_stop:
         raise tally.budget_stop

@@ -3,8 +3,6 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-import jsonlines
-
 
 def temp_beside(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -19,6 +17,7 @@ def write_atomic(path: Path, content: str | bytes) -> None:
 
 def write_jsonl_atomic(path: Path, rows: Iterable[object]) -> int:
     """Write one compact JSON value per line; return the number of lines."""
+    import jsonlines  # here, not at import: commands that only read start faster
     tmp = temp_beside(path)
     count = 0
     with jsonlines.open(tmp, mode="w", compact=True) as writer:

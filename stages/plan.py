@@ -6,14 +6,15 @@ is the next request (an `Ask`); MAX_ATTEMPTS used up settles it without a conver
 Answers go through `store`, which caches before judging.
 """
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cache import encode_entry
+from .cache import KeyMaker, encode_entry
 from .checks import Verdict
 from .prompts import load_body
 from .review import Rules, judge_answer, judge_entry, walk_seed
-from .transport.answers import Usage, parse_completion, usage_of
+from .transport.answers import Usage, parse_completion, reported_cost, usage_of
+from .transport.prices import Prices
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,11 @@ class Planner:
     answer is parsed and judged once, not again by the next `next_ask`.
     """
 
-    def __init__(self, cache, url: str, data_dir: Path, rules: Rules, max_attempts: int):
+    def __init__(self, cache, url: str, data_dir: Path, rules: Rules, max_attempts: int, prices: Prices | None = None):
         self.cache, self.url, self.data_dir = cache, url, data_dir
+        self.prices = prices                              # for answers that report no usage.cost
         self.rules, self.max_attempts = rules, max_attempts
-        self.bodies: dict[int, dict] = {}                 # seeds in progress
+        self.bodies: dict[int, tuple[dict, KeyMaker]] = {}  # seeds in progress, with their keys
         self.fresh: dict[int, dict[str, Verdict]] = {}    # their answers stored in this run
         self.hits = 0                                     # cached answers judged again (replayed)
         self.outcomes: dict[int, bool] = {}               # settled seeds: valid or not
@@ -66,10 +68,11 @@ class Planner:
 
     def next_ask(self, seed: int) -> Ask | None:
         """The next request this seed needs, or None when it is settled (see `outcomes`)."""
-        body = self.bodies.get(seed)
-        if body is None:
-            body = self.bodies[seed] = load_body(self.data_dir, seed)
-        review = walk_seed(seed, self.url, body, self.rules, self.verdict_of(seed), self.max_attempts)
+        if seed not in self.bodies:  # its keys too: hashing a body's canonical JSON costs more than the walk
+            body = load_body(self.data_dir, seed)
+            self.bodies[seed] = (body, KeyMaker(self.url, body))
+        body, keys = self.bodies[seed]
+        review = walk_seed(seed, self.url, body, self.rules, self.verdict_of(seed), self.max_attempts, keys=keys)
         if review.gap is not None:
             gap = review.gap
             return Ask(seed, gap.kind, gap.attempt, self.url, gap.body, gap.key)
@@ -78,10 +81,16 @@ class Planner:
         self.outcomes[seed] = review.conversation is not None
         return None
 
-    def store(self, ask: Ask, text: str) -> Stored:
-        """Parse an answer body (TransientAnswer if unusable), cache it, then judge it."""
+    def store(self, ask: Ask, text: str, cost: float | None = None) -> Stored:
+        """Parse an answer body (TransientAnswer if unusable), cache it, then judge it.
+
+        `cost` is this answer's share of a batch's bill; an answer with neither that nor its own
+        usage.cost is priced from its tokens when prices are known. Either is kept in the entry."""
         completion = parse_completion(text)
-        self.cache.set(ask.key, encode_entry(ask.seed, ask.attempt, text))  # paid for: stored first
+        usage = usage_of(completion)
+        if cost is None and reported_cost(completion) is None and self.prices is not None:
+            cost = self.prices.cost(usage)
+        self.cache.set(ask.key, encode_entry(ask.seed, ask.attempt, text, cost, ask.url))  # paid for: stored first
         verdict = judge_answer(completion, self.rules, ask.kind)
         self.fresh.setdefault(ask.seed, {})[ask.key] = verdict
-        return Stored(verdict, usage_of(completion))
+        return Stored(verdict, usage if cost is None else replace(usage, cost=cost))

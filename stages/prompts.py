@@ -1,24 +1,30 @@
 """Stage 1: render one chat-completions request body per seed into DATA_DIR/prompts/<seed>.json.
 
-Deterministic: the seed alone picks the example first messages and one item of each axis
-(prompts/axes/*.txt), so re-rendering is byte-identical. A rerun whose inputs (sources, settings,
-seeds, the code itself) and files are unchanged compares a stamp instead of rendering again.
+Deterministic: each seed draws its example first messages, one item of each axis
+(prompts/axes/*.txt) and, with MODELS, its generator model by their content (see draw.py), so
+re-rendering is byte-identical and editing a pool re-renders only the seeds whose draw changed.
+The body suits the server: OpenRouter-only fields go to OpenRouter alone (see server.py).
+A rerun whose inputs (sources, settings, seeds, the code itself) and files are unchanged
+compares a stamp instead of rendering again.
 """
 import hashlib
 import json
-import random
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from string import Template
 
 import click
 
+from .checks import make_validator
 from .codehash import code_digest
-from .config import (DEFAULT_MODEL, PROMPTS_DIR, count_option, data_dir_option, identity_options, option,
-                     prompt_dir, seed_range)
+from .config import (DEFAULT_MODEL, PROMPTS_DIR, ModelMix, Reasoning, base_url_option, count_option,
+                     data_dir_option, identity_options, openrouter_option, option, prompt_dir, seed_range)
+from .draw import draw
 from .errors import PipelineError
 from .files import write_atomic
 from .identity import load_identity
+from .server import is_openrouter, server_fields
 
 EXAMPLES_PER_SEED = 5
 STAMP_FILE = ".fingerprint"
@@ -40,6 +46,9 @@ class Settings:
     model: str = DEFAULT_MODEL
     temperature: float = 1.0
     max_tokens: int = 4096
+    models: tuple[tuple[str, float], ...] = ()  # MODELS: (model, weight) pairs; empty means `model` alone
+    openrouter: bool = True                     # send OpenRouter's own fields (provider, reasoning)
+    reasoning: str = "off"                      # REASONING, for OpenRouter only
 
 
 def read_text(path: Path) -> str:
@@ -81,18 +90,26 @@ def load_sources(folder: Path = PROMPTS_DIR, identity: Path | None = None, conte
         context=read_text(context).strip() if context else "",
         axes=read_axes(folder / "axes"),
     )
-    if len(sources.first_messages) < EXAMPLES_PER_SEED:
+    if len(set(sources.first_messages)) < EXAMPLES_PER_SEED:
         raise PipelineError(f"{folder / 'first_messages.txt'} needs at least {EXAMPLES_PER_SEED} messages")
     return sources
 
 
 def pick_examples(first_messages: tuple[str, ...], seed: int) -> list[str]:
-    return random.Random(seed).sample(first_messages, EXAMPLES_PER_SEED)
+    return draw("first_messages", seed, first_messages, EXAMPLES_PER_SEED)
 
 
 def pick_axes(axes: dict[str, tuple[str, ...]], seed: int) -> dict[str, str]:
-    """One item per axis, each from its own generator, so adding an axis leaves the others' picks alone."""
-    return {name: random.Random(f"{name}:{seed}").choice(items) for name, items in axes.items()}
+    """One item per axis, each axis its own pool, so adding an axis leaves the others' picks alone."""
+    return {name: draw(f"axis:{name}", seed, items)[0] for name, items in axes.items()}
+
+
+def pick_model(settings: Settings, seed: int) -> str:
+    """MODELS draws each seed's generator by weight; without it every seed gets MODEL."""
+    if not settings.models:
+        return settings.model
+    names, weights = zip(*settings.models)
+    return draw("models", seed, names, 1, weights)[0]
 
 
 def context_block(context: str) -> str:
@@ -115,8 +132,10 @@ def render_prompt(sources: Sources, seed: int) -> str:
 
 
 def request_body(sources: Sources, settings: Settings, seed: int) -> dict:
+    """The prompt is one user message whose shared part comes first (see instructions.md), so a
+    server that caches prompt prefixes reuses it across seeds."""
     return {
-        "model": settings.model,
+        "model": pick_model(settings, seed),
         "temperature": settings.temperature,
         "max_tokens": settings.max_tokens,
         "messages": [{"role": "user", "content": render_prompt(sources, seed)}],
@@ -124,7 +143,7 @@ def request_body(sources: Sources, settings: Settings, seed: int) -> dict:
             "type": "json_schema",
             "json_schema": {"name": "conversation", "strict": True, "schema": sources.schema},
         },
-        "provider": {"require_parameters": True},
+        **server_fields(settings.openrouter, settings.reasoning),
     }
 
 
@@ -182,6 +201,7 @@ def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir
     stamp = fingerprint(sources, settings, seeds)
     if already_rendered(out_dir, stamp, seeds):
         return 0
+    make_validator(sources.schema)  # a broken schema is reported now, before any request carries it
     out_dir.mkdir(parents=True, exist_ok=True)
     changed = sum(write_if_changed(out_dir / f"{seed}.json", encode_body(request_body(sources, settings, seed)))
                   for seed in seeds)
@@ -189,14 +209,30 @@ def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir
     return changed
 
 
-def load_body(data_dir: Path, seed: int) -> dict:
-    path = prompt_dir(data_dir) / f"{seed}.json"
+def body_path(data_dir: Path, seed: int) -> str:
+    # os.path, not pathlib: this runs once per seed on every rebuild, and pathlib costs more than the read
+    return os.path.join(data_dir, "prompts", f"{seed}.json")
+
+
+def read_body_bytes(data_dir: Path, seed: int) -> bytes:
+    """The rendered request file of a seed, as it is on disk."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        with open(body_path(data_dir, seed), "rb") as file:
+            return file.read()
     except FileNotFoundError:
-        raise PipelineError(f"no rendered prompt for seed {seed} ({path}): run `make prompts` with the same N") from None
-    except json.JSONDecodeError:
-        raise PipelineError(f"{path} is not valid JSON: run `make prompts` to render it again") from None
+        raise PipelineError(f"no rendered prompt for seed {seed} ({body_path(data_dir, seed)}): "
+                            "run `make prompts` with the same N") from None
+
+
+def parse_body(data: bytes, data_dir: Path, seed: int) -> dict:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise PipelineError(f"{body_path(data_dir, seed)} is not valid JSON: run `make prompts` to render it again") from None
+
+
+def load_body(data_dir: Path, seed: int) -> dict:
+    return parse_body(read_body_bytes(data_dir, seed), data_dir, seed)
 
 
 @click.command("prompts")
@@ -205,13 +241,21 @@ def load_body(data_dir: Path, seed: int) -> dict:
 @option("MODEL", default=DEFAULT_MODEL, help="Model id sent to the API.")
 @option("TEMPERATURE", type=click.FloatRange(0, 2), default=1.0, help="Sampling temperature.")
 @option("MAX_TOKENS", type=click.IntRange(min=1), default=4096, help="Answer token cap (credits are checked against it).")
+@option("MODELS", type=ModelMix(), default="",
+        help="A mix of generator models drawn per seed, e.g. a,b,c or a=3,b=1 (overrides MODEL).")
+@option("REASONING", type=Reasoning(), default="off",
+        help="OpenRouter's reasoning: off, low, medium, high, a token budget, or default (no field sent).")
+@base_url_option
+@openrouter_option
 @identity_options
-def prompts_command(n, seeds, data_dir, model, temperature, max_tokens, identity, context):
-    """Render one request body per seed into DATA_DIR/prompts/.
+def prompts_command(n, seeds, data_dir, model, temperature, max_tokens, models, reasoning, base_url, openrouter,
+                    identity, context):
+    """Render one request body per seed into DATA_DIR/prompts/; the body suits BASE_URL's server.
 
-    Example: python -m stages prompts --n 1000
+    Example: python -m stages prompts --n 1000 --models 'google/gemini-2.5-flash=2,openai/gpt-4.1-mini=1'
     """
-    settings = Settings(model=model, temperature=temperature, max_tokens=max_tokens)
+    settings = Settings(model=model, temperature=temperature, max_tokens=max_tokens, models=models or (),
+                        openrouter=is_openrouter(base_url, openrouter), reasoning=reasoning)
     seeds = seed_range(n, seeds)
     changed = render_all(load_sources(identity=identity, context=context), settings, seeds, prompt_dir(data_dir))
     click.echo(f"prompts: {len(seeds)} rendered, {changed} changed, in {prompt_dir(data_dir)}", err=True)

@@ -9,7 +9,7 @@ import diskcache
 
 from .transport.answers import TransientAnswer, parse_completion
 from .cache import KeyMaker, decode_entry
-from .checks import Verdict, judge, make_validator
+from .checks import LazyValidator, Verdict, judge
 from .codehash import code_digest
 from .errors import FatalAPIError
 from .identity import Facts
@@ -25,6 +25,7 @@ class Rules:
     judge: JudgeSpec | None = None
     judge_validator: object = None
     facts: Facts | None = None  # the identity's facts, for the leak check; None skips it
+    conversation_fingerprint: str = ""  # names what judges a conversation, but ASCII and the judge
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,10 @@ def make_rules(schema: dict, ascii_only: bool = False, judge: JudgeSpec | None =
     parts = [schema, ascii_only, code_digest(), version("fastjsonschema"), version("jsonschema"),
              judge.fingerprint_parts() if judge else None, asdict(facts) if facts else None]
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-    judge_validator = make_validator(judge.schema) if judge else None
-    return Rules(make_validator(schema), ascii_only, fingerprint, judge, judge_validator, facts)
+    judge_validator = LazyValidator(judge.schema) if judge else None
+    conversation = [schema, code_digest(), asdict(facts) if facts else None]
+    conversation_fingerprint = hashlib.sha256(json.dumps(conversation, sort_keys=True).encode()).hexdigest()
+    return Rules(LazyValidator(schema), ascii_only, fingerprint, judge, judge_validator, facts, conversation_fingerprint)
 
 
 def judge_answer(completion: dict, rules: Rules, kind: str) -> Verdict:
@@ -100,10 +103,13 @@ def attempts(limit: int | None):
     return range(limit) if limit is not None else itertools.count()
 
 
-def walk_seed(seed: int, url: str, body: dict, rules: Rules, verdict_of, limit: int | None = None) -> SeedReview:
+def walk_seed(seed: int, url: str, body: dict, rules: Rules, verdict_of, limit: int | None = None,
+              keys: KeyMaker | None = None) -> SeedReview:
     """Walk the seed's conversation attempts (at most `limit`) until one passes every check and
-    the judge, or an answer is missing (the review's gap), or the judge cannot give a verdict."""
-    keys = KeyMaker(url, body)
+    the judge, or an answer is missing (the review's gap), or the judge cannot give a verdict.
+    `keys` may bring the body's KeyMaker, made another way (see KeyMaker.from_canonical); then the
+    body may be None when the rules have no judge, and a gap carries no body."""
+    keys = keys or KeyMaker(url, body)
     verdicts, judged = [], []
     for attempt in attempts(limit):
         key = keys.key(attempt)
@@ -162,13 +168,18 @@ class ReviewTally:
         self.valid = 0
         self.rejected: list[dict] = []
 
+    def count(self, review) -> bool:
+        """Count one seed's review (anything with seed, conversation and reasons); True if valid."""
+        if review.conversation is None:
+            self.rejected.append({"seed": review.seed, "reasons": review.reasons})
+            return False
+        self.valid += 1
+        return True
+
     def conversations(self, reviews):
         """(seed, messages) of each valid seed; the rest are counted as rejected."""
         for review in reviews:
-            if review.conversation is None:
-                self.rejected.append({"seed": review.seed, "reasons": review.reasons})
-            else:
-                self.valid += 1
+            if self.count(review):
                 yield review.seed, review.conversation
 
     def reason_counts(self) -> dict[str, int]:

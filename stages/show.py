@@ -5,14 +5,15 @@ import click
 from .cache import KeyMaker, decode_entry, open_cache
 from .checks import LEAK, Verdict
 from .config import check_options, completions_url, location_options, option
+from .elsewhere import elsewhere_hint
 from .prompts import load_body, load_sources, pick_axes, pick_examples
 from .review import SeedReview, review_seed
 from .validate import rules_for
 
 
-def describe_prompt(seed: int) -> list[str]:
+def describe_prompt(seed: int, model: str | None = None) -> list[str]:
     sources = load_sources()  # axes and examples depend on the seed only, not on IDENTITY or CONTEXT
-    lines = [f"seed {seed}", "  axes:"]
+    lines = [f"seed {seed}"] + ([f"  model: {model}"] if model else []) + ["  axes:"]
     lines += [f"    {name}: {item}" for name, item in pick_axes(sources.axes, seed).items()]
     lines += ["  example first messages:"] + [f"    - {text}" for text in pick_examples(sources.first_messages, seed)]
     return lines
@@ -41,7 +42,12 @@ def describe_attempts(review: SeedReview, raw_of) -> list[str]:
     if review.gap and review.gap.kind == "judge":
         lines.append(f"  attempt {len(review.verdicts)}: passed the checks, waiting for the judge")
         lines += describe_judge(review.judge_verdicts[-1] if review.judge_verdicts else ())
-    return lines or ["  no cached attempts: run `make fetch`"]
+    return lines
+
+
+def not_cached_lines(cache, seed: int, base_url: str) -> list[str]:
+    hint = elsewhere_hint(cache, range(seed, seed + 1), base_url, f"show SEED={seed}")
+    return [f"  no cached attempts; {hint}" if hint else "  no cached attempts: run `make fetch`"]
 
 
 def describe_conversation(messages: list | None) -> list[str]:
@@ -68,5 +74,7 @@ def show_command(seed, data_dir, cache_dir, base_url, checks):
         review = review_seed(cache, url, body, seed, rules_for(checks), checks.max_attempts)
         keys = KeyMaker(url, body)
         attempt_lines = describe_attempts(review, lambda attempt: cache.get(keys.key(attempt)))
-    lines = describe_prompt(seed) + ["attempts:"] + attempt_lines + describe_conversation(review.conversation)
+        if not review.verdicts and not review.judge_verdicts:
+            attempt_lines = not_cached_lines(cache, seed, base_url)
+    lines = describe_prompt(seed, body.get("model")) + ["attempts:"] + attempt_lines + describe_conversation(review.conversation)
     click.echo("\n".join(lines))

@@ -1,12 +1,13 @@
 """`make stats`: what the dataset looks like, what it teaches (fidelity.py) and what it cost.
 
-Reads DATA_DIR/identity_conversations.jsonl (array or messages lines) and the answer cache; prints
+Reads DATA_DIR/identity_conversations.jsonl (array, messages or sharegpt lines) and the answer cache; prints
 a table, writes DATA_DIR/stats.json and DATA_DIR/stats.png.
 """
 import io
 import json
 import statistics
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -18,13 +19,16 @@ from .checks import is_message_list
 from .config import CheckChoice, check_options, completions_url, count_option, location_options, seed_range
 from .dataset import dataset_path
 from .dedup import find_duplicates, normalize
+from .elsewhere import elsewhere_hint
 from .errors import PipelineError
 from .fidelity import ReviewCounts, count_reviews, draw_fidelity, fidelity_lines, fidelity_stats
 from .files import write_atomic
 from .identity import load_identity
 from .language import first_message_script
+from .permodel import model_lines, model_stats, model_tallies
 from .prompts import load_body, load_sources, pick_axes
-from .review import review_seed
+from .judge import judge_body
+from .review import Rules, judge_entry, review_seed
 from .validate import rules_for
 
 OPENING_WORDS = 5
@@ -35,13 +39,29 @@ def stats_paths(data_dir: Path) -> tuple[Path, Path]:
     return data_dir / "stats.json", data_dir / "stats.png"
 
 
+ROLES_OF_SPEAKERS = {"human": "user", "gpt": "assistant"}
+
+
+def from_sharegpt(turns: object) -> object:
+    """ShareGPT turns back to messages; anything unexpected is left for the check below to refuse."""
+    if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
+        return None
+    return [{"role": ROLES_OF_SPEAKERS.get(t.get("from"), t.get("from")), "content": t.get("value")} for t in turns]
+
+
+def line_messages(row: object) -> object:
+    if isinstance(row, dict) and "conversations" in row:
+        return from_sharegpt(row["conversations"])
+    return row.get("messages") if isinstance(row, dict) else row
+
+
 def parse_line(line: str, path: Path, number: int) -> list[dict]:
-    """One dataset line, either a JSON array of messages or {"messages": [...]}."""
+    """One dataset line: a JSON array of messages, {"messages": [...]} or ShareGPT's {"conversations": [...]}."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError:
         row = None
-    messages = row.get("messages") if isinstance(row, dict) else row
+    messages = line_messages(row)
     if not is_message_list(messages):
         raise PipelineError(f"{path} line {number} is not a conversation: run `make dataset` to write it again")
     return messages
@@ -57,25 +77,47 @@ def load_conversations(path: Path) -> list[list[dict]]:
 
 
 def attempt_usage(raw: object) -> Usage:
-    """What one cached attempt cost; nothing for an entry this program cannot read."""
+    """What one cached attempt cost; nothing for an entry this program cannot read. An entry's own
+    `cost` (a share of a batch's bill, or priced from tokens) stands in for the body's usage.cost."""
     entry = decode_entry(raw)
+    if entry is None:
+        return Usage()
     try:
-        return usage_of(parse_completion(entry["body"])) if entry else Usage()
+        usage = usage_of(parse_completion(entry["body"]))
     except (TransientAnswer, PipelineError):
         return Usage()
+    cost = entry.get("cost")
+    return replace(usage, cost=float(cost)) if isinstance(cost, (int, float)) else usage
 
 
-def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range) -> Usage:
-    """Tokens and dollars of every cached attempt of seeds 0..n-1 (or a range); url is the API root (BASE_URL)."""
-    total = Usage()
-    for seed in range(n) if isinstance(n, int) else n:
-        try:
-            body = load_body(data_dir, seed)
-        except PipelineError:
-            continue  # no rendered prompt, so no key to look the answers up by
-        for raw in cached_attempts(cache, completions_url(url), body):
+def judge_usage(cache: diskcache.Cache, url: str, body: dict, raw: object, rules: Rules) -> Usage:
+    """What the judge's answers on one cached conversation cost (none unless it passed the checks)."""
+    verdict = judge_entry(raw, rules)
+    if verdict.messages is None or not verdict.valid:
+        return Usage()
+    judge_request = judge_body(body, verdict.messages, rules.judge)
+    return sum((attempt_usage(answer) for answer in cached_attempts(cache, url, judge_request)), Usage())
+
+
+def spending(cache: diskcache.Cache, url: str, data_dir: Path, seeds: range,
+             rules: Rules | None = None) -> tuple[Usage, int]:
+    """Tokens and dollars of every cached attempt of these seeds, and of the judge's answers on
+    them when the rules have a judge, and how many conversation attempts there were; url is the
+    API root (BASE_URL)."""
+    total, attempts, chat_url = Usage(), 0, completions_url(url)
+    judged = rules is not None and rules.judge is not None
+    for _, body in rendered_bodies(data_dir, seeds):
+        for raw in cached_attempts(cache, chat_url, body):
             total += attempt_usage(raw)
-    return total
+            attempts += 1
+            if judged:
+                total += judge_usage(cache, chat_url, body, raw, rules)
+    return total, attempts
+
+
+def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range, rules: Rules | None = None) -> Usage:
+    """Tokens and dollars of every cached attempt of seeds 0..n-1 (or a range), the judge's included."""
+    return spending(cache, url, data_dir, range(n) if isinstance(n, int) else n, rules)[0]
 
 
 def summary(values: list[int]) -> dict:
@@ -118,11 +160,15 @@ def axis_stats(axes: dict[str, dict[str, int]]) -> dict:
             for name, items in axes.items()}
 
 
-def usage_stats(spent: Usage | None) -> dict | None:
+def usage_stats(spent: Usage | None, conversations: int) -> dict | None:
+    """Tokens split four ways, dollars, and dollars per conversation in the file (every attempt and
+    judge answer paid for, over the conversations kept)."""
     if spent is None:
         return None
-    return {"prompt_tokens": spent.prompt_tokens, "completion_tokens": spent.completion_tokens,
-            "cost": round(spent.cost, 6)}
+    each = round(spent.cost / conversations, 6) if conversations else None
+    return {"prompt_tokens": spent.prompt_tokens, "cached_tokens": spent.cached_tokens,
+            "completion_tokens": spent.completion_tokens, "reasoning_tokens": spent.reasoning_tokens,
+            "cost": round(spent.cost, 6), "cost_per_conversation": each}
 
 
 def compute_stats(conversations: list[list[dict]], spent: Usage | None = None,
@@ -138,7 +184,7 @@ def compute_stats(conversations: list[list[dict]], spent: Usage | None = None,
         "duplicates": duplicate_stats(conversations),
         "top_openings": top_openings(conversations),
         "non_ascii_messages": sum(not m["content"].isascii() for c in conversations for m in c),
-        "spent": usage_stats(spent),
+        "spent": usage_stats(spent, len(conversations)),
     }
     if axes is not None:
         stats["axes"] = axis_stats(axes)
@@ -160,8 +206,10 @@ def describe_counts(counts: dict) -> str:
 def describe_spent(spent: dict | None) -> str:
     if spent is None:
         return "unknown (no cache)"
-    return (f"{spent['prompt_tokens']:,} prompt + {spent['completion_tokens']:,} completion tokens, "
-            f"${spent['cost']:.4f}")
+    each = "" if spent["cost_per_conversation"] is None else f", ${spent['cost_per_conversation']:.5f} per conversation"
+    return (f"{spent['prompt_tokens']:,} prompt ({spent['cached_tokens']:,} cached) + "
+            f"{spent['completion_tokens']:,} completion ({spent['reasoning_tokens']:,} reasoning) tokens, "
+            f"${spent['cost']:.4f}{each}")
 
 
 def axis_lines(axes: dict) -> list[str]:
@@ -188,7 +236,8 @@ def format_table(stats: dict) -> str:
              "most repeated assistant openings"]
     lines += [f"  {item['count']:>6}  {item['opening']}" for item in stats["top_openings"]]
     lines += fidelity_lines(stats["fidelity"], row) if "fidelity" in stats else []
-    return "\n".join(lines + (axis_lines(stats["axes"]) if "axes" in stats else []))
+    lines += axis_lines(stats["axes"]) if "axes" in stats else []
+    return "\n".join(lines + (model_lines(stats["models"]) if "models" in stats else []))
 
 
 def draw_turns(axes, stats: dict) -> None:
@@ -230,12 +279,15 @@ def draw_figure(conversations: list[list[dict]], stats: dict) -> bytes:
     return buffer.getvalue()
 
 
-def spent_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range) -> Usage | None:
-    """None when there is no cache folder: opening one would create it."""
+def spent_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range,
+             rules: Rules | None = None) -> tuple[Usage | None, str | None]:
+    """The spend (None when there is no cache folder: opening one would create it), and where the
+    answers are when the cache holds none for these seeds under BASE_URL."""
     if not cache_dir.is_dir():
-        return None
+        return None, None
     with open_cache(cache_dir) as cache:
-        return spent_on(cache, base_url, data_dir, seeds)
+        spent, attempts = spending(cache, base_url, data_dir, seeds, rules)
+        return spent, None if attempts else elsewhere_hint(cache, seeds, base_url, "stats")
 
 
 def axis_coverage(seeds: range) -> dict[str, dict[str, int]]:
@@ -266,16 +318,30 @@ def rendered_bodies(data_dir: Path, seeds: range):
             continue  # no rendered prompt, so no key to look the answers up by
 
 
+def per_model(cache_dir: Path, base_url: str, data_dir: Path, seeds: range, checks: CheckChoice) -> dict | None:
+    """stats.json's "models" section; None when there is no cache folder."""
+    if not cache_dir.is_dir():
+        return None
+    with open_cache(cache_dir) as cache:
+        return model_stats(model_tallies(cache, completions_url(base_url), data_dir, seeds, rules_for(checks),
+                                         checks.max_attempts))
+
+
 def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
-                checks: CheckChoice = CheckChoice()) -> dict:
+                checks: CheckChoice = CheckChoice()) -> tuple[dict, str | None]:
+    """The stats, written to stats.json and stats.png, and a hint when no answer was found under BASE_URL."""
     conversations = load_conversations(dataset_path(data_dir))
-    stats = compute_stats(conversations, spent_in(cache_dir, base_url, data_dir, seeds), axis_coverage(seeds))
+    spent, hint = spent_in(cache_dir, base_url, data_dir, seeds, rules_for(checks) if checks.judge else None)
+    stats = compute_stats(conversations, spent, axis_coverage(seeds))
     stats["fidelity"] = fidelity_stats(conversations, load_identity(checks.identity).facts,
                                        reviewed_in(cache_dir, base_url, data_dir, seeds, checks))
+    models = per_model(cache_dir, base_url, data_dir, seeds, checks)
+    if models is not None:
+        stats["models"] = models
     json_path, png_path = stats_paths(data_dir)
     write_atomic(json_path, json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_atomic(png_path, draw_figure(conversations, stats))
-    return stats
+    return stats, hint
 
 
 @click.command("stats")
@@ -283,12 +349,15 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
 @location_options
 @check_options
 def stats_command(n, seeds, data_dir, cache_dir, base_url, checks):
-    """Describe the dataset: turns, lengths, scripts, duplicates, openings, fidelity, cost; writes stats.json and .png.
+    """Describe the dataset: turns, lengths, scripts, duplicates, openings, fidelity, cost, per-model numbers;
+    writes stats.json and .png.
 
     Example: python -m stages stats --n 1000
     """
-    stats = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds), checks)
+    stats, hint = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds), checks)
     click.echo(format_table(stats))
+    if hint:
+        click.echo(f"stats: cost unknown, {hint}", err=True)
     json_path, png_path = stats_paths(data_dir)
     dup = stats["duplicates"]
     click.echo(f"stats: {stats['conversations']} conversations, {dup['exact']} exact and {dup['near']} near "

@@ -8,6 +8,7 @@ import click
 
 from .cache import open_cache
 from .config import CheckChoice, completions_url, review_options, seed_range
+from .elsewhere import elsewhere_hint
 from .files import write_jsonl_atomic
 from .identity import load_identity
 from .judge import load_judge
@@ -25,6 +26,11 @@ def rejected_path(data_dir: Path) -> Path:
     return data_dir / "rejected.jsonl"
 
 
+def nothing_cached(tally: ReviewTally) -> bool:
+    """No seed had a single cached answer under this BASE_URL and these prompts."""
+    return tally.valid == 0 and all(row["reasons"] == ["not_fetched"] for row in tally.rejected)
+
+
 def reviews_for(cache, seeds: range, data_dir, base_url, checks: CheckChoice):
     return review_all(cache, completions_url(base_url), data_dir, seeds, rules_for(checks), checks.max_attempts)
 
@@ -36,9 +42,12 @@ def validate_command(n, seeds, data_dir, cache_dir, base_url, checks):
 
     Example: python -m stages validate --n 1000 --ascii 1
     """
-    tally = ReviewTally()
+    tally, seeds = ReviewTally(), seed_range(n, seeds)
     with open_cache(cache_dir) as cache:
-        for _ in tally.conversations(reviews_for(cache, seed_range(n, seeds), data_dir, base_url, checks)):
+        for _ in tally.conversations(reviews_for(cache, seeds, data_dir, base_url, checks)):
             pass
+        hint = elsewhere_hint(cache, seeds, base_url, "validate") if nothing_cached(tally) else None
     write_jsonl_atomic(rejected_path(data_dir), tally.rejected)
     click.echo(f"validate: {tally.summary()}; rejected seeds in {rejected_path(data_dir)}", err=True)
+    if hint:
+        click.echo(f"validate: {hint}", err=True)

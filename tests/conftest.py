@@ -22,7 +22,7 @@ settings.load_profile("project")
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every variable a command or the Makefile reads, so a person's exported settings cannot change a test.
-MAKE_VARIABLES = tuple(sorted(option_variables(COMMANDS))) + ("OPENROUTER_API_KEY", "STAGES_DEBUG") + tuple(
+MAKE_VARIABLES = tuple(sorted(option_variables(COMMANDS))) + ("OPENROUTER_API_KEY", "API_KEY", "STAGES_DEBUG") + tuple(
     line.split(" ?=")[0] for line in (ROOT / "Makefile").read_text().splitlines() if " ?=" in line)
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 TEST_KEY = "sk-or-v1-test-key-0123456789abcdef"

@@ -1,22 +1,43 @@
 """bench end to end: a small real run against the fake API in its own process; no timing assertions."""
 import json
-
-from click.testing import CliRunner
-
-from stages.bench import BenchResult, bench_command
 from dataclasses import fields
 
+import pytest
+from click.testing import CliRunner
 
-def test_small_bench_counts_requests_and_a_silent_cached_rerun(tmp_path):
+from stages.bench import BenchResult, Case, CaseList, bench_command
+
+
+def test_small_bench_compares_with_the_baseline_and_times_faults_start_up_and_rebuilds(tmp_path):
     out = tmp_path / "results" / "bench.json"
-    args = ["--n", "30", "--workers", "8", "--latency", "0.05", "--out", str(out)]
+    args = ["--bench-cases", "30x8,12x4", "--bench-latency", "0.05", "--bench-fault-rate", "0.3",
+            "--bench-rebuild-n", "60", "--bench-repeats", "1", "--out", str(out)]
     result = CliRunner().invoke(bench_command, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
     assert set(data) == {f.name for f in fields(BenchResult)}
-    assert data["requests"] == 30
-    assert data["rerun_requests"] == 0
-    assert set(data["rerun_stage_seconds"]) == {"prompts", "fetch", "dataset"}
-    assert 0 < data["efficiency"] <= 1.5
-    assert data["fetch_peak_rss_mb"] > 0
-    assert "efficiency" in result.output
+    assert [(c["n"], c["workers"]) for c in data["cases"]] == [(30, 8), (12, 4)]
+    for case in data["cases"]:
+        assert case["fetch_requests"] == case["baseline_requests"] == case["n"]  # the same bodies, once each
+        assert 0 < case["speed_vs_baseline"] and 0 < case["fetch_efficiency"] <= 1.5
+    assert data["cached_rerun_requests"] == 0
+    assert set(data["cached_rerun_seconds"]) == {"prompts", "fetch", "dataset"}
+    faults = data["faults"]
+    assert (faults["n"], faults["workers"]) == (12, 4)
+    assert faults["valid"] == 12 and faults["requests"] > 12 and faults["busyness"] > 0
+    assert data["rebuild"]["unchanged_wrote_nothing"] is True
+    assert "speed vs baseline" in result.output and "workers busy" in result.output
+
+
+@pytest.mark.parametrize("text, cases", [("200x16", (Case(200, 16),)),
+                                         ("200x16,2000x64", (Case(200, 16), Case(2000, 64))),
+                                         ("200x16 4000x256", (Case(200, 16), Case(4000, 256)))])
+def test_cases_parse(text, cases):
+    assert CaseList().convert(text, None, None) == cases
+
+
+@pytest.mark.parametrize("text", ["200", "200x0", "x16", "200x2000", "ax4"])
+def test_bad_cases_are_one_line_errors(text):
+    result = CliRunner().invoke(bench_command, ["--bench-cases", text])
+    assert result.exit_code == 2
+    assert "is not a case like 2000x64" in result.output

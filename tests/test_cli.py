@@ -22,6 +22,21 @@ def test_prompts_command_renders_n_files(dirs):
     assert "7 rendered, 7 changed" in result.stderr
 
 
+def test_models_and_reasoning_options_shape_the_bodies(dirs):
+    result = run("prompts", "--n", 40, "--data-dir", dirs[0], MODELS="x/a:free=3, y/b=1", REASONING="1500")
+    assert result.exit_code == 0, result.output
+    bodies = [json.loads((dirs[0] / "prompts" / f"{s}.json").read_text()) for s in range(40)]
+    assert {b["model"] for b in bodies} == {"x/a:free", "y/b"}
+    assert sum(b["model"] == "x/a:free" for b in bodies) > 20
+    assert all(b["reasoning"] == {"max_tokens": 1500} and "provider" in b for b in bodies)
+    local = run("prompts", "--n", 2, "--data-dir", dirs[0], BASE_URL="http://127.0.0.1:8000/v1", REASONING="high")
+    assert local.exit_code == 0 and "2 changed" in local.stderr
+    body = json.loads((dirs[0] / "prompts" / "0.json").read_text())
+    assert "reasoning" not in body and "provider" not in body
+    gateway = run("prompts", "--n", 2, "--data-dir", dirs[0], BASE_URL="http://127.0.0.1:8000/v1", OPENROUTER="1")
+    assert gateway.exit_code == 0 and "provider" in json.loads((dirs[0] / "prompts" / "0.json").read_text())
+
+
 def test_options_read_the_environment(dirs):
     result = run("prompts", "--data-dir", dirs[0], N="2", MODEL="env/model")
     assert result.exit_code == 0 and len(list((dirs[0] / "prompts").glob("*.json"))) == 2
@@ -30,16 +45,29 @@ def test_options_read_the_environment(dirs):
 
 def test_fetch_without_a_key_is_one_line_and_exit_1(rendered, fake_api):
     server = fake_api()
-    result = run("fetch", "--n", 5, *dir_args(rendered), "--base-url", server.base_url)
+    result = run("fetch", "--n", 5, *dir_args(rendered), "--base-url", server.base_url, OPENROUTER="1")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: no API key: set OPENROUTER_API_KEY")
     assert "Traceback" not in result.output and server.stats.requests == 0
 
 
+def test_a_server_that_wants_a_key_says_where_keys_are_read(rendered, fake_api):
+    server = fake_api(key="local-secret")
+    result = run("fetch", "--n", 5, *dir_args(rendered), "--base-url", server.base_url, "--workers", 1,
+                 OPENROUTER_API_KEY=TEST_KEY)  # an OpenRouter key is not sent to another server
+    assert result.exit_code == 1 and not server.stats.authorization_seen
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: HTTP 401, the server wants an API key and none was sent (User not found.); set API_KEY "
+        "(OPENROUTER_API_KEY and openroutertoken.txt are sent to OpenRouter only; "
+        "OPENROUTER=1 treats BASE_URL as a gateway to OpenRouter)")
+    accepted = run("fetch", "--n", 5, *dir_args(rendered), "--base-url", server.base_url, API_KEY="local-secret")
+    assert accepted.exit_code == 0, accepted.output
+
+
 def test_fetch_validate_dataset_against_the_fake(rendered, fake_api):
     server = fake_api(fault_rate=0.5, faults=("500", "broken_json", "wrong_roles", "error200"), retry_after=0)
     common = ["--n", 5, *dir_args(rendered), "--base-url", server.base_url]
-    fetched = run("fetch", *common, "--workers", 3, "--backoff", 0, OPENROUTER_API_KEY=TEST_KEY)
+    fetched = run("fetch", *common, "--workers", 3, "--backoff", 0, API_KEY=TEST_KEY)
     assert fetched.exit_code == 0, fetched.output
     assert "fetch: 5/5 seeds valid" in fetched.stderr
     validated = run("validate", *common)
@@ -100,7 +128,14 @@ def test_unreadable_prompt_is_one_line(dirs):
 
 
 @pytest.mark.parametrize("args, words", [(["fetch", "--workers", "0"], "--workers"),
-                                         (["dataset", "--format", "csv"], "--format")])
+                                         (["dataset", "--format", "csv"], "--format"),
+                                         (["prompts", "--models", "a/b=0,c"], "weight after = must be a positive"),
+                                         (["prompts", "--models", "a/b=x"], "weight after = must be a positive"),
+                                         (["prompts", "--models", "a:free,a:free"], "names a model twice"),
+                                         (["prompts", "--models", "a,=2"], "empty model name"),
+                                         (["prompts", "--reasoning", "max"], "not off, low, medium, high"),
+                                         (["prompts", "--reasoning", "0"], "not off, low, medium, high"),
+                                         (["fetch", "--openrouter", "yes"], "--openrouter")])
 def test_bad_option_values_are_usage_errors(args, words):
     result = run(*args)
     assert result.exit_code == 2 and words in result.stderr
@@ -113,7 +148,7 @@ def test_show_prints_prompt_parts_attempts_and_conversation(rendered):
     result = run("show", "--seed", 3, *dir_args(rendered), "--base-url", url)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert out.startswith("seed 3\n  axes:\n    dynamic: ")
+    assert out.startswith("seed 3\n  model: google/gemini-2.5-flash\n  axes:\n    dynamic: ")
     assert "  attempt 0: rejected: not_json\n    answer starts: " in out
     assert "  attempt 1: valid (used)" in out
     assert out.rstrip().endswith("assistant: Hello, I am Sprout.")

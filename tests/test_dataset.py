@@ -21,19 +21,41 @@ def lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def nanochat_problem(line: str) -> str | None:
-    """The checks nanochat's CustomJSON task makes on each line, restated: None when the line loads."""
-    messages = json.loads(line)
-    if not isinstance(messages, list) or len(messages) < 2:
-        return "not a list of at least 2 messages"
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or set(message) < {"role", "content"}:
-            return f"message {i} lacks role or content"
-        if message["role"] != ("user" if i % 2 == 0 else "assistant"):
-            return f"message {i} has role {message['role']!r}"
-        if not isinstance(message["content"], str):
-            return f"message {i} content is not a string"
-    return None
+class NanochatCustomJSON:
+    """nanochat's CustomJSON loader (tasks/customjson.py at commit da32e1d, the last that has it),
+    restated without its Task base class: the same reading and the same assertions, in order."""
+
+    def __init__(self, filepath):
+        self.conversations = []
+        with open(filepath, 'r', encoding='utf-8') as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                messages = json.loads(line)
+                assert isinstance(messages, list), f"Expected list of messages, got {type(messages)}"
+                assert len(messages) >= 2, f"Conversation must have at least 2 messages, got {len(messages)}"
+                for i, message in enumerate(messages):
+                    assert "role" in message, f"Message {i} missing 'role' field"
+                    assert "content" in message, f"Message {i} missing 'content' field"
+                    expected_role = "user" if i % 2 == 0 else "assistant"
+                    assert message["role"] == expected_role, f"Message {i} has role {message['role']} but should be {expected_role}"
+                    assert isinstance(message["content"], str), f"Message {i} content must be a string"
+                self.conversations.append(messages)
+        self.length = len(self.conversations)
+
+    def get_example(self, index):
+        return {"messages": self.conversations[index]}
+
+
+def hf_datasets(monkeypatch, tmp_path):
+    """Hugging Face datasets, offline with its cache in the test's folder, or a skip that says how
+    to get it (the hf extra)."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    return pytest.importorskip("datasets", reason="Hugging Face datasets is not installed: "
+                                                  "pip install -e '.[hf]' runs this loader test")
 
 
 @pytest.fixture
@@ -50,22 +72,54 @@ def fetched(dirs, fake_api):
 def test_every_line_loads_in_nanochat(fetched):
     dirs, base_url = fetched
     build(dirs, 40, base_url=base_url)
-    text = (dirs[0] / "identity_conversations.jsonl").read_text()
-    assert len(text.splitlines()) == 40
-    assert [nanochat_problem(line) for line in text.splitlines()] == [None] * 40
+    task = NanochatCustomJSON(dirs[0] / "identity_conversations.jsonl")
+    assert task.length == 40
+    assert task.get_example(0)["messages"] == lines(dirs[0] / "identity_conversations.jsonl")[0]
+
+
+@pytest.mark.parametrize("bad, words", [([{"role": "user", "content": "hi"}], "at least 2 messages"),
+                                        ([{"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}],
+                                         "Message 0 has role assistant"),
+                                        ({"messages": []}, "Expected list")])
+def test_the_nanochat_loader_refuses_what_nanochat_refuses(tmp_path, bad, words):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(bad) + "\n")
+    with pytest.raises(AssertionError, match=words):
+        NanochatCustomJSON(path)
+
+
+def test_sharegpt_format_has_the_documented_shape(fetched):
+    dirs, base_url = fetched
+    build(dirs, 40, base_url=base_url)
+    arrays = lines(dirs[0] / "identity_conversations.jsonl")
+    result = build(dirs, 40, "--format", "sharegpt", base_url=base_url)
+    assert "wrote 40 conversations" in result.stderr
+    rows = lines(dirs[0] / "identity_conversations.jsonl")
+    assert all(set(row) == {"conversations"} for row in rows)
+    assert all(set(turn) == {"from", "value"} for row in rows for turn in row["conversations"])
+    assert [[{"role": {"human": "user", "gpt": "assistant"}[t["from"]], "content": t["value"]}
+             for t in row["conversations"]] for row in rows] == arrays
+    assert all(row["conversations"][0]["from"] == "human" and row["conversations"][-1]["from"] == "gpt" for row in rows)
 
 
 def test_messages_format_loads_with_hugging_face_datasets(fetched, monkeypatch, tmp_path):
-    # Offline, and its cache in the test's folder: the json loader needs neither network nor home folder.
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    datasets = pytest.importorskip("datasets", reason="the optional hf extra: .venv/bin/pip install -e '.[hf]'")
+    datasets = hf_datasets(monkeypatch, tmp_path)
     dirs, base_url = fetched
     build(dirs, 40, "--format", "messages", base_url=base_url)
     table = datasets.load_dataset("json", data_files=str(dirs[0] / "identity_conversations.jsonl"), split="train")
     assert table.column_names == ["messages"] and len(table) == 40
     assert table[0]["messages"][0]["role"] == "user"
+    assert table[0]["messages"] == lines(dirs[0] / "identity_conversations.jsonl")[0]["messages"]
+
+
+def test_sharegpt_format_loads_with_hugging_face_datasets(fetched, monkeypatch, tmp_path):
+    datasets = hf_datasets(monkeypatch, tmp_path)
+    dirs, base_url = fetched
+    build(dirs, 40, "--format", "sharegpt", base_url=base_url)
+    table = datasets.load_dataset("json", data_files=str(dirs[0] / "identity_conversations.jsonl"), split="train")
+    assert table.column_names == ["conversations"] and len(table) == 40
+    assert table[0]["conversations"][0]["from"] == "human" and table[0]["conversations"][1]["from"] == "gpt"
+    assert table[0]["conversations"] == lines(dirs[0] / "identity_conversations.jsonl")[0]["conversations"]
 
 
 def test_split_is_stable_as_n_grows(fetched):

@@ -20,7 +20,7 @@ def make(target, dirs, server=None, key=TEST_KEY, **variables):
             "BACKOFF=0.05"] + [f"{name}={value}" for name, value in variables.items()]
     if server:
         args.append(f"BASE_URL={server.base_url}")
-    env = project_env(OPENROUTER_API_KEY=key) if key else project_env()
+    env = project_env(API_KEY=key) if key else project_env()  # API_KEY: the key that goes to any server
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
 
 
@@ -79,7 +79,7 @@ def test_wrong_key_stops_after_a_handful_with_one_line(dirs, fake_api):
     assert "Traceback" not in result.stderr
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert error_lines == ["Error: HTTP 401, the API key was rejected: User not found.; "
-                           "check OPENROUTER_API_KEY or openroutertoken.txt"]
+                           "check API_KEY, or for OpenRouter OPENROUTER_API_KEY or openroutertoken.txt"]
     assert server.stats.requests <= 4
     assert "sk-or-v1-wrong" not in result.stderr + result.stdout
 
@@ -109,3 +109,39 @@ def test_demo_needs_no_key(dirs):
     assert "identity_leak" in result.stderr and "an answer that leaked another identity, asked again" in result.stderr
     assert "conversation 1 of 20:" in result.stdout and "user:" in result.stdout
     assert len((dirs[0] / "demo" / "identity_conversations.jsonl").read_text().splitlines()) == 20
+
+
+def test_a_plain_server_at_v1_with_no_key_anywhere(dirs, fake_api):
+    """A strict OpenAI-compatible server that wants no key: no OpenRouter field, no Authorization header."""
+    server = fake_api(strict=True, fault_rate=0.2, faults=("500", "broken_json", "wrong_roles"), retry_after=0)
+    assert server.base_url.endswith("/v1")
+    result = make("dataset", dirs, server, key=None, N=50, WORKERS=8)
+    assert result.returncode == 0, result.stderr
+    assert len(conversations(dirs)) == 50
+    assert server.stats.foreign_fields == set() and not server.stats.authorization_seen
+    assert server.stats.outcomes.get("400", 0) == 0 and server.stats.outcomes.get("401", 0) == 0
+
+
+def test_models_mix_moves_only_the_seeds_a_new_model_draws(dirs, fake_api):
+    server = fake_api()
+    three = "vendor/alpha,vendor/beta:free,other/gamma"
+    first = make("dataset", dirs, server, N=150, WORKERS=16, MODELS=three)
+    assert first.returncode == 0, first.stderr
+    per_model = dict(server.stats.models)
+    assert set(per_model) == set(three.split(",")) and all(35 <= n <= 65 for n in per_model.values())
+    bodies = {s: json.loads((dirs[0] / "prompts" / f"{s}.json").read_text())["model"] for s in range(150)}
+
+    before = server.stats.requests
+    again = make("dataset", dirs, server, N=150, WORKERS=16, MODELS=three + ",new/delta")
+    assert again.returncode == 0, again.stderr
+    now = {s: json.loads((dirs[0] / "prompts" / f"{s}.json").read_text())["model"] for s in range(150)}
+    moved = [s for s in range(150) if now[s] != bodies[s]]
+    assert all(now[s] == "new/delta" for s in moved) and 20 <= len(moved) <= 56  # about a quarter
+    assert f"{len(moved)} changed" in again.stderr
+    assert server.stats.requests - before == len(moved) == server.stats.models["new/delta"]
+
+    stats = make("stats", dirs, server, N=150)
+    assert stats.returncode == 0, stats.stderr
+    assert "new/delta" in stats.stdout and "vendor/beta:free" in stats.stdout
+    per_model_stats = json.loads((dirs[0] / "stats.json").read_text())["models"]
+    assert per_model_stats["new/delta"]["seeds"] == len(moved)

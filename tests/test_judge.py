@@ -1,5 +1,6 @@
 """The judge pass: one more request body through the same path, cached, re-asked, reported."""
 import json
+import re
 import shutil
 
 import pytest
@@ -200,5 +201,18 @@ def test_estimate_adds_the_judge(rendered):
     plain, judged = run(*args), run(*args, "--judge", 1)
     assert plain.exit_code == judged.exit_code == 0, judged.output
     assert "judge (" not in plain.output and "judge (google/gemini-2.5-flash)" in judged.output
-    cost = [float(out.output.split("estimated cost: $")[1].split()[0]) for out in (plain, judged)]
+    cost = [float(re.search(r"estimated cost +\$([\d.]+)", out.output).group(1)) for out in (plain, judged)]
     assert cost[1] > cost[0]
+
+
+@responses.activate
+def test_stats_count_what_the_judge_answers_cost(rendered):
+    for answer in (chat_answer(conversation_content(GOOD), cost=0.002), verdict("pass")):
+        responses.post(URL, json=answer)
+    assert fetch(rendered).valid == 1
+    from stages.cache import open_cache
+    from stages.stats import spent_on
+    with open_cache(rendered[1]) as cache:
+        plain = spent_on(cache, URL.removesuffix("/chat/completions"), rendered[0], 1)
+        judged = spent_on(cache, URL.removesuffix("/chat/completions"), rendered[0], 1, judge_rules())
+    assert (plain.cost, judged.cost) == (pytest.approx(0.002), pytest.approx(0.003))  # the verdict cost $0.001

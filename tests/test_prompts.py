@@ -154,5 +154,60 @@ def test_editing_one_first_message_changes_only_the_seeds_that_drew_it(tmp_path)
     pool_file.write_text(pool_file.read_text().replace("\nwhat's your name\n", "\nwhat is your name, friend\n"))
     old, new = load_sources(), load_sources(tmp_path / "prompts")
     changed = [request_body(old, Settings(), s) != request_body(new, Settings(), s) for s in range(300)]
-    drew = ["what's your name" in pick_examples(old.first_messages, s) for s in range(300)]
-    assert changed == drew and 0 < sum(changed) < 300
+    drew = ["what's your name" in pick_examples(old.first_messages, s)
+            or "what is your name, friend" in pick_examples(new.first_messages, s) for s in range(300)]
+    assert changed == drew and 0 < sum(changed) < 30
+
+
+def test_openrouter_gets_its_own_fields_and_other_servers_a_plain_body():
+    sources = load_sources()
+    openrouter = request_body(sources, Settings(openrouter=True), 4)
+    plain = request_body(sources, Settings(openrouter=False, reasoning="high"), 4)
+    assert openrouter["provider"] == {"require_parameters": True}
+    assert openrouter["reasoning"] == {"effort": "none"}  # REASONING=off by default
+    assert set(plain) == {"model", "temperature", "max_tokens", "messages", "response_format"}
+    assert plain["response_format"] == openrouter["response_format"]
+    assert plain["response_format"]["json_schema"]["strict"] is True
+    assert {k: v for k, v in openrouter.items() if k not in ("provider", "reasoning")} == plain
+
+
+@pytest.mark.parametrize("reasoning, field", [("off", {"effort": "none"}), ("low", {"effort": "low"}),
+                                              ("high", {"effort": "high"}), ("2000", {"max_tokens": 2000}),
+                                              ("default", None)])
+def test_reasoning_setting_becomes_openrouters_field(reasoning, field):
+    body = request_body(load_sources(), Settings(reasoning=reasoning), 0)
+    assert body.get("reasoning") == field
+    assert ("reasoning" in body) == (field is not None)
+
+
+@pytest.mark.parametrize("base_url, mode, expected", [
+    ("https://openrouter.ai/api/v1", "auto", True), ("https://eu.openrouter.ai/api/v1", "auto", True),
+    ("http://127.0.0.1:8000/v1", "auto", False), ("https://api.openai.com/v1", "auto", False),
+    ("https://notopenrouter.ai.example.com/v1", "auto", False),
+    ("https://gateway.example.com/openrouter/v1", "1", True), ("https://openrouter.ai/api/v1", "0", False)])
+def test_openrouter_is_decided_by_the_host_unless_overridden(base_url, mode, expected):
+    from stages.server import is_openrouter
+    assert is_openrouter(base_url, mode) is expected
+
+
+def test_the_shared_part_of_the_prompt_comes_first():
+    """Prefix caching: two seeds' prompts agree on everything before the per-seed axes and examples."""
+    sources = load_sources(context=ROOT / "prompts" / "examples" / "lumen_context.md")
+    prompts = [request_body(sources, Settings(), seed)["messages"][0]["content"] for seed in (1, 2)]
+    varying = [prompt.index(f"- {next(iter(pick_axes(sources.axes, seed)))}:") for prompt, seed in zip(prompts, (1, 2))]
+    assert varying[0] == varying[1] and prompts[0][:varying[0]] == prompts[1][:varying[1]]
+    shared = prompts[0][:varying[0]]
+    assert sources.identity in shared and "offline assistant for libraries" in shared and "JSON object" in shared
+    for example in pick_examples(sources.first_messages, 1):
+        assert f"- {example}" in prompts[0][varying[0]:]
+
+
+def test_models_mix_draws_each_seeds_model_and_renders_it(tmp_path):
+    from stages.prompts import pick_model
+    settings = Settings(models=(("a/one", 1.0), ("b/two:free", 1.0), ("c/three", 1.0)))
+    picks = [pick_model(settings, seed) for seed in range(300)]
+    assert {name: picks.count(name) for name in set(picks)}.keys() == {"a/one", "b/two:free", "c/three"}
+    assert all(70 <= picks.count(name) <= 130 for name in set(picks))  # about a third each
+    render_all(load_sources(), settings, 30, tmp_path)
+    assert [json.loads((tmp_path / f"{s}.json").read_text())["model"] for s in range(30)] == picks[:30]
+    assert pick_model(Settings(model="x/only"), 5) == "x/only"

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from stages.transport.answers import Usage
 from stages.cache import open_cache
 from stages.__main__ import cli
-from stages.stats import compute_stats, first_message_script, format_table, spent_on
+from stages.stats import compute_stats, first_message_script, format_table, load_conversations, spent_on
 
 from conftest import FAKE_URL as URL
 from conftest import cache_entry
@@ -68,7 +68,8 @@ def test_first_message_script_is_the_script_of_most_letters(text, script):
 def test_axes_are_copied_with_their_least_and_most_used_counts():
     stats = compute_stats(CONVERSATIONS[:2], Usage(10, 5, 0.5), axes={"persona": {"student": 3, "teacher": 1}})
     assert stats["axes"] == {"persona": {"counts": {"student": 3, "teacher": 1}, "min": 1, "max": 3}}
-    assert stats["spent"] == {"prompt_tokens": 10, "completion_tokens": 5, "cost": 0.5}
+    assert stats["spent"] == {"prompt_tokens": 10, "cached_tokens": 0, "completion_tokens": 5, "reasoning_tokens": 0,
+                              "cost": 0.5, "cost_per_conversation": 0.25}
     table = format_table(stats)
     assert "persona" in table and "student" in table and "$0.5000" in table
 
@@ -89,11 +90,14 @@ def test_command_writes_stats_json_and_png(dirs):
                                      f"{dirs[0] / 'stats.json'} and {dirs[0] / 'stats.png'}")
 
 
-def test_messages_lines_give_the_same_stats(dirs):
+@pytest.mark.parametrize("shape", [lambda c: {"messages": c}, lambda c: {"conversations": [
+    {"from": {"user": "human", "assistant": "gpt"}[m["role"]], "value": m["content"]} for m in c]}])
+def test_messages_and_sharegpt_lines_give_the_same_stats(dirs, shape):
     write_dataset(dirs[0], CONVERSATIONS)
     assert run_stats(dirs).exit_code == 0
     from_arrays = (dirs[0] / "stats.json").read_text(encoding="utf-8")
-    write_dataset(dirs[0], [{"messages": c} for c in CONVERSATIONS])
+    write_dataset(dirs[0], [shape(c) for c in CONVERSATIONS])
+    assert load_conversations(dirs[0] / "identity_conversations.jsonl") == CONVERSATIONS
     assert run_stats(dirs).exit_code == 0
     assert (dirs[0] / "stats.json").read_text(encoding="utf-8") == from_arrays
     assert json.loads(from_arrays)["conversations"] == 6
@@ -133,5 +137,42 @@ def test_command_reports_what_was_spent(rendered):
                                                 "--cache-dir", str(rendered[1]), "--base-url", URL])
     assert result.exit_code == 0, result.output
     written = json.loads((rendered[0] / "stats.json").read_text(encoding="utf-8"))
-    assert written["spent"] == {"prompt_tokens": 100, "completion_tokens": 50, "cost": 0.25}
-    assert "100 prompt + 50 completion tokens, $0.2500" in result.stdout
+    assert written["spent"] == {"prompt_tokens": 100, "cached_tokens": 0, "completion_tokens": 50,
+                                "reasoning_tokens": 0, "cost": 0.25, "cost_per_conversation": 0.125}
+    assert "100 prompt (0 cached) + 50 completion (0 reasoning) tokens, $0.2500, $0.12500 per conversation" \
+        in result.stdout
+
+
+def test_per_model_numbers_follow_each_seeds_model(dirs):
+    from stages.cache import answer_key
+    from stages.config import completions_url
+    from stages.permodel import model_lines
+    from stages.prompts import Settings, load_body, load_sources, render_all
+    from conftest import GOOD, conversation_content
+    render_all(load_sources(), Settings(models=(("m/a", 1.0), ("m/b:free", 1.0))), 12, dirs[0] / "prompts")
+    models = {seed: load_body(dirs[0], seed)["model"] for seed in range(12)}
+    a_seeds = [s for s in range(12) if models[s] == "m/a"]
+    b_seeds = [s for s in range(12) if models[s] == "m/b:free"]
+    assert len(a_seeds) >= 2 and len(b_seeds) >= 2
+    good = cache_entry(conversation_content(GOOD + GOOD), cost=0.002)
+    store(dirs, a_seeds[0], 0, cache_entry("not json", cost=0.001))
+    store(dirs, a_seeds[0], 1, good)
+    store(dirs, a_seeds[1], 0, good)
+    store(dirs, b_seeds[0], 0, cache_entry(conversation_content(GOOD[::-1]), cost=0.003))  # role order
+    write_dataset(dirs[0], [GOOD])
+    result = CliRunner().invoke(cli, ["stats", "--n", "12", "--data-dir", str(dirs[0]), "--cache-dir", str(dirs[1]),
+                                      "--base-url", URL])
+    assert result.exit_code == 0, result.output
+    per_model = json.loads((dirs[0] / "stats.json").read_text())["models"]
+    a, b = per_model["m/a"], per_model["m/b:free"]
+    assert (a["seeds"], a["valid_seeds"], a["answers"], a["valid_answer_rate"]) == (len(a_seeds), 2, 3, round(2 / 3, 4))
+    assert a["rejection_reasons"] == {"not_json": 1}
+    assert a["leak_rate"] == 0 and (a["judged"], a["judge_pass_rate"]) == (0, None)  # no leaks, no JUDGE=1
+    assert a["mean_messages"] == 4 and a["mean_user_chars"] == 2 and a["mean_assistant_chars"] == len(GOOD[1]["content"])
+    assert a["cost"] == pytest.approx(0.005) and a["cost_per_valid"] == pytest.approx(0.0025)
+    assert (b["seeds"], b["valid_seeds"], b["answers"], b["cost_per_valid"]) == (len(b_seeds), 0, 1, None)
+    assert b["rejection_reasons"] == {"ends_with_user": 1, "role_order": 1}
+    table = "\n".join(model_lines(per_model))
+    assert "  m/a\n    2/" in table and "$0.0025 per valid conversation" in table
+    assert "rejected answers: ends_with_user 1, role_order 1" in table
+    assert "per model" in result.stdout and "m/b:free" in result.stdout

@@ -3,9 +3,10 @@
 OpenRouter can report failures inside HTTP 200 and can pad the body with keep-alive whitespace.
 """
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from ..errors import FatalAPIError
+from ..server import rejection_line
 
 # Statuses that doom every request of the run; the rest of the 4xx/5xx range is worth retrying.
 FATAL_STATUSES = {400: "the request was rejected as malformed",
@@ -15,10 +16,11 @@ FATAL_STATUSES = {400: "the request was rejected as malformed",
                   404: "the model or a provider supporting these parameters was not found",
                   413: "the request is too large"}
 FATAL_FIXES = {400: "check MODEL and the files in prompts/",
-               401: "check OPENROUTER_API_KEY or openroutertoken.txt",
+               401: "check API_KEY, or for OpenRouter OPENROUTER_API_KEY or openroutertoken.txt",
                402: "add credits or lower MAX_TOKENS",
                403: "soften the prompt sources in prompts/",
-               404: "check MODEL, or pick a model that supports structured outputs",
+               404: "check MODEL, or pick a model that supports structured outputs "
+                    "(and REASONING=default for a model that cannot think)",
                413: "shorten the prompt sources in prompts/"}
 
 
@@ -28,18 +30,37 @@ class TransientAnswer(Exception):
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens and dollars. completion_tokens include the reasoning ones (billed as output);
+    cached_tokens are the part of prompt_tokens read from the provider's prompt cache."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
 
     def __add__(self, other: "Usage") -> "Usage":
-        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens,
-                     self.cost + other.cost)
+        return Usage(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
 
 def fatal_error(status: int, detail: str = "") -> FatalAPIError:
+    """One line for a status that dooms the run; a 400 that names a refused field says which and the fix."""
+    refused = rejection_line(detail) if status == 400 else None
+    if refused:
+        return FatalAPIError(refused, status, detail)
     said = f": {detail[:160]}" if detail else ""
-    return FatalAPIError(f"HTTP {status}, {FATAL_STATUSES[status]}{said}; {FATAL_FIXES[status]}")
+    return FatalAPIError(f"HTTP {status}, {FATAL_STATUSES[status]}{said}; {FATAL_FIXES[status]}", status, detail)
+
+
+def key_wanted(detail: str = "") -> FatalAPIError:
+    """A 401 to a request sent without a key: the server wants one."""
+    said = f" ({detail[:120]})" if detail else ""
+    return FatalAPIError(f"HTTP 401, the server wants an API key and none was sent{said}; set API_KEY "
+                         "(OPENROUTER_API_KEY and openroutertoken.txt are sent to OpenRouter only; "
+                         "OPENROUTER=1 treats BASE_URL as a gateway to OpenRouter)")
 
 
 def error_message(data: object) -> str:
@@ -81,13 +102,30 @@ def parse_completion(text: str) -> dict:
     return data
 
 
+def number(data: object, name: str, kind=int):
+    """data[name] as a number; 0 when absent or not a number."""
+    try:
+        return kind((data.get(name) if isinstance(data, dict) else 0) or 0)
+    except (TypeError, ValueError):
+        return kind(0)
+
+
 def usage_of(completion: dict) -> Usage:
+    """Tokens (with the cached and reasoning details) and the reported cost (0 when none)."""
     usage = completion.get("usage")
     if not isinstance(usage, dict):
         return Usage()
-    def number(name, kind):
-        try:
-            return kind(usage.get(name) or 0)
-        except (TypeError, ValueError):
-            return kind(0)
-    return Usage(number("prompt_tokens", int), number("completion_tokens", int), number("cost", float))
+    return Usage(number(usage, "prompt_tokens"), number(usage, "completion_tokens"), number(usage, "cost", float),
+                 number(usage.get("prompt_tokens_details"), "cached_tokens"),
+                 number(usage.get("completion_tokens_details"), "reasoning_tokens"))
+
+
+def reported_cost(completion: dict) -> float | None:
+    """The answer's own usage.cost, or None when the API sent none (OpenAI, local servers, batch results)."""
+    usage = completion.get("usage")
+    if not isinstance(usage, dict) or usage.get("cost") is None:
+        return None
+    try:
+        return float(usage["cost"])
+    except (TypeError, ValueError):
+        return None

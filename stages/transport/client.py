@@ -1,16 +1,21 @@
-"""The one place that talks HTTP: a session per thread and a total deadline per request.
+"""The one place that talks HTTP: a connection per worker thread and a total deadline per request.
 
-`post_completion` returns the body text of an HTTP 200, or raises TransientHTTP / FatalAPIError.
+`send` makes any call (a chat completion, a batch create or poll, the models list) and returns
+the body text of a 2xx answer, or raises TransientHTTP / FatalAPIError; `post_completion` is
+the chat-completions case. requests is imported on the first call, so a run with nothing to
+send never loads it.
 """
+from __future__ import annotations
+
+import functools
+import json
 import threading
 import time
 from dataclasses import dataclass, field
 
-import requests
-from urllib3.util.retry import Retry
-
-from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error
+from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error, key_wanted
 from ..errors import FatalAPIError
+from ..server import rejection_line
 
 CONNECT_TIMEOUT = 10.0
 _local = threading.local()
@@ -33,6 +38,7 @@ class TransientHTTP(TransientAnswer):
 
 def connection_failure(err: requests.RequestException) -> TransientHTTP:
     """Name why a request got no answer, telling a server never reached from a dropped answer."""
+    import requests
     if isinstance(err, requests.exceptions.SSLError):
         return TransientHTTP("TLS error", unreachable=True)
     if isinstance(err, requests.exceptions.ConnectTimeout):
@@ -48,25 +54,68 @@ def connection_failure(err: requests.RequestException) -> TransientHTTP:
 @dataclass
 class Request:
     url: str
-    body: dict
-    key: str = field(repr=False)
+    body: dict | None                     # sent as JSON; None sends no body (a GET)
+    key: str | None = field(repr=False)   # None or "": no Authorization header (a server that wants none, the models list)
     timeout: float = 120.0
+    method: str = "POST"
+
+    def headers(self) -> dict:
+        headers = {"X-Title": "identity-chats"}
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        return headers
 
 
-def thread_session(url: str) -> requests.Session:
-    """requests.Session is not thread-safe, so each worker thread keeps its own."""
-    if not hasattr(_local, "session"):
-        session = requests.Session()
-        # Read proxy and CA settings from the environment once, not on every request.
-        settings = session.merge_environment_settings(url, {}, None, None, None)
-        session.trust_env = False
-        session.proxies, session.verify = settings["proxies"], settings["verify"]
+@dataclass
+class Link:
+    """A worker thread's way to the API: its own connection (requests' adapters are not
+    shared across threads safely) and the proxy and CA settings read once from the environment."""
+    adapter: requests.adapters.HTTPAdapter
+    proxies: dict
+    verify: bool | str
+
+
+def thread_link(url: str) -> Link:
+    import requests
+    if not hasattr(_local, "link"):
+        settings = requests.Session().merge_environment_settings(url, {}, None, None, None)
         # Retries happen in fetch, where all workers share one rate limiter.
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        _local.session = session
-    return _local.session
+        _local.link = Link(adapter, settings["proxies"], settings["verify"])
+    return _local.link
+
+
+@functools.lru_cache(maxsize=8)
+def prepared_url(url: str) -> str:
+    """The URL as requests would send it (IDNA host, quoting), worked out once per URL."""
+    import requests
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, None)
+    return prepared.url
+
+
+@functools.lru_cache(maxsize=1)
+def base_headers() -> dict[str, str]:
+    import requests
+    return dict(requests.utils.default_headers())
+
+
+def prepare(request: Request) -> requests.PreparedRequest:
+    """The call as a requests.Session would prepare it, without the session's per-request merging
+    of cookies, hooks, auth, settings and redirects, which an API call with a bearer key does not
+    use and which cost more CPU than the rest of the request (see `make bench`)."""
+    import requests
+    from requests.structures import CaseInsensitiveDict
+    prepared = requests.PreparedRequest()
+    prepared.method = request.method
+    prepared.url = prepared_url(request.url)
+    headers = {**base_headers(), **request.headers()}
+    if request.body is not None:
+        payload = json.dumps(request.body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        headers.update({"Content-Type": "application/json", "Content-Length": str(len(payload))})
+        prepared.body = payload
+    prepared.headers = CaseInsensitiveDict(headers)
+    return prepared
 
 
 class Watchdog:
@@ -113,6 +162,7 @@ WATCHDOG = Watchdog()
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
+    from urllib3.util.retry import Retry
     value = response.headers.get("Retry-After")
     if not value:
         return None
@@ -137,6 +187,7 @@ def response_socket(response: requests.Response):
 
 def read_body(response: requests.Response, deadline: float) -> str:
     """Read the body; the watchdog cuts the socket if the deadline passes first."""
+    import requests
     sock = response_socket(response)
     ticket = WATCHDOG.watch(sock, deadline) if sock else None
     try:
@@ -157,15 +208,25 @@ def shutdown_socket(sock) -> None:
         pass
 
 
-def raise_for_status(response: requests.Response) -> None:
+def raise_for_status(response: requests.Response, sent_key: bool = True) -> None:
+    """2xx passes (a batch create answers 202); the rest is fatal or worth retrying."""
     status = response.status_code
-    if status == 200:
+    if 200 <= status < 300:
         return
+    if 300 <= status < 400:  # not followed: a redirected API root is a wrong BASE_URL
+        where = response.headers.get("Location") or "another address"
+        raise FatalAPIError(f"HTTP {status}: the API redirects to {where}; set BASE_URL to the address it names")
     detail = error_message(json_or_none(response))
+    if status == 401 and not sent_key:
+        raise key_wanted(detail)
     if status in FATAL_STATUSES:
         raise fatal_error(status, detail)
+    refused = rejection_line(detail or response.text[:300], status) if status == 422 else None
+    if refused:  # how FastAPI-based servers refuse a field
+        raise FatalAPIError(refused, status, detail)
     if 400 <= status < 500 and status not in (408, 429):
-        raise FatalAPIError(f"HTTP {status} from the API: {detail[:160] or 'no details'}; check BASE_URL and MODEL")
+        raise FatalAPIError(f"HTTP {status} from the API: {detail[:160] or 'no details'}; check BASE_URL and MODEL",
+                            status, detail)
     raise TransientHTTP(f"HTTP {status}", status, retry_after_seconds(response))
 
 
@@ -176,14 +237,29 @@ def json_or_none(response: requests.Response) -> object:
         return None
 
 
-def post_completion(request: Request) -> str:
+def send(request: Request) -> str:
+    """One call on the thread's connection, with the total deadline and status handling; the 2xx body text."""
+    import requests
     deadline = time.monotonic() + request.timeout
-    headers = {"Authorization": f"Bearer {request.key}", "X-Title": "identity-chats"}
+    link = thread_link(request.url)
     try:
-        response = thread_session(request.url).post(request.url, json=request.body, headers=headers, stream=True,
-                                         timeout=(min(CONNECT_TIMEOUT, request.timeout), request.timeout))
+        response = link.adapter.send(prepare(request), stream=True, verify=link.verify, proxies=link.proxies,
+                                     timeout=(min(CONNECT_TIMEOUT, request.timeout), request.timeout))
     except requests.RequestException as err:
         raise connection_failure(err) from None
     with response:
-        raise_for_status(response)
+        raise_for_status(response, sent_key=bool(request.key))
         return read_body(response, deadline)
+
+
+def post_completion(request: Request) -> str:
+    return send(request)
+
+
+def get_json(url: str, key: str | None, timeout: float = 30.0) -> object:
+    """GET a JSON document; TransientHTTP when the body is not JSON."""
+    text = send(Request(url, None, key, timeout, method="GET"))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise TransientHTTP(f"GET {url.rsplit('/', 1)[-1]}: the answer is not JSON") from None

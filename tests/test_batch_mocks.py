@@ -1,0 +1,197 @@
+"""The batch transport against `responses` mocks: what goes on the wire, and each way a batch call fails."""
+import json
+import re
+
+import pytest
+import requests
+import responses
+
+from stages.cache import open_cache
+from stages.transport.ledger import Ledger
+
+from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, run
+
+BASE = "http://127.0.0.1:9/api/v1"
+BATCHES = BASE + "/batches"
+MODEL = "google/gemini-2.5-flash"
+PRICES = ("--price-in", 0.3, "--price-out", 2.5)
+
+
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch):
+    monkeypatch.setattr("stages.transport.batch.POLL_FIRST", 0.01)
+    monkeypatch.setattr("stages.transport.batch.POLL_CAP", 0.02)
+
+
+class MockBatches:
+    """Creates answer 202 with ids b1, b2, ...; a poll finds the batch completed with valid answers."""
+
+    def __init__(self):
+        self.created: dict[str, dict] = {}
+        self.bodies: list[bytes] = []
+
+    def create(self, request):
+        self.bodies.append(request.body)
+        data = json.loads(request.body)
+        batch_id = f"b{len(self.created) + 1}"
+        self.created[batch_id] = data
+        return 202, {}, json.dumps({"id": batch_id, "status": "validating", "model": data["model"]})
+
+    def get(self, request):
+        batch_id = request.url.rsplit("/", 1)[-1]
+        data = self.created[batch_id]
+        results = [{"custom_id": r["custom_id"], "response": {"status_code": 200, "body": answer()}}
+                   for r in data["requests"]]
+        return 200, {}, json.dumps({"id": batch_id, "status": "completed", "in_progress_at": 1,
+                                    "request_counts": {"total": len(results), "completed": len(results)},
+                                    "usage": {"prompt_tokens": 10, "completion_tokens": 10, "cost": 0.01},
+                                    "results": results})
+
+
+def answer() -> dict:
+    body = chat_answer(conversation_content(GOOD))
+    del body["usage"]["cost"]  # per-result usage has tokens, no cost
+    return body
+
+
+def mock_api(mock=None) -> MockBatches:
+    mock = mock or MockBatches()
+    responses.add_callback(responses.POST, BATCHES, callback=mock.create)
+    responses.add_callback(responses.GET, re.compile(BATCHES + r"/b\d+$"), callback=mock.get)
+    return mock
+
+
+def fetch(rendered, *extra):
+    return run("fetch", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", BASE,
+               "--batch", 1, *PRICES, *extra, OPENROUTER_API_KEY=TEST_KEY)
+
+
+def records(rendered):
+    with open_cache(rendered[1]) as cache:
+        return Ledger(cache, BASE).records()
+
+
+@responses.activate
+def test_endpoint_and_model_are_serialized_before_requests(rendered):
+    mock = mock_api()
+    result = fetch(rendered)
+    assert result.exit_code == 0 and "5/5 seeds valid" in result.stderr, result.output
+    text = mock.bodies[0].decode()
+    assert text.index('"endpoint"') < text.index('"model"') < text.index('"requests"')
+    assert json.loads(text)["endpoint"] == "/v1/chat/completions"
+    assert not [c for c in responses.calls if c.request.url.endswith("/chat/completions")]
+
+
+@responses.activate
+def test_a_rejected_slug_falls_back_to_the_other_and_keeps_the_sync_cache_key(rendered):
+    responses.post(BATCHES, status=400, json={"error": {"code": 400, "message": "use the :batch model"}})
+    mock = mock_api()
+    result = fetch(rendered)
+    assert result.exit_code == 0 and "5/5 seeds valid" in result.stderr, result.output
+    sent = [json.loads(c.request.body)["model"] for c in responses.calls if c.request.method == "POST"]
+    assert sent == [MODEL + ":batch", MODEL]
+    assert {r["body"]["model"] for r in mock.created["b1"]["requests"]} == {MODEL}
+    with open_cache(rendered[1]) as cache:
+        assert Ledger(cache, BASE).accepted_slug(MODEL) == MODEL
+    sync = run("fetch", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", BASE)
+    assert "5/5 seeds valid" in sync.stderr and "0 requests" in sync.stderr  # the sync path finds the same keys
+
+
+@responses.activate
+def test_402_on_a_poll_keeps_the_batch_for_the_next_run(rendered):
+    mock = MockBatches()
+    responses.add_callback(responses.POST, BATCHES, callback=mock.create)
+    responses.get(BATCHES + "/b1", status=402, json={"error": {"code": 402, "message": "add credits"}, "results": None})
+    result = fetch(rendered)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: batch b1 has finished but the API withholds its results until credits are added (HTTP 402); "
+        "add credits, then run the same command again to collect them (the batch is not run or billed again)")
+    assert [(r.id, r.collected) for r in records(rendered)] == [("b1", False)]
+    responses.reset()
+    mock_api(mock)
+    again = fetch(rendered)
+    assert again.exit_code == 0 and "5/5 seeds valid" in again.stderr
+    assert len(mock.created) == 1
+
+
+@responses.activate
+def test_a_lost_create_stops_and_the_next_run_checks_the_list_before_sending_again(rendered):
+    responses.post(BATCHES, body=requests.ConnectionError("connection reset by peer"))
+    lost = fetch(rendered)
+    assert lost.exit_code == 1
+    assert "the answer to creating a batch of 5 requests (google/gemini-2.5-flash:batch) was lost" in lost.stderr
+    assert f"curl -H \"Authorization: Bearer $OPENROUTER_API_KEY\" {BATCHES}" in lost.stderr
+    assert TEST_KEY not in lost.output
+    assert [(r.status, r.collected) for r in records(rendered)] == [("lost", False)]
+    assert len([c for c in responses.calls if c.request.method == "POST"]) == 1  # never resent blindly
+    responses.reset()
+    responses.get(BATCHES, json={"object": "list", "data": [], "has_more": False})
+    mock_api()
+    again = fetch(rendered)
+    assert again.exit_code == 0, again.output
+    assert "is not listed by GET /batches: it was not created, and its requests are sent again" in again.stderr
+    assert [r.status for r in records(rendered)] == ["not created", "completed"]
+
+
+@responses.activate
+def test_a_dropped_poll_is_retried_and_a_busy_create_waits(rendered):
+    mock = MockBatches()
+    responses.post(BATCHES, status=429, json={"error": {"code": 429, "message": "slow down"}})
+    responses.add_callback(responses.POST, BATCHES, callback=mock.create)
+    responses.get(BATCHES + "/b1", body=requests.ConnectionError("reset"))
+    responses.add_callback(responses.GET, BATCHES + "/b1", callback=mock.get)
+    result = fetch(rendered, "--backoff", 0)
+    assert result.exit_code == 0 and "5/5 seeds valid" in result.stderr, result.output
+    assert len(mock.created) == 1
+
+
+@responses.activate
+def test_a_too_large_batch_is_split_in_two(rendered):
+    responses.post(BATCHES, status=413, json={"error": {"code": 413, "message": "too large"}})
+    mock = mock_api()
+    result = fetch(rendered)
+    assert result.exit_code == 0 and "5/5 seeds valid" in result.stderr, result.output
+    assert [len(data["requests"]) for data in mock.created.values()] == [2, 3]
+
+
+@responses.activate
+def test_paged_results_follow_the_cursor(rendered):
+    mock = MockBatches()
+    responses.add_callback(responses.POST, BATCHES, callback=mock.create)
+    responses.get(BATCHES + "/b1", json={"id": "b1", "status": "completed", "in_progress_at": 1,
+                                         "usage": {"cost": 0.02}, "results": None})
+    ids = [f"s{seed}-c0" for seed in range(5)]
+    pages = [ids[:3], ids[3:]]
+    for number, page in enumerate(pages):
+        data = [{"custom_id": i, "response": {"status_code": 200, "body": answer()}} for i in page]
+        more = number == 0
+        responses.get(BATCHES + "/b1/results", json={"object": "list", "data": data, "has_more": more,
+                                                      "next_cursor": "c1" if more else None})
+    result = fetch(rendered)
+    assert result.exit_code == 0 and "5/5 seeds valid" in result.stderr, result.output
+    pages_read = [c.request.url for c in responses.calls if "/results" in c.request.url]
+    assert pages_read == [BATCHES + "/b1/results?limit=1000", BATCHES + "/b1/results?limit=1000&cursor=c1"]
+    assert "$0.0200 spent now" in result.stderr
+
+
+@responses.activate
+def test_a_404_for_an_unsupported_parameter_names_it(rendered):
+    for seed in range(5):
+        path = rendered[0] / "prompts" / f"{seed}.json"
+        body = json.loads(path.read_text())
+        body["reasoning"] = {"effort": "none"}
+        path.write_text(json.dumps(body))
+    responses.get(BASE + "/models", json={"data": [{"id": MODEL, "pricing": {"prompt": "0", "completion": "0"},
+                                                    "supported_parameters": ["max_tokens", "temperature",
+                                                                             "response_format", "structured_outputs"]}]})
+    responses.post(BASE + "/chat/completions", status=404,
+                   json={"error": {"code": 404, "message": "No endpoints found that can handle the requested parameters."}})
+    result = run("fetch", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", BASE,
+                 OPENROUTER_API_KEY=TEST_KEY)
+    assert result.exit_code == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"Error: HTTP 404, {MODEL} does not support `reasoning`")
+    assert "set REASONING=default" in line
+    estimate = run("estimate", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", BASE)
+    assert f"warning: {MODEL} does not support `reasoning`" in estimate.output
