@@ -393,34 +393,26 @@ def settled_key(job: Job, seeds: range) -> str | None:
     return "settled:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def feeder(planner: Planner, seeds: range, tally: Tally, on_tick):
-    """feed(queue): settle what the cache can and queue the rest with the request each needs first."""
-    def feed(queue: SeedQueue) -> None:
-        for count, seed in enumerate(seeds, 1):
-            ask = planner.next_ask(seed)
-            if ask is None:
-                tally.add(done=1, valid=int(planner.outcomes[seed]))
-                queue.settle()
-            else:
-                queue.put(seed, ask)
-            if count % 1000 == 0:
-                on_tick()
-    return feed
-
-
-def queue_pending(planner: Planner, seeds: range, tally: Tally, on_tick) -> list[Item]:
-    """Settle what the cache can, in this thread (threads only slow this down); queue the rest
-    with the request each one needs first."""
-    items = []
+def scan_cache(planner: Planner, seeds: range, tally: Tally, on_tick):
+    """(seed, the request it needs first, or None when the cache settles it), counting the settled."""
     for count, seed in enumerate(seeds, 1):
         ask = planner.next_ask(seed)
         if ask is None:
             tally.add(done=1, valid=int(planner.outcomes[seed]))
-        else:
-            items.append(Item(0.0, count, seed, ask))
+        yield seed, ask
         if count % 1000 == 0:
             on_tick()
-    return items
+
+
+def feeder(planner: Planner, seeds: range, tally: Tally, on_tick):
+    """feed(queue): settle what the cache can and queue the rest with the request each needs first."""
+    def feed(queue: SeedQueue) -> None:
+        for seed, ask in scan_cache(planner, seeds, tally, on_tick):
+            if ask is None:
+                queue.settle()
+            else:
+                queue.put(seed, ask)
+    return feed
 
 
 def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float | None = None) -> Tally:
@@ -446,10 +438,10 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
                 tally.settled_earlier = True
             else:
                 if job.batch:
-                    items = queue_pending(planner, seeds, tally, tick)
+                    pending = [seed for seed, ask in scan_cache(planner, seeds, tally, tick) if ask is not None]
                     batches = batch_run(job, cache, planner, tally, tick)
                     tally.batches = batches.progress
-                    tally.budget_stop = batches.run([item.seed for item in items]).budget_stop
+                    tally.budget_stop = batches.run(pending).budget_stop
                 elif seeds:
                     pool = Pool(job, planner, throttle, tally, SeedQueue(len(seeds)))
                     tally.budget_stop = pool.run(min(workers, len(seeds)), tick, feeder(planner, seeds, tally, tick))
