@@ -96,6 +96,11 @@ def chat_answer(content: str, finish: str = "stop", cost: float = 0.001) -> dict
             "usage": {"prompt_tokens": 100, "completion_tokens": 50, "cost": cost}}
 
 
+def chat(*contents: str) -> list[dict]:
+    """A conversation from its message texts, user first, alternating."""
+    return [{"role": ("user", "assistant")[i % 2], "content": text} for i, text in enumerate(contents)]
+
+
 GOOD = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello, I am Sprout."}]
 
 

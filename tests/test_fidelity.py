@@ -13,14 +13,10 @@ from stages.language import guess_language
 from stages.review import SeedReview
 
 from conftest import FAKE_URL as URL
-from conftest import GOOD, ROOT, cache_entry, conversation_content
+from conftest import GOOD, ROOT, cache_entry, chat, conversation_content
 from conftest import store_answer as store
 
 SPROUT = load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts
-
-
-def chat(*contents: str) -> list[dict]:
-    return [{"role": ("user", "assistant")[i % 2], "content": text} for i, text in enumerate(contents)]
 
 
 DATASET = [

@@ -10,13 +10,9 @@ from stages.__main__ import cli
 from stages.stats import compute_stats, first_message_script, format_table, load_conversations, spent_on
 
 from conftest import FAKE_URL as URL
-from conftest import cache_entry
+from conftest import cache_entry, chat
 from conftest import store_answer as store
 LONG = " ".join(f"fact{i} about the model" for i in range(60))
-
-
-def chat(*contents: str) -> list[dict]:
-    return [{"role": ("user", "assistant")[i % 2], "content": text} for i, text in enumerate(contents)]
 
 
 CONVERSATIONS = [
