@@ -69,10 +69,10 @@ def add_seed(tally: ModelTally, review, spent: list[Usage], judge_run: bool) -> 
         tally.assistant_chars += [len(m["content"]) for m in conversation if m["role"] == "assistant"]
 
 
-def model_tallies(cache, url: str, data_dir: Path, seeds: range, rules: Rules,
-                  limit: int | None = None) -> dict[str, ModelTally]:
-    """One tally per model, in the order the models first appear among the seeds."""
-    tallies: dict[str, ModelTally] = {}
+def tally_models(cache, url: str, data_dir: Path, seeds: range, rules: Rules, limit: int | None,
+                 tallies: dict[str, "ModelTally"]):
+    """Walk the rendered seeds once, adding each to its model's tally (in the order the models first
+    appear) and yielding its review, so other counts can ride on the same walk."""
     for seed in seeds:
         try:
             body = load_body(data_dir, seed)
@@ -81,7 +81,7 @@ def model_tallies(cache, url: str, data_dir: Path, seeds: range, rules: Rules,
         spent: list[Usage] = []
         review = walk_seed(seed, url, body, rules, spending_lookup(cache, rules, spent), limit)
         add_seed(tallies.setdefault(str(body.get("model")), ModelTally()), review, spent, rules.judge is not None)
-    return tallies
+        yield review
 
 
 def mean(values: list[int]) -> float:

@@ -25,10 +25,10 @@ from .fidelity import ReviewCounts, count_reviews, draw_fidelity, fidelity_lines
 from .files import write_atomic
 from .identity import load_identity
 from .language import first_message_script
-from .permodel import model_lines, model_stats, model_tallies
+from .permodel import model_lines, model_stats, tally_models
 from .prompts import load_body, load_sources, pick_axes
 from .judge import judge_body
-from .review import Rules, judge_entry, review_seed
+from .review import Rules, judge_entry
 from .validate import rules_for
 
 OPENING_WORDS = 5
@@ -300,16 +300,6 @@ def axis_coverage(seeds: range) -> dict[str, dict[str, int]]:
     return {name: dict(counter) for name, counter in counts.items()}
 
 
-def reviewed_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range, checks: CheckChoice) -> ReviewCounts | None:
-    """Leak rejections and judge verdicts over the seeds' cached answers; None without a cache folder."""
-    if not cache_dir.is_dir():
-        return None
-    rules, url = rules_for(checks), completions_url(base_url)
-    with open_cache(cache_dir) as cache:
-        return count_reviews((review_seed(cache, url, body, seed, rules, checks.max_attempts)
-                              for seed, body in rendered_bodies(data_dir, seeds)), rules.judge is not None)
-
-
 def rendered_bodies(data_dir: Path, seeds: range):
     for seed in seeds:
         try:
@@ -318,24 +308,28 @@ def rendered_bodies(data_dir: Path, seeds: range):
             continue  # no rendered prompt, so no key to look the answers up by
 
 
-def per_model(cache_dir: Path, base_url: str, data_dir: Path, seeds: range, checks: CheckChoice) -> dict | None:
-    """stats.json's "models" section; None when there is no cache folder."""
+def reviewed_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range, rules: Rules,
+                limit: int) -> tuple[ReviewCounts | None, dict | None]:
+    """Leak rejections and judge verdicts over the seeds' cached answers, and stats.json's "models"
+    section, from one walk of the cache; (None, None) without a cache folder."""
     if not cache_dir.is_dir():
-        return None
+        return None, None
+    tallies: dict = {}
     with open_cache(cache_dir) as cache:
-        return model_stats(model_tallies(cache, completions_url(base_url), data_dir, seeds, rules_for(checks),
-                                         checks.max_attempts))
+        reviews = tally_models(cache, completions_url(base_url), data_dir, seeds, rules, limit, tallies)
+        counts = count_reviews(reviews, rules.judge is not None)
+    return counts, model_stats(tallies)
 
 
 def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
                 checks: CheckChoice = CheckChoice()) -> tuple[dict, str | None]:
     """The stats, written to stats.json and stats.png, and a hint when no answer was found under BASE_URL."""
     conversations = load_conversations(dataset_path(data_dir))
-    spent, hint = spent_in(cache_dir, base_url, data_dir, seeds, rules_for(checks) if checks.judge else None)
+    rules = rules_for(checks)
+    spent, hint = spent_in(cache_dir, base_url, data_dir, seeds, rules if checks.judge else None)
     stats = compute_stats(conversations, spent, axis_coverage(seeds))
-    stats["fidelity"] = fidelity_stats(conversations, load_identity(checks.identity).facts,
-                                       reviewed_in(cache_dir, base_url, data_dir, seeds, checks))
-    models = per_model(cache_dir, base_url, data_dir, seeds, checks)
+    counts, models = reviewed_in(cache_dir, base_url, data_dir, seeds, rules, checks.max_attempts)
+    stats["fidelity"] = fidelity_stats(conversations, load_identity(checks.identity).facts, counts)
     if models is not None:
         stats["models"] = models
     json_path, png_path = stats_paths(data_dir)
