@@ -16,6 +16,8 @@ MODEL ?= google/gemini-2.5-flash
 MODELS ?=
 ## OpenRouter's reasoning: off, low, medium, high, a token budget, or default (no field)
 REASONING ?= off
+## how requests ask for JSON: json_schema (strict), json_object (llama-cpp-python's server) or none (the prompt says it)
+RESPONSE_FORMAT ?= json_schema
 ## sampling temperature
 TEMPERATURE ?= 1.0
 ## answer token cap (credits are checked against it)
@@ -109,6 +111,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 prompts: $(VENV)/.installed ## render one request body per seed into DATA_DIR/prompts
 	$(STAGES) prompts $(SEED_ARGS) --data-dir '$(DATA_DIR)' --model '$(MODEL)' --temperature $(TEMPERATURE) \
 		--max-tokens $(MAX_TOKENS) --models '$(MODELS)' --reasoning '$(REASONING)' --base-url '$(BASE_URL)' \
+		--response-format '$(RESPONSE_FORMAT)' \
 		--openrouter '$(OPENROUTER)' $(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(CONTEXT),--context '$(CONTEXT)')
 
 fetch: prompts ## send what the cache lacks, WORKERS at a time (needs the API key)

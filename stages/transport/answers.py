@@ -64,10 +64,13 @@ def key_wanted(detail: str = "") -> FatalAPIError:
 
 
 def error_message(data: object) -> str:
-    """The API's own words from an {"error": {...}} body, or ''."""
+    """The API's own words from an {"error": {...}} (or FastAPI's {"detail": "..."}) body, or ''."""
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
         return str(error.get("message", ""))
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if not error and isinstance(detail, str):  # FastAPI's own error body
+        return detail
     return str(error or "")
 
 

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
 
+from ..formats import requested_schema
 from .fakebatch import BatchFake, BatchStore, base_model, handle_batch_get, handle_batch_post
 from .fakechat import make_conversation
 
@@ -204,11 +205,9 @@ CONTENT_FAULTS = ("broken_json", "wrong_roles", "extra_keys", "truncated")
 
 
 def is_judge_request(body: dict) -> bool:
-    """Judge requests are told apart by the name of their response schema."""
-    try:
-        return body["response_format"]["json_schema"]["name"] == "judge_verdict"
-    except (KeyError, TypeError):
-        return False
+    """Judge requests ask for a verdict schema, in the response_format or (RESPONSE_FORMAT=none) the prompt."""
+    schema = requested_schema(body)
+    return isinstance(schema, dict) and "verdict" in (schema.get("properties") or {})
 
 
 def judge_content(prompt: str, fail_rate: float, rng: random.Random) -> str:
