@@ -47,6 +47,7 @@ class FakeConfig:
     leak_rate: float = 0.0          # share of conversations in which the assistant claims another identity
     denial_rate: float = 0.0        # share (drawn on its own) with a correct denial, e.g. "I am not ChatGPT"
     strict: bool = False            # a plain OpenAI-compatible server: /v1, unknown fields get 400
+    refuse_format: str = ""         # a response_format type answered with HTTP 500 and a validation error
 
 
 # The request fields of OpenAI's chat completions; anything else is some server's own extension.
@@ -65,6 +66,7 @@ class FakeStats:
     authorization_seen: bool = False                     # any request came with an Authorization header
     foreign_fields: set = field(default_factory=set)     # request fields outside OPENAI_FIELDS ever seen
     models: dict = field(default_factory=dict)           # requests per model
+    formats: list = field(default_factory=list)          # each request's response_format (None: none sent)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, outcome: str) -> None:
@@ -94,6 +96,7 @@ class FakeStats:
                 self.foreign_fields |= set(body) - OPENAI_FIELDS
                 model = str(body.get("model"))
                 self.models[model] = self.models.get(model, 0) + 1
+                self.formats.append(body.get("response_format"))
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -202,6 +205,16 @@ def faulty_content(kind: str, messages: list[dict]) -> tuple[str, str]:
 
 JUDGE_KINDS = ("other_identity", "invented_fact", "contradicts_identity", "wrong_language", "unnatural")
 CONTENT_FAULTS = ("broken_json", "wrong_roles", "extra_keys", "truncated")
+
+
+def format_refusal(body: dict, refused: str) -> str | None:
+    """How llama-cpp-python's server refuses a response_format type it does not know: its request
+    model fails validation and the error reaches the client as a 500, not a 4xx."""
+    kind = body.get("response_format", {}).get("type") if isinstance(body.get("response_format"), dict) else None
+    if not refused or kind != refused:
+        return None
+    return ("1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be 'text' or "
+            f"'json_object' [type=literal_error, input_value='{kind}', input_type=str]")
 
 
 def is_judge_request(body: dict) -> bool:
@@ -381,6 +394,9 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.server.stats.count("400")
             return self.send_json(400, {"error": {"message": f"Unrecognized request argument supplied: {refused}",
                                                   "type": "invalid_request_error", "param": None, "code": None}})
+        if (refusal := format_refusal(body, config.refuse_format)) is not None:
+            self.server.stats.count("500")
+            return self.send_json(500, {"error": {"message": refusal, "type": "internal_server_error"}})
         if self.server.over_rate():
             self.server.stats.count("rate_limited")
             return self.send_error_json(429, "Rate limit exceeded", {"Retry-After": f"{config.retry_after:g}"})
@@ -469,8 +485,11 @@ def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
               help="Answer the same request body (in sync or batch mode) with the same conversation.")
 @click.option("--strict/--no-strict", default=False,
               help="Play a plain OpenAI-compatible server at /v1: unknown request fields get 400, no cost reported.")
+@click.option("--refuse-format", type=click.Choice(["", "json_schema", "json_object"]), default="",
+              help="Answer requests with this response_format type with HTTP 500 and a validation error, "
+                   "as llama-cpp-python's server does for json_schema.")
 def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key, cost, batch_delay, batch_results,
-                    batch_slugs, batch_error_rate, leak_rate, denial_rate, deterministic, strict):
+                    batch_slugs, batch_error_rate, leak_rate, denial_rate, deterministic, strict, refuse_format):
     """Run the loopback fake API (chat completions, models list, Batch API) until Ctrl-C; prints its BASE_URL.
 
     Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4 --leak-rate 0.25 --denial-rate 0.2
@@ -483,7 +502,7 @@ def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, k
                       report_cost=cost)
     config = FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm, report_cost=cost,
                         batch=batch, leak_rate=leak_rate, denial_rate=denial_rate, deterministic=deterministic,
-                        strict=strict)
+                        strict=strict, refuse_format=refuse_format)
     server = FakeServer(config, port)
     click.echo(server.base_url, nl=True)
     try:
