@@ -15,12 +15,13 @@ DEBUG_VARIABLE = "STAGES_DEBUG"
 # command name -> its module; each module defines `<name>_command`. The order is `--help`'s.
 COMMAND_MODULES = {"prompts": "prompts", "fetch": "fetch", "validate": "validate", "dataset": "dataset",
                    "show": "show", "stats": "stats", "estimate": "estimate", "merge": "merge",
-                   "batches": "batches", "bench": "bench", "demo": "demo", "fakeapi": "transport.fakeapi"}
+                   "batches": "batches", "bench": "bench", "demo": "demo", "demo-local": "demolocal",
+                   "fakeapi": "transport.fakeapi"}
 
 
 def load_command(name: str) -> click.Command:
     module = importlib.import_module(f".{COMMAND_MODULES[name]}", __package__)
-    return getattr(module, f"{name}_command")
+    return getattr(module, f"{name.replace('-', '_')}_command")
 
 
 class Stages(click.Group):
