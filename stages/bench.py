@@ -23,9 +23,14 @@ from typing import Iterator
 
 import click
 
-from .config import completions_url, option, option_variables
+from .bodies import load_body
+from .cache import KeyMaker, encode_entry, open_cache
+from .config import CheckChoice, completions_url, option, option_variables
 from .errors import PipelineError
 from .files import write_atomic
+from .review import ReviewTally
+from .transport.fakeapi import Tokens, completion, faulty_content, make_conversation
+from .validate import reviews_for
 
 DUMMY_KEY = "sk-or-v1-bench-dummy-key"
 FETCH_TIMEOUT = 60
@@ -273,10 +278,6 @@ def run_case(case: Case, latency: float, work: Path, fake: Fake) -> CaseResult:
 
 def run_faults(case: Case, config: BenchConfig, work: Path) -> FaultResult:
     """fetch with transient faults: how much of the run its workers spent waiting on answers."""
-    from .cache import open_cache
-    from .config import CheckChoice
-    from .review import ReviewTally
-    from .validate import reviews_for
     cache = work / "cache-faults"
     with fake_server(config.latency, config.fault_rate) as fake:
         fetch = counted(fetch_args(work / "data", cache, fake.base_url, case), fake, work / "stderr.log")
@@ -315,9 +316,6 @@ def measure_startup(case: Case, work: Path, fake: Fake, repeats: int) -> Startup
 
 def fill_cache(data: Path, cache_dir: Path, base_url: str, n: int) -> None:
     """Cached answers for seeds 0..n-1 as the fake API writes them; one seed in ten has a broken first answer."""
-    from .cache import KeyMaker, encode_entry, open_cache
-    from .prompts import load_body
-    from .transport.fakeapi import Tokens, completion, faulty_content, make_conversation
     with open_cache(cache_dir) as cache, cache.transact():
         for seed in range(n):
             body = load_body(data, seed)

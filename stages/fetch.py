@@ -16,15 +16,16 @@ from pathlib import Path
 
 import click
 
+from .bodies import load_body
 from .cache import open_cache
 from .config import batch_options, completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
 from .errors import FatalAPIError
 from .key import load_key
-from .plan import Ask, Planner, Stored
-from .prompts import load_body
+from .plan import Planner, Stored
 from .review import Rules
 from .server import is_openrouter
 from .transport.answers import TransientAnswer, Usage
+from .transport.ask import Ask
 from .transport.batch import BatchProgress, BatchRun, BatchSettings
 from .transport.batchapi import BatchAPI
 from .transport.budget import Budget, BudgetReached

@@ -14,7 +14,7 @@ from pathlib import Path
 from .cache import decode_entry
 from .errors import PipelineError
 from .fidelity import count_reviews, share
-from .prompts import load_body
+from .bodies import load_body
 from .review import Rules, judge_entry, walk_seed
 from .transport.answers import TransientAnswer, Usage, parse_completion, usage_of
 

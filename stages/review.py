@@ -14,7 +14,7 @@ from .codehash import code_digest
 from .errors import FatalAPIError
 from .identity import Facts
 from .judge import JudgeSpec, judge_body, read_verdict
-from .prompts import load_body
+from .bodies import load_body
 
 
 @dataclass(frozen=True)

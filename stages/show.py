@@ -6,7 +6,8 @@ from .cache import KeyMaker, decode_entry, open_cache
 from .checks import LEAK, Verdict
 from .config import check_options, completions_url, location_options, option
 from .elsewhere import elsewhere_hint
-from .prompts import load_body, load_sources, pick_axes, pick_examples
+from .prompts import load_sources, pick_axes, pick_examples
+from .bodies import load_body
 from .review import SeedReview, review_seed
 from .validate import rules_for
 

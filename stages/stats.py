@@ -26,7 +26,8 @@ from .files import write_atomic
 from .identity import load_identity
 from .language import first_message_script
 from .permodel import model_lines, model_stats, tally_models
-from .prompts import load_body, load_sources, pick_axes
+from .prompts import load_sources, pick_axes
+from .bodies import load_body
 from .judge import judge_body
 from .review import Rules, judge_entry
 from .validate import rules_for

@@ -12,7 +12,8 @@ from stages.__main__ import COMMANDS, cli
 from stages.cache import answer_key, open_cache
 from stages.config import completions_url, option_variables
 from stages.transport.fakeapi import FakeConfig, start_fake
-from stages.prompts import Settings, load_body, load_sources, render_all
+from stages.prompts import Settings, load_sources, render_all
+from stages.bodies import load_body
 
 # No example database in the work tree, no timing limit on one example, and in CI the same
 # examples every run, so a red CI always reproduces.

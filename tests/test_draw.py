@@ -6,7 +6,8 @@ from collections import Counter
 import pytest
 
 from stages.draw import draw
-from stages.prompts import load_sources, read_lines
+from stages.prompts import load_sources
+from stages.texts import read_lines
 
 from conftest import ROOT
 

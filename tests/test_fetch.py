@@ -12,7 +12,8 @@ from stages import fetch as fetch_module
 from stages.cache import answer_key, cached_attempts, decode_entry, open_cache
 from stages.errors import FatalAPIError, PipelineError
 from stages.fetch import Job, backoff_delay, run_fetch
-from stages.prompts import load_body, load_sources
+from stages.prompts import load_sources
+from stages.bodies import load_body
 from stages.review import make_rules
 
 from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing, run

@@ -10,7 +10,8 @@ from stages.config import CheckChoice
 from stages.fetch import Job, run_fetch
 from stages.judge import SCHEMA_NAME, judge_body, load_judge, read_verdict
 from stages.checks import make_validator
-from stages.prompts import load_body, load_sources
+from stages.prompts import load_sources
+from stages.bodies import load_body
 from stages.review import make_rules, review_seed
 from stages.validate import rules_for
 

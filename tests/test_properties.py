@@ -17,7 +17,8 @@ from hypothesis import given, settings, strategies as st
 from stages.cache import answer_key, open_cache
 from stages.config import CheckChoice, completions_url
 from stages.dataset import build_dataset
-from stages.prompts import Settings, encode_body, load_body, load_sources, render_all, request_body
+from stages.prompts import Settings, encode_body, load_sources, render_all, request_body
+from stages.bodies import load_body
 
 from conftest import FAKE_URL, ROOT, TEST_KEY, cache_entry, chat_answer, conversation_content, project_env, run
 

@@ -8,7 +8,7 @@ import pytest
 from stages.cache import answer_key, open_cache
 from stages.config import completions_url
 from stages.memo import NOTES_FILE, STAMP_FILE
-from stages.prompts import load_body
+from stages.bodies import load_body
 
 from conftest import FAKE_URL, GOOD, cache_entry, conversation_content, run, store_answer
 

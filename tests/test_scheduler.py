@@ -10,7 +10,8 @@ import responses
 
 from stages import fetch as fetch_module
 from stages.fetch import Job, run_fetch
-from stages.prompts import load_body, load_sources
+from stages.prompts import load_sources
+from stages.bodies import load_body
 from stages.review import make_rules
 from stages.transport.throttle import OUTAGE_MIN, Throttle
 

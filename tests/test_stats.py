@@ -143,7 +143,8 @@ def test_per_model_numbers_follow_each_seeds_model(dirs):
     from stages.cache import answer_key
     from stages.config import completions_url
     from stages.permodel import model_lines
-    from stages.prompts import Settings, load_body, load_sources, render_all
+    from stages.prompts import Settings, load_sources, render_all
+    from stages.bodies import load_body
     from conftest import GOOD, conversation_content
     render_all(load_sources(), Settings(models=(("m/a", 1.0), ("m/b:free", 1.0))), 12, dirs[0] / "prompts")
     models = {seed: load_body(dirs[0], seed)["model"] for seed in range(12)}
