@@ -76,7 +76,7 @@ DEDUP ?= 1
 DEDUP_THRESHOLD ?= 0.9
 ## share of seeds written to identity_conversations.val.jsonl (stable as N grows)
 SPLIT ?= 0
-## mutants: only the mutants whose names match these patterns, e.g. 'stages.checks*' (all when empty)
+## mutants: only the mutants whose names match these patterns, e.g. 'stages.judging.checks*' (all when empty)
 MUTANTS ?=
 ## derived files (clean removes them)
 DATA_DIR ?= data

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .server import OPENROUTER_MODES, REASONING_WORDS
 from .transport.batch import BatchSettings
+from .transport.server import OPENROUTER_MODES, REASONING_WORDS
 
 DEFAULT_MODEL = "google/gemini-2.5-flash"
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"

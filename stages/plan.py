@@ -9,10 +9,10 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .bodies import load_body
-from .cache import KeyMaker, encode_entry
-from .checks import Verdict
-from .review import Rules, judge_answer, judge_entry, walk_seed
+from .judging.checks import Verdict
+from .judging.review import Rules, judge_answer, judge_entry, walk_seed
+from .storage.bodies import load_body
+from .storage.cache import KeyMaker, encode_entry
 from .transport.answers import Usage, parse_completion, reported_cost, usage_of
 from .transport.ask import Ask
 from .transport.prices import Prices

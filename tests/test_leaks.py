@@ -4,14 +4,14 @@ import re
 from pathlib import Path
 
 import pytest
-
-from stages.identity import load_identity, parse_identity
-from stages.leaks import find_leak
-
 from conftest import GOOD, ROOT, conversation_content, run
 from conftest import cache_entry as entry
 from conftest import store_answer as store
 from leak_scores import HELD_OUT, SENTENCES, describe, flagged, load_rows
+
+from stages.judging.identity import load_identity, parse_identity
+from stages.judging.leaks import find_leak
+
 ROWS = load_rows(SENTENCES)
 HELD_OUT_ROWS = load_rows(HELD_OUT)
 SPROUT = load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts

@@ -23,12 +23,12 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .bodies import body_path, parse_body, read_body_bytes
-from .cache import KeyMaker, canonical_json
+from ..storage.bodies import body_path, parse_body, read_body_bytes
+from ..storage.cache import KeyMaker, canonical_json
+from ..storage.codehash import code_digest
+from ..storage.files import write_atomic
 from .checks import Verdict, add_ascii_rule
-from .codehash import code_digest
 from .dedup import Sketch, sketch_all
-from .files import write_atomic
 from .review import Rules, SeedReview, judge_entry, walk_seed
 
 STAMP_FILE = ".dataset-stamp.json"

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from ..errors import PipelineError
+from ..storage.texts import PROMPTS_DIR, read_schema, read_text
 from .checks import Verdict, make_validator, strip_fences
-from .errors import PipelineError
-from .texts import PROMPTS_DIR, read_schema, read_text
 
 SCHEMA_NAME = "judge_verdict"   # how the fake API (and a reader of the cache) tells judge requests apart
 KINDS = ("other_identity", "invented_fact", "contradicts_identity", "wrong_language", "unnatural")

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from .errors import PipelineError
+from ..errors import PipelineError
 
 PROMPTS_DIR = Path("prompts")   # the editable texts every request is made from
 

@@ -8,8 +8,8 @@ plus `never_claim:`, minus `allow:`).
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PipelineError
-from .texts import PROMPTS_DIR, read_text
+from ..errors import PipelineError
+from ..storage.texts import PROMPTS_DIR, read_text
 
 FENCE = "---"
 FACT_KEYS = ("name", "also_called", "never_claim", "allow")

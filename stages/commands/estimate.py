@@ -6,14 +6,14 @@ warns when the request body sends a parameter the model's models-list entry does
 """
 import click
 
-from .bodies import load_body
-from .cache import open_cache
-from .config import option, review_options, seed_range
-from .errors import PipelineError
-from .judge import judge_body
-from .transport.models import model_entry, unsupported_line, unsupported_parameters
-from .transport.prices import (ASSUMED_OUTPUT_TOKENS, CHARS_PER_TOKEN, PriceBook, Prices, given_prices, price_book,
-                               prompt_tokens, request_estimate)
+from ..config import option, review_options, seed_range
+from ..errors import PipelineError
+from ..judging.judge import judge_body
+from ..storage.bodies import load_body
+from ..storage.cache import open_cache
+from ..transport.models import model_entry, unsupported_line, unsupported_parameters
+from ..transport.prices import (ASSUMED_OUTPUT_TOKENS, CHARS_PER_TOKEN, PriceBook, Prices, given_prices, price_book,
+                                prompt_tokens, request_estimate)
 from .validate import reviews_for, rules_for
 
 JUDGE_OUTPUT_TOKENS = 80      # a verdict, and a quote when it fails

@@ -1,9 +1,9 @@
 """Stage 1: render one chat-completions request body per seed into DATA_DIR/prompts/<seed>.json.
 
 Deterministic: each seed draws its example first messages, one item of each axis
-(prompts/axes/*.txt) and, with MODELS, its generator model by their content (see draw.py), so
+(prompts/axes/*.txt) and, with MODELS, its generator model by their content (see stages/draw.py), so
 re-rendering is byte-identical and editing a pool re-renders only the seeds whose draw changed.
-The body suits the server: OpenRouter-only fields go to OpenRouter alone (see server.py).
+The body suits the server: OpenRouter-only fields go to OpenRouter alone (see transport/server.py).
 A rerun whose inputs (sources, settings, seeds, the code itself) and files are unchanged
 compares a stamp instead of rendering again.
 """
@@ -15,16 +15,16 @@ from string import Template
 
 import click
 
-from .checks import make_validator
-from .codehash import code_digest
-from .config import (DEFAULT_MODEL, ModelMix, Reasoning, base_url_option, count_option,
-                     data_dir_option, identity_options, openrouter_option, option, prompt_dir, seed_range)
-from .draw import draw
-from .errors import PipelineError
-from .files import write_atomic
-from .identity import load_identity
-from .server import is_openrouter, server_fields
-from .texts import PROMPTS_DIR, read_lines, read_schema, read_text
+from ..config import (DEFAULT_MODEL, ModelMix, Reasoning, base_url_option, count_option, data_dir_option,
+                      identity_options, openrouter_option, option, prompt_dir, seed_range)
+from ..draw import draw
+from ..errors import PipelineError
+from ..judging.checks import make_validator
+from ..judging.identity import load_identity
+from ..storage.codehash import code_digest
+from ..storage.files import write_atomic
+from ..storage.texts import PROMPTS_DIR, read_lines, read_schema, read_text
+from ..transport.server import is_openrouter, server_fields
 
 EXAMPLES_PER_SEED = 5
 STAMP_FILE = ".fingerprint"

@@ -3,7 +3,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import PipelineError
+from ..errors import PipelineError
 
 
 def body_path(data_dir: Path, seed: int) -> str:
