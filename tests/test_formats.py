@@ -5,9 +5,10 @@ import time
 
 import pytest
 
-from stages.formats import format_of, requested_schema, with_format
-from stages.judge import is_judge_body, judge_body, load_judge
-from stages.prompts import Settings, load_sources, request_body
+from stages.commands.prompts import Settings, load_sources, request_body
+from stages.judging.judge import is_judge_body, judge_body, load_judge
+from stages.transport import refusal
+from stages.transport.formats import format_of, requested_schema, with_format
 
 from conftest import GOOD
 from test_e2e import conversations, make
@@ -87,7 +88,6 @@ def test_a_server_that_answered_before_keeps_its_retries(dirs, fake_api):
     (502, "", False),                                   # nothing said: nothing to quote
 ])
 def test_which_repeated_failures_count_as_a_refusal(monkeypatch, status, message, refused):
-    from stages.transport import refusal
     clock = [100.0]
     monkeypatch.setattr(refusal.time, "monotonic", lambda: clock[0])
     watch = refusal.RepeatWatch()
@@ -101,7 +101,6 @@ def test_which_repeated_failures_count_as_a_refusal(monkeypatch, status, message
 
 
 def test_one_success_ends_the_watch(monkeypatch):
-    from stages.transport import refusal
     watch = refusal.RepeatWatch()
     watch.failure(500, "no", "json_schema")
     watch.success()

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from stages.cache import is_answer_key, open_cache
-from stages.checks import make_validator
+from stages.commands.prompts import load_sources
+from stages.judging.checks import make_validator
 from stages.localserver import MODEL_ALIAS, ServerSettings, has_server, local_server, model_file
-from stages.prompts import load_sources
+from stages.storage.cache import is_answer_key, open_cache
 
 from test_e2e import make
 

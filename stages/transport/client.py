@@ -13,10 +13,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..errors import FatalAPIError
 from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error, key_wanted
 from .refusal import shorten
-from ..errors import FatalAPIError
-from ..server import rejection_line
+from .server import rejection_line
 
 CONNECT_TIMEOUT = 10.0
 _local = threading.local()
