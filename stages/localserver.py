@@ -31,7 +31,7 @@ INSTALL_HINT = "run `make demo-local` once, or `make .venv/.local-installed`, to
 @dataclass(frozen=True)
 class ServerSettings:
     context: int = 4096       # tokens per request: a prompt of about 1,500 plus the answer
-    threads: int = 2          # the machine's cores; the server's default is half of them
+    threads: int = 1          # one: on a busy machine, llama.cpp threads that wait on each other run far slower
     port: int = 0             # 0: a free loopback port
 
 
