@@ -5,6 +5,7 @@ short answers, since a 135M model on two cores writes about 50 tokens a second. 
 not asked to be good: the tests check what a user gets from whatever it writes.
 """
 import json
+import os
 import re
 import time
 
@@ -84,3 +85,15 @@ def test_a_server_without_prices_needs_them_given(dirs, real_server):
     free = make("estimate", dirs, server, PRICE_IN=0, PRICE_OUT=0, **run)
     assert free.returncode == 0, free.stderr
     assert "$0.00" in free.stdout and "$0.00 in, $0.00 out per million tokens" in free.stdout
+
+
+def test_the_server_is_stopped_however_the_block_ends(tmp_path):
+    if not has_server():
+        pytest.skip("llama-cpp-python is not installed: `make test-local` installs the local extra")
+    with pytest.raises(KeyboardInterrupt):
+        with local_server(tmp_path / "server.log") as server:
+            process = server.process
+            raise KeyboardInterrupt  # what Ctrl-C does in the middle of a run
+    assert process.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # nothing of its process group is left either
