@@ -85,7 +85,8 @@ def test_a_server_that_answered_before_keeps_its_retries(dirs, fake_api):
     (500, "request 123 failed: unknown type", True),      # numbers differ per request: still the same failure
     (503, "Loading model", False),                      # a server still starting keeps its retries
     (500, "model is loading, try again", False),
-    (502, "", False),                                   # nothing said: nothing to quote
+    (500, "", False),                                   # nothing said: nothing to quote
+    (502, "upstream connect error", False),             # a gateway's outage
 ])
 def test_which_repeated_failures_count_as_a_refusal(monkeypatch, status, message, refused):
     clock = [100.0]

@@ -11,7 +11,7 @@ SPAN_SECONDS = 10.0      # ... over at least this long (one burst of errors is n
 # Words of a server that is busy or starting, not refusing: those failures keep their retries.
 BUSY_WORDS = ("loading", "overloaded", "unavailable", "try again", "busy", "timeout", "timed out",
               "bad gateway", "rate limit", "capacity", "starting")
-BUSY_STATUSES = (503, 504)
+BUSY_STATUSES = (502, 503, 504)   # a gateway or a server that is down or starting: an outage, not a refusal
 SCHEMA_WORDS = ("response_format", "json_schema", "json schema", "schema", "validation", "input should be")
 MESSAGE_CHARS = 160
 
