@@ -82,7 +82,7 @@ def test_a_server_that_answered_before_keeps_its_retries(dirs, fake_api):
 
 @pytest.mark.parametrize("status, message, refused", [
     (500, "Input should be 'text' or 'json_object'", True),
-    (500, "request 123 failed: unknown type", True),      # numbers differ per request: still the same failure
+    (500, "request req-123abc failed: unknown type", True),  # ids differ per request: still the same failure
     (503, "Loading model", False),                      # a server still starting keeps its retries
     (500, "model is loading, try again", False),
     (500, "", False),                                   # nothing said: nothing to quote

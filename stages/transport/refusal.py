@@ -23,8 +23,8 @@ def shorten(message: str, limit: int = MESSAGE_CHARS) -> str:
 
 
 def pattern_of(message: str) -> str:
-    """Messages that differ only in numbers (ids, counts, positions) are the same failure."""
-    return re.sub(r"\d+", "0", " ".join(message.lower().split()))[:300]
+    """Messages that differ only in words holding a digit (request ids, counts, times) are the same failure."""
+    return re.sub(r"\S*\d\S*", "#", " ".join(message.lower().split()))[:300]
 
 
 def counts_as_refusal(status: int | None, message: str) -> bool:
