@@ -6,7 +6,9 @@ leaks when it contains a claim ("I'm ChatGPT", "my name is Qwen", "I was trained
 "as an AI developed by Google, ...", "Anthropic made me", "I'm built on Meta's Llama") that is
 not negated ("I'm not ChatGPT", "I wasn't made by Google", "neither OpenAI nor Google made me"),
 not reported or hypothetical ("people think I'm Gemini", "if I were ChatGPT") and not a question.
-Mentions that are not claims ("unlike ChatGPT, I ...", "people mix me up with Gemini") pass.
+Mentions that are not claims pass: contrasts ("unlike ChatGPT, I ..."), comparisons and likeness
+("not as powerful as GPT-5", "a ChatGPT-like assistant", "a ChatGPT clone") and the hardware or
+cloud a model was trained or runs on ("trained on NVIDIA GPUs", "runs on Google Cloud TPUs").
 """
 import functools
 import re
@@ -23,6 +25,7 @@ FILL = (r"(?:\s+(?:just|actually|really|indeed|basically|essentially|technically
         r"|simply|also|still|currently|definitely|certainly|proudly|first|initially|mainly|primarily|ultimately"
         r"|fundamentally|partly|secretly|in\s+fact|not|never|no\s+longer|no))*")
 DET = r"(?:\s+(?:an?|the|one|your))?"
+NAME_DET = r"(?:\s+(?:an?|the|one))?"  # not "your": "I'm your ChatGPT" is a figure of speech
 NAME_INTRO = (r"\b(?:my\s+name\s+is|my\s+name['’]s|(?:you\s+can\s+)?call\s+me|i\s+go\s+by|i['’]?m\s+called|i\s+am\s+called"
               r"|i['’]?m\s+known\s+as|i\s+am\s+known\s+as|this\s+is|you['’]re\s+(?:talking|chatting|speaking)\s+(?:to|with)"
               r"|you\s+are\s+(?:talking|chatting|speaking)\s+(?:to|with)"
@@ -43,23 +46,27 @@ SUBJECT = rf"(?:{NAMED_SELF}|{SELF_BE}|\bas|\bbeing)"
 NOUN_PHRASE = rf"{SUBJECT}{FILL}\s+(?:an?|the|your)\s+(?:[\w-]+\s+){{0,4}}?{SELF_NOUN}"
 BY_TEAM = r"(?:\s+(?:the\s+)?(?:team|folks|people|engineers|researchers|developers|scientists|company)\s+(?:at|from|of))?"
 PREP = r"(?:on|upon|from|off(?:\s+of)?|using|atop|on\s+top\s+of)"
+# A name followed by these is compute or hosting, not a maker: "NVIDIA B200 GPUs", "Google Cloud TPUs".
+HARDWARE = (r"(?!(?:['’]s)?(?:\s+[\w.-]+){0,3}?\s*\b(?:gpus?|tpus?|chips?|hardware|accelerators?|graphics\s+cards?"
+            r"|servers?|cloud|clusters?|supercomputers?|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?"
+            r"|instances?|azure|aws|web\s+services|compute|cuda|[a-z]{1,3}\d{2,4}s?)\b)")
 BASE_VERBS = r"(?:based|built|running|powered|fine-?tuned|trained|derived|distilled|descended|adapted|forked|cloned)"
 
 CLAIMS = (
     # I'm ChatGPT / my name is Qwen / you're talking to Gemini / I'm a version of Llama
-    rf"(?:{SELF_BE}|{NAME_INTRO}){FILL}(?:{DET}{OF_PHRASE})?{DET}(?:\s+{{maker}}['’]s)?\s+{{model}}(?!['’]s\b)",
+    rf"(?:{SELF_BE}|{NAME_INTRO}){FILL}(?:{NAME_DET}{OF_PHRASE})?{NAME_DET}(?:\s+{{maker}}['’]s)?\s+{{model}}(?!['’]s\b)",
     # I'm built on Meta's Llama / I'm based on technology from OpenAI / I run on GPT-4
-    rf"(?:{SELF_BE}{FILL}\s+{BASE_VERBS}|\bi\s+(?:run|ran)){FILL}\s+{PREP}{DET}{SOME_WORDS}\s+{{any}}",
+    rf"(?:{SELF_BE}{FILL}\s+{BASE_VERBS}|\bi\s+(?:run|ran)){FILL}\s+{PREP}{DET}{SOME_WORDS}\s+{{any}}{HARDWARE}",
     # I was trained by OpenAI / as an AI developed by Google / I'm a model, made and trained by Meta
     rf"(?:{SELF_BE}|(?:{NOUN_PHRASE}|{NAMED_SELF})(?:\s*,)?(?:\s+(?:and|that|which|who))?"
     rf"(?:\s+(?:was|is|am|has\s+been|were))?){FILL}\s+"
-    rf"{VERBS}(?:\s*(?:,|and|&)\s*{VERBS})*{FILL}\s+(?:by|at){DET}{BY_TEAM}\s+{{any}}",
+    rf"{VERBS}(?:\s*(?:,|and|&)\s*{VERBS})*{FILL}\s+(?:by|at){DET}{BY_TEAM}\s+{{any}}{HARDWARE}",
     # I'm an AI from Google / a product of OpenAI
     rf"{NOUN_PHRASE}\s+(?:from|of|at|out\s+of){DET}\s+{{maker}}",
     # I'm an OpenAI model / I'm Google's assistant / as a Meta AI model, ...
     rf"{SUBJECT}{FILL}(?:\s+(?:an?|the|one\s+of))?{SOME_WORDS}\s+{{any}}(?:['’]s)?{SOME_WORDS}\s+{SELF_NOUN}\b",
-    # OpenAI trained me / Google built and trained me
-    rf"(?:{{maker}}\s+(?:or|nor|and|&)\s+)*{{maker}}(?:\s+(?:also|originally|actually|first))?\s+{ACTIVE_VERBS}(?:\s*(?:,|and|&)\s*{ACTIVE_VERBS})*\s+me\b",
+    # OpenAI trained me / Google built and trained me / Meta AI created me
+    rf"(?:{{any}}\s+(?:or|nor|and|&)\s+)*{{any}}(?:\s+(?:also|originally|actually|first))?\s+{ACTIVE_VERBS}(?:\s*(?:,|and|&)\s*{ACTIVE_VERBS})*\s+me\b",
     # my creator is OpenAI / OpenAI is my maker / I come from Google
     rf"\bmy\s+(?:creators?|makers?|developers?|builders?|authors?|trainers?|owners?|parent(?:\s+company)?|company"
     rf"|team|designers?|programmers?|engineers?|origins?|home)\s+(?:is|are|was|were){FILL}(?:\s+(?:at|from))?{DET}"
@@ -85,6 +92,12 @@ DISTANCE = re.compile(
     r"|as\s+opposed|not\s+true|isn['’]t\s+true)\b", re.IGNORECASE)
 CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s|\b(?:but|while|whereas|though|although|however|yet|and|so)\b",
                           re.IGNORECASE)
+# A name followed by these is a likeness, not the name itself: "ChatGPT-like", "a GPT-4 clone".
+LIKENESS = (r"(?!-(?:like|style|esque|inspired|level|class|grade|sized?|type)\b)"
+            r"(?!\s*-?\s*(?:clones?|alternatives?|competitors?|rivals?|killers?|wannabes?|look-?alikes?|knock-?offs?"
+            r"|imitations?|copycats?|equivalents?|counterparts?)\b)")
+# "as powerful as a GPT-5, I ..." compares; it is not "As a GPT-5, I ...".
+COMPARED_BEFORE = re.compile(r"\b(?:as|so)\s+(?:[\w-]+\s+){1,2}$", re.IGNORECASE)
 TOKEN = re.compile(r"[a-z]+|\d+")
 ALNUM = re.compile(r"[a-z0-9]+")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]*\s+|\n+")
@@ -93,7 +106,12 @@ AFFIRMATION = re.compile(
     r"|that['’]?s\s+me|that\s+is\s+me|you\s+got\s+it|you\s+bet|i\s+am|i\s+sure\s+am|sure\s+am|i\s+was|they\s+did"
     r"|it\s+is|it\s+was|that['’]?s\s+correct)\b(?:[\s,.!]*(?:i\s+am|i['’]m|i\s+was|they\s+did|it\s+is|that['’]?s\s+me"
     r"|that\s+is\s+me|i\s+sure\s+am|indeed))?[\s.!]*$", re.IGNORECASE)
-QUESTION_ABOUT = r"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|you['’]re|you\s+are|did|is)\b[^?]*?{any}"
+# A user question whether the assistant is, or was made by, one of the names: "are you ChatGPT?", "did
+# OpenAI make you?"; not a likeness ("you're like a ChatGPT clone?", "not as good as GPT-5?").
+LIKENESS_CUE = (r"\b(?:like|than|as|similar|compared|comparable|versions?|clones?|alternatives?|kind|sort|type|inspired"
+                r"|vs|versus|not|best|cheapest|budget|better|worse|smaller|bigger|mini|tiny|different|unlike)\b")
+QUESTION_ABOUT = (rf"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|you['’]re|you\s+are|did|is|was)\b"
+                  rf"(?:(?!{LIKENESS_CUE})[^?])*?{{any}}")
 
 
 @dataclass(frozen=True)
@@ -124,7 +142,7 @@ def names_group(names: tuple[str, ...], keep_case: bool = True) -> str:
     if not names:
         return r"(?!x)x"  # matches nothing: every name was allowed
     bodies = "|".join(name_pattern(n, keep_case) for n in sorted(names, key=len, reverse=True))
-    return rf"(?<![\w-])(?:{bodies})(?:[\s-]?\d+(?:\.\d+)*[a-z]?)?(?!\w)"
+    return rf"(?<![\w-])(?:{bodies})(?:[\s-]?\d+(?:\.\d+)*[a-z]?)?(?!\w){LIKENESS}"
 
 
 @functools.lru_cache(maxsize=8)
@@ -161,6 +179,8 @@ def is_excused(sentence: str, match: re.Match) -> bool:
     before = sentence[start:match.start()]
     last_words = " ".join(before.split()[-2:])
     if NEGATION.search(match.group()) or NEGATED_BEFORE.search(last_words) or DISTANCE.search(before):
+        return True
+    if match.group().lower().startswith("as") and COMPARED_BEFORE.search(before):
         return True
     rest = sentence[match.end():]
     return sentence.rstrip().endswith("?") and not CLAUSE_BREAK.search(rest)
