@@ -15,7 +15,7 @@ DEBUG_VARIABLE = "STAGES_DEBUG"
 # command name -> its module; each module defines `<name>_command`. The order is `--help`'s.
 COMMAND_MODULES = {"prompts": "prompts", "fetch": "fetch", "validate": "validate", "dataset": "dataset",
                    "show": "show", "stats": "stats", "estimate": "estimate", "merge": "merge",
-                   "batches": "batches", "bench": "bench", "demo": "demo", "fakeapi": "transport.fakeapi"}
+                   "batches": "batches", "audit": "audit", "bench": "bench", "demo": "demo", "fakeapi": "transport.fakeapi"}
 
 
 def load_command(name: str) -> click.Command:
