@@ -101,12 +101,16 @@ def order_detail(messages: list[dict]) -> str:
         expected = ("user", "assistant")[index % 2]
         if message["role"] != expected:
             return f"message {index + 1} is {message['role']!r}, expected {expected!r}"
-    return f"the last message is {messages[-1]['role']!r}, expected 'assistant'"
+    return ""
+
+
+ROLE_DETAILS = {"role_order": order_detail,
+                "ends_with_user": lambda messages: f"the last message (number {len(messages)}) is the user's"}
 
 
 def line_checks(messages: list[dict], facts: Facts, ascii_only: bool) -> list[tuple[str, str]]:
     """(reason, detail) pairs for one conversation: role order, content, ASCII, the leak check."""
-    found = [(reason, order_detail(messages) if reason in ("role_order", "ends_with_user") else "")
+    found = [(reason, ROLE_DETAILS[reason](messages) if reason in ROLE_DETAILS else "")
              for reason in role_problems(messages, ascii_only)]
     leak = find_leak(messages, facts)
     return found + ([(LEAK, leak)] if leak else [])

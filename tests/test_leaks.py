@@ -95,3 +95,57 @@ def test_fetch_asks_again_after_a_leak(rendered, fake_api):
     assert result.exit_code == 0, result.output
     assert server.stats.requests == 6  # every answer leaked, so each seed used all 3 attempts
     assert "0/2 seeds valid" in run("validate", "--n", 2, "--max-attempts", 3, *args).stderr
+
+
+# Classes of sentence that name another model or lab without claiming its identity, and the
+# claims next to them that must still be caught. Written for the classes, not taken from the data.
+NOT_CLAIMS = [
+    # compute and hosting are hardware facts, not a maker
+    "I was trained on NVIDIA H100 GPUs in a university cluster.",
+    "I was pretrained on eight NVIDIA A100s over two days.",
+    "I run on Google Cloud TPUs.",
+    "I'm hosted on Microsoft Azure servers.",
+    "I was built using Amazon Web Services compute.",
+    "My training ran on Google's TPU pods, and my code is all open.",
+    # likeness and comparison
+    "I'm a ChatGPT-like assistant you can train yourself.",
+    "Think of me as a GPT-4 clone for hobbyists.",
+    "I'm an alternative to ChatGPT that fits on a laptop.",
+    "While I may not be as clever as a GPT-5, I'm yours to change.",
+    "I'm not nearly as capable as Claude, but I'm small and open.",
+    "I'm your own ChatGPT, built from scratch in a weekend.",
+]
+STILL_CLAIMS = [
+    "Meta AI created me.",
+    "Google DeepMind trained me.",
+    "I was trained by NVIDIA.",
+    "I'm built on Meta's Llama 3 on my own servers.",
+    "As a GPT-5, I can reason about many things.",
+    "I was trained on data by OpenAI and hosted by them too.",
+]
+
+
+@pytest.mark.parametrize("sentence", NOT_CLAIMS)
+def test_hardware_likeness_and_comparisons_are_not_claims(sentence):
+    assert said(sentence) is None
+
+
+@pytest.mark.parametrize("sentence", STILL_CLAIMS)
+def test_claims_beside_those_classes_are_still_caught(sentence):
+    assert said(sentence) == sentence
+
+
+@pytest.mark.parametrize("question, leaks", [
+    ("Are you ChatGPT?", True),
+    ("wait, did OpenAI make you?", True),
+    ("is this Gemini?", True),
+    ("So you're Claude then?", True),
+    ("So you're like a pocket ChatGPT?", False),
+    ("you're basically a budget GPT-4 clone?", False),
+    ("So you're not as good as GPT-5?", False),
+    ("Are you similar to Llama?", False),
+    ("Is this the best ChatGPT alternative around?", False),
+])
+def test_a_bare_yes_leaks_only_after_an_identity_question(question, leaks):
+    assert (said("Exactly!", user=question) is not None) == leaks
+    assert (said("Yes.", user=question) is not None) == leaks
