@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .checks import LEAK, is_message_list, role_problems
+from .checks import LEAK, first_order_break, is_message_list, role_problems
 from .config import ascii_option, data_dir_option, option
 from .dedup import DEFAULT_THRESHOLD, find_duplicates
 from .errors import PipelineError
@@ -97,11 +97,10 @@ def read_lines(path: Path, fmt: str = AUTO) -> list[LineReport]:
 
 def order_detail(messages: list[dict]) -> str:
     """Where the user/assistant alternation first breaks."""
-    for index, message in enumerate(messages):
-        expected = ("user", "assistant")[index % 2]
-        if message["role"] != expected:
-            return f"message {index + 1} is {message['role']!r}, expected {expected!r}"
-    return ""
+    index = first_order_break(messages)
+    if index is None:
+        return ""
+    return f"message {index + 1} is {messages[index]['role']!r}, expected {('user', 'assistant')[index % 2]!r}"
 
 
 ROLE_DETAILS = {"role_order": order_detail,

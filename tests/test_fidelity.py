@@ -93,6 +93,7 @@ def test_stats_command_reports_fidelity_from_the_file_and_the_cache(rendered):
     assert fidelity["judge"] == {"run": False} and fidelity["names_stated"]["rate"] == 0.4
     assert "rejected as leaks         1 of 3 answers checked (33.3%), in 1 seeds" in result.stdout
     assert "judge pass rate           not run (JUDGE=0)" in result.stdout
+    assert "  most frequent rejected leak sentences\n       1  I was trained by OpenAI.\n" in result.stdout
     assert "       3  I am a small open model." in result.stdout
 
 
