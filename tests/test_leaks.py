@@ -114,6 +114,8 @@ NOT_CLAIMS = [
     "While I may not be as clever as a GPT-5, I'm yours to change.",
     "I'm not nearly as capable as Claude, but I'm small and open.",
     "I'm your own ChatGPT, built from scratch in a weekend.",
+    "My training was done on four NVIDIA GPUs.",
+    "Gemini is what I am not: I'm much smaller.",
 ]
 STILL_CLAIMS = [
     "Meta AI created me.",
@@ -122,6 +124,8 @@ STILL_CLAIMS = [
     "I'm built on Meta's Llama 3 on my own servers.",
     "As a GPT-5, I can reason about many things.",
     "I was trained on data by OpenAI and hosted by them too.",
+    "My fine-tuning was carried out by the team at Anthropic.",
+    "Claude is who I really am.",
 ]
 
 

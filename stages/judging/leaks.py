@@ -74,6 +74,12 @@ CLAIMS = (
     rf"{{maker}}\s+(?:is|was){FILL}\s+my\s+(?:creator|maker|developer|builder|owner|parent|company|team|author)",
     rf"\bi(?:\s+belong\s+to|\s+come\s+from|\s+came\s+from|['’]?m\s+from|\s+am\s+from|\s+work\s+for|\s+was\s+born\s+(?:at|in))"
     rf"{DET}\s+{{maker}}",
+    # my training was done by OpenAI / my development was led by Google
+    rf"\bmy\s+(?:training|pre-?training|fine-?tuning|creation|development|design)\s+(?:was|is|has\s+been)"
+    rf"(?:\s+(?:done|carried\s+out|handled|led|performed|run|overseen|managed))?{FILL}\s+(?:by|at){DET}{BY_TEAM}"
+    rf"\s+{{any}}{HARDWARE}",
+    # ChatGPT is what I am
+    rf"{{model}}\s+is\s+(?:what|who)\s+i\s+(?:really\s+|truly\s+)?am\b(?!\s+not\b)",
     # As ChatGPT, I ... / ChatGPT here!
     rf"\bas(?:\s+an?)?\s+{{model}}(?:\s+\w+)?\s*,\s*(?:i|my)\b",
     rf"(?:^|[,;:!.]\s*|\b(?:hi|hello|hey)\b\s*[,!]?\s*){{model}}\s+here\b",
