@@ -21,7 +21,7 @@ def said(text: str, user: str = "hi", facts=SPROUT) -> str | None:
     return find_leak([{"role": "user", "content": user}, {"role": "assistant", "content": text}], facts)
 
 
-@pytest.mark.parametrize("row", ROWS + HELD_OUT_ROWS, ids=lambda row: row.assistant[:40])
+@pytest.mark.parametrize("row", ROWS + HELD_OUT_ROWS + HELD_OUT_2_ROWS, ids=lambda row: row.assistant[:40])
 def test_labelled_sentence(row):
     """A row marked `miss` or `false alarm` documents a known limit: the check must disagree there
     (if it starts agreeing, move the row and update the figures in docs/checks.md)."""
@@ -31,12 +31,13 @@ def test_labelled_sentence(row):
 
 def test_the_sets_are_large_and_balanced():
     assert len(ROWS) >= 60 and abs(sum(r.leak for r in ROWS) - len(ROWS) / 2) <= len(ROWS) * 0.1
-    assert len(HELD_OUT_ROWS) >= 40 and sum(r.leak for r in HELD_OUT_ROWS) == len(HELD_OUT_ROWS) / 2
+    for rows in (HELD_OUT_ROWS, HELD_OUT_2_ROWS):
+        assert len(rows) >= 40 and sum(r.leak for r in rows) == len(rows) / 2
 
 
 def test_the_docs_state_the_measured_precision_and_recall():
     page = " ".join((ROOT / "docs" / "checks.md").read_text().split())
-    for name, rows in (("labelled set", ROWS), ("held-out set", HELD_OUT_ROWS)):
+    for name, rows in (("labelled set", ROWS), ("held-out set", HELD_OUT_ROWS), ("second held-out set", HELD_OUT_2_ROWS)):
         assert describe(name, rows) in page
 
 
