@@ -98,6 +98,7 @@ def real_conversations(dataset: str) -> list[list[dict]]:
         return [json.loads(line) for line in lines if line.strip()]
 
 
+@functools.lru_cache(maxsize=None)
 def rejected_share(dataset: str) -> tuple[int, int]:
     """(conversations of the real dataset the leak check rejects, conversations)."""
     conversations = real_conversations(dataset)

@@ -7,13 +7,14 @@ import pytest
 from conftest import GOOD, ROOT, conversation_content, run
 from conftest import cache_entry as entry
 from conftest import store_answer as store
-from leak_scores import HELD_OUT, SENTENCES, describe, flagged, load_rows
+from leak_scores import HELD_OUT, HELD_OUT_2, SENTENCES, describe, flagged, load_rows
 
 from stages.judging.identity import load_identity, parse_identity
 from stages.judging.leaks import find_leak
 
 ROWS = load_rows(SENTENCES)
 HELD_OUT_ROWS = load_rows(HELD_OUT)
+HELD_OUT_2_ROWS = load_rows(HELD_OUT_2)
 SPROUT = load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts
 
 

@@ -2,7 +2,8 @@
 each real dataset the leak check rejects, and real conversations replayed as the API's answers."""
 import pytest
 
-from leak_scores import REAL_DATASETS, REAL_HELD_OUT, REAL_TUNING, flagged, load_real_rows, rejected_share
+from conftest import ROOT
+from leak_scores import REAL_DATASETS, REAL_HELD_OUT, REAL_TUNING, describe, flagged, load_real_rows, rejected_share
 from real_replay import replay
 
 REAL_ROWS = load_real_rows(REAL_TUNING) + load_real_rows(REAL_HELD_OUT)
@@ -33,3 +34,12 @@ def test_replayed_real_answers_are_rarely_asked_again():
     result = replay("chibuchat_gemini", limit=300)
     assert result.valid == result.seeds == 300
     assert result.reasked <= 0.01 * result.seeds
+
+
+def test_the_docs_state_the_real_figures():
+    page = " ".join((ROOT / "docs" / "checks.md").read_text().split())
+    for name, path in (("real tuning set", REAL_TUNING), ("real held-out set", REAL_HELD_OUT)):
+        assert describe(name, load_real_rows(path)) in page
+    for dataset in REAL_DATASETS:
+        rejected, total = rejected_share(dataset)
+        assert f"| {total} |" in page and f"{rejected} ({100 * rejected / total:.1f}%)" in page
