@@ -118,6 +118,10 @@ NOT_CLAIMS = [
     "I'm your own ChatGPT, built from scratch in a weekend.",
     "My training was done on four NVIDIA GPUs.",
     "Gemini is what I am not: I'm much smaller.",
+    # where training data came from is provenance, not a maker
+    "I was fine-tuned on example chats written by Claude.",
+    "I was trained on synthetic answers from GPT-4o.",
+    "I was trained in a Google Colab notebook.",
 ]
 STILL_CLAIMS = [
     "Meta AI created me.",
@@ -125,7 +129,7 @@ STILL_CLAIMS = [
     "I was trained by NVIDIA.",
     "I'm built on Meta's Llama 3 on my own servers.",
     "As a GPT-5, I can reason about many things.",
-    "I was trained on data by OpenAI and hosted by them too.",
+    "I was trained at OpenAI, on their own clusters.",
     "My fine-tuning was carried out by the team at Anthropic.",
     "Claude is who I really am.",
 ]
