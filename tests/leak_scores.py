@@ -27,7 +27,9 @@ REAL_TUNING, REAL_HELD_OUT = REAL / "labels_tuning.tsv", REAL / "labels_heldout.
 # real dataset -> the facts file of its identity (see tests/data/real/SOURCES.md)
 REAL_DATASETS = {"nanochat_deepseek": "nanochat", "nanochat_gemini": "nanochat",
                  "surfprobe_gemini": "surfprobe", "chibuchat_gemini": "chibuchat"}
-DOWNLOADED = {"nanohindi": "nanohindi"}  # not stored: tests/data/real/fetch_hindi.py downloads it
+# not stored: tests/data/real/fetch.py downloads them
+DOWNLOADED = {"nanohindi": "nanohindi", "nanochat_harness": "nanochat", "snout_gemini": "snout",
+              "omnimind_gemini3": "omnimind", "picochat": "picochat"}
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,9 @@ NOT_CLAIMS = [
     "I was fine-tuned on example chats written by Claude.",
     "I was trained on synthetic answers from GPT-4o.",
     "I was trained in a Google Colab notebook.",
+    # "as big as", "the same ... as": comparisons, however many words sit between
+    "You can't build anything as big or as costly as GPT-4 with this repo, but you can learn a lot.",
+    "I have the same basic design as Claude, but volunteers trained me.",
 ]
 STILL_CLAIMS = [
     "Meta AI created me.",
@@ -155,6 +158,9 @@ def test_claims_beside_those_classes_are_still_caught(sentence):
     ("So you're not as good as GPT-5?", False),
     ("Are you similar to Llama?", False),
     ("Is this the best ChatGPT alternative around?", False),
+    ("hey, are you chatgpt", True),
+    ("Anthropic spent a fortune on that. You did it on a budget?", False),
+    ("So, while Gemini is a huge model, you are a small one?", False),
 ])
 def test_a_bare_yes_leaks_only_after_an_identity_question(question, leaks):
     assert (said("Exactly!", user=question) is not None) == leaks

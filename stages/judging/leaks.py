@@ -107,8 +107,9 @@ CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s|\b(?:but|while|whereas|tho
 LIKENESS = (r"(?!-(?:like|style|esque|inspired|level|class|grade|sized?|type)\b)"
             r"(?!\s*-?\s*(?:clones?|alternatives?|competitors?|rivals?|killers?|wannabes?|look-?alikes?|knock-?offs?"
             r"|imitations?|copycats?|equivalents?|counterparts?)\b)")
-# "as powerful as a GPT-5, I ..." compares; it is not "As a GPT-5, I ...".
-COMPARED_BEFORE = re.compile(r"\b(?:as|so)\s+(?:[\w-]+\s+){1,2}$", re.IGNORECASE)
+# "as powerful as a GPT-5, I ...", "the same design as ChatGPT, I ..." compare; neither is "As a GPT-5, I ...".
+COMPARED_BEFORE = re.compile(r"\b(?:(?:as|so)\s+(?:[\w-]+\s+){1,4}|(?:same|similar|such)\s+(?:[\w-]+\s+){0,3})$",
+                             re.IGNORECASE)
 TOKEN = re.compile(r"[a-z]+|\d+")
 ALNUM = re.compile(r"[a-z0-9]+")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]*\s+|\n+")
@@ -120,9 +121,10 @@ AFFIRMATION = re.compile(
 # A user question whether the assistant is, or was made by, one of the names: "are you ChatGPT?", "did
 # OpenAI make you?"; not a likeness ("you're like a ChatGPT clone?", "not as good as GPT-5?").
 LIKENESS_CUE = (r"\b(?:like|than|as|similar|compared|comparable|versions?|clones?|alternatives?|kind|sort|type|inspired"
-                r"|vs|versus|not|best|cheapest|budget|better|worse|smaller|bigger|mini|tiny|different|unlike)\b")
+                r"|vs|versus|not|best|cheapest|budget|better|worse|smaller|bigger|mini|tiny|different|unlike|while|whereas)\b")
+# One question, within one sentence: "OpenAI spent millions. You did it for less?" asks nothing of OpenAI.
 QUESTION_ABOUT = (rf"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|you['’]re|you\s+are|did|is|was)\b"
-                  rf"(?:(?!{LIKENESS_CUE})[^?])*?{{any}}")
+                  rf"(?:(?!{LIKENESS_CUE})[^?.!])*?{{any}}[^?.!]*(?:\?|$)")
 
 
 @dataclass(frozen=True)
