@@ -284,7 +284,7 @@ class FakeServer(ThreadingHTTPServer):
         return make_answer(self, body, fault if fault in CONTENT_FAULTS else None, self.answer_rng(body), share)
 
     def tokens(self, body: dict, prompt: str, content: str, rng: random.Random | None) -> Tokens:
-        thinking = reasoning_tokens(body, rng) if rng is not None else 0
+        thinking = reasoning_tokens(body, rng) if rng is not None and not self.config.strict else 0
         return Tokens(len(prompt) // 4, self.cached_tokens(prompt), len(content) // 4 + thinking, thinking)
 
     def handle_error(self, request, client_address) -> None:
@@ -348,7 +348,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             handle_batch_get(self)
         elif self.path.endswith("/stats"):
             self.send_json(200, self.server.stats.snapshot() | {"batches_billed": round(self.server.batches.billed(), 10)})
-        elif self.path.endswith("/models"):
+        elif self.path.endswith("/models") and self.served_path():
             self.send_json(200, {"data": models_data()})
         else:
             self.send_error_json(404, "not found")
@@ -365,6 +365,10 @@ class FakeHandler(BaseHTTPRequestHandler):
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         return self.server.config.key in (None, token)
 
+    def served_path(self) -> bool:
+        """A plain server answers under /v1 only, so a wrong BASE_URL gets the 404 it would get there."""
+        return not self.server.config.strict or self.path.startswith("/v1/")
+
     def refused_field(self, body: dict) -> str | None:
         """In strict mode, the first field an OpenAI-compatible server would not know."""
         unknown = sorted(set(body) - OPENAI_FIELDS)
@@ -375,7 +379,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             return handle_batch_post(self)
         body = self.read_request()
         config = self.server.config
-        if not self.path.endswith("/chat/completions"):
+        if not self.path.endswith("/chat/completions") or not self.served_path():
             return self.send_error_json(404, "not found")
         self.server.stats.record(self.headers, body)
         if not self.authorized():
