@@ -68,10 +68,18 @@ def test_bytes_that_are_not_utf8_exit_2_with_their_line(tmp_path):
     assert result.exit_code == 2 and f"{target} line 2: not UTF-8 text" in result.stderr
 
 
-def test_a_missing_file_exits_2_in_one_line(tmp_path):
-    result = run("audit", "--file", tmp_path / "nowhere.jsonl", "--data-dir", tmp_path)
+@pytest.mark.parametrize("name, problem", [
+    ("nowhere.jsonl", "no such file; give FILE=path/to/conversations.jsonl"),
+    ("empty.jsonl", "no lines to check; give a JSONL file with one conversation per line"),
+    ("folder", "cannot be read (Is a directory)"),
+])
+def test_a_missing_empty_or_unreadable_file_exits_2_in_one_line(tmp_path, name, problem):
+    (tmp_path / "empty.jsonl").write_text("\n\n")
+    (tmp_path / "folder").mkdir()
+    result = run("audit", "--file", tmp_path / name, "--data-dir", tmp_path / "data")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"Error: {tmp_path / 'nowhere.jsonl'}: no such file; give FILE=path/to/conversations.jsonl"
+    assert result.stderr.strip() == f"Error: {tmp_path / name}: {problem}"
+    assert not (tmp_path / "data").exists()
 
 
 @pytest.mark.parametrize("row, fmt, failing", [

@@ -92,6 +92,8 @@ def read_lines(path: Path, fmt: str = AUTO) -> list[LineReport]:
         if text.strip():
             messages, problem = shape_of(parse_value(text, path, number), fmt)
             reports.append(LineReport(number, messages, ("shape",) if problem else (), (problem,) if problem else ()))
+    if not reports:
+        raise BadInput(f"{path}: no lines to check; give a JSONL file with one conversation per line")
     return reports
 
 
@@ -168,7 +170,7 @@ def audit_path(data_dir: Path) -> Path:
 
 
 @click.command("audit")
-@option("FILE", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@option("FILE", type=click.Path(path_type=Path), required=True,
         help="The JSONL file to check (any tool's output).")
 @option("FORMAT", type=click.Choice([AUTO, *SHAPES]), default=AUTO,
         help="Line shape: auto (detected per line), array, messages or sharegpt.")
