@@ -4,6 +4,7 @@ It answers with made-up conversations built from the prompt (chat.py; a share le
 model's identity, a share deny one), after an optional latency, and can mix in the faults a real
 provider shows: 429, 5xx, dropped connections, errors inside HTTP 200, broken JSON, wrong roles,
 extra keys, truncation, keep-alive whitespace and hung answers.
+With `replay`, it answers with the lines of a real JSONL file instead (replay.py).
 With `strict`, it plays a plain OpenAI-compatible server instead: served at /v1, no key wanted,
 any field outside the OpenAI chat-completions request refused with a 400, no cost in the usage.
 Either way it records whether an Authorization header or a non-OpenAI field ever came in.
@@ -16,12 +17,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import click
 
 from ..transport.formats import requested_schema
 from .batch import BatchFake, BatchStore, base_model, handle_batch_get, handle_batch_post
 from .chat import make_conversation
+from .replay import Replay, read_conversations
 
 FAULTS = ("429", "500", "502", "503", "drop", "error200", "finish_error", "empty200", "broken_body",
           "broken_json", "wrong_roles", "extra_keys", "truncated")
@@ -48,6 +51,7 @@ class FakeConfig:
     denial_rate: float = 0.0        # share (drawn on its own) with a correct denial, e.g. "I am not ChatGPT"
     strict: bool = False            # a plain OpenAI-compatible server: /v1, unknown fields get 400
     refuse_format: str = ""         # a response_format type answered with HTTP 500 and a validation error
+    replay: Replay | None = None    # answer conversation requests with these real conversations, in turn
 
 
 # The request fields of OpenAI's chat completions; anything else is some server's own extension.
@@ -164,6 +168,8 @@ def answer_content(server: "FakeServer", body: dict, fault: str | None, prompt: 
         if fault in CONTENT_FAULTS:
             return '{"verdict": "pa', "stop"
         return judge_content(prompt, config.judge_fail_rate, rng), "stop"
+    if config.replay is not None:
+        return faulty_content(fault or "", config.replay.next())
     drawn = make_conversation(prompt, rng, config.leak_rate, config.denial_rate)
     if not fault:
         server.stats.count_served(drawn.leak, drawn.denial)
@@ -455,6 +461,15 @@ class FakeHandler(BaseHTTPRequestHandler):
             pass  # the client gave up
 
 
+def replay_of(path: Path | None) -> Replay | None:
+    if path is None:
+        return None
+    try:
+        return Replay(read_conversations(path))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise click.BadParameter(f"{path}: {err}; give a JSONL file of conversations", param_hint="--replay")
+
+
 def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
     """Serve in a background thread; call .shutdown() and .server_close() when done."""
     server = FakeServer(config, port)
@@ -489,11 +504,13 @@ def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
               help="Answer the same request body (in sync or batch mode) with the same conversation.")
 @click.option("--strict/--no-strict", default=False,
               help="Play a plain OpenAI-compatible server at /v1: unknown request fields get 400, no cost reported.")
+@click.option("--replay", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Answer with the conversations of this JSONL file (.gz too), one per request, in turn.")
 @click.option("--refuse-format", type=click.Choice(["", "json_schema", "json_object"]), default="",
               help="Answer requests with this response_format type with HTTP 500 and a validation error, "
                    "as llama-cpp-python's server does for json_schema.")
 def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key, cost, batch_delay, batch_results,
-                    batch_slugs, batch_error_rate, leak_rate, denial_rate, deterministic, strict, refuse_format):
+                    batch_slugs, batch_error_rate, leak_rate, denial_rate, deterministic, strict, replay, refuse_format):
     """Run the loopback fake API (chat completions, models list, Batch API) until Ctrl-C; prints its BASE_URL.
 
     Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4 --leak-rate 0.25 --denial-rate 0.2
@@ -506,7 +523,7 @@ def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, k
                       report_cost=cost)
     config = FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm, report_cost=cost,
                         batch=batch, leak_rate=leak_rate, denial_rate=denial_rate, deterministic=deterministic,
-                        strict=strict, refuse_format=refuse_format)
+                        strict=strict, replay=replay_of(replay), refuse_format=refuse_format)
     server = FakeServer(config, port)
     click.echo(server.base_url, nl=True)
     try:
