@@ -55,6 +55,8 @@ HARDWARE = (r"(?!(?:['’]s)?(?:\s+[\w.-]+){0,3}?\s*\b(?:gpus?|tpus?|chips?|hard
             r"|servers?|cloud|clusters?|supercomputers?|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?"
             r"|instances?|azure|aws|web\s+services|compute|cuda|colab|kaggle|vertex|sagemaker|bedrock|ec2"
             r"|[a-z]{1,3}\d{2,4}s?)\b)")
+MADE_ADJECTIVE = (r"(?:made|trained|built|created|developed|designed|engineered|programmed|fine-?tuned|pre-?trained"
+                  r"|backed|owned|branded)")
 BASE_VERBS = r"(?:based|built|running|powered|fine-?tuned|trained|derived|distilled|descended|adapted|forked|cloned)"
 
 CLAIMS = (
@@ -66,6 +68,11 @@ CLAIMS = (
     rf"(?:{SELF_BE}|(?:{NOUN_PHRASE}|{NAMED_SELF})(?:\s*,)?(?:\s+(?:and|that|which|who))?"
     rf"(?:\s+(?:was|is|am|has\s+been|were))?){FILL}\s+"
     rf"{VERBS}(?:\s*(?:,|and|&)\s*{VERBS})*{FILL}\s+(?:by|at){DET}{BY_TEAM}\s+{{any}}{HARDWARE}",
+    # as a Google-trained model / I'm an OpenAI-built assistant: the maker as an adjective
+    rf"{SUBJECT}{FILL}\s+(?:an?|the|one)\s+{{any}}-{MADE_ADJECTIVE}(?:\s+[\w-]+){{0,2}}?\s+{SELF_NOUN}\b",
+    # I belong to the GPT-4 family / I'm one of the Gemini models / a member of the Claude model family
+    rf"(?:{SELF_BE}{FILL}(?:\s+(?:a\s+)?(?:part|member|one))?|\bi\s+belong)\s+(?:of|to|in)\s+(?:the|an?)\s+{{any}}"
+    rf"(?:\s+(?:model|ai|llm|language|chat))?\s+(?:family|families|series|line|lineup|lineage|models|generation)\b",
     # I'm an AI from Google / a product of OpenAI
     rf"{NOUN_PHRASE}\s+(?:from|of|at|out\s+of){DET}\s+{{maker}}",
     # I'm an OpenAI model / I'm Google's assistant / as a Meta AI model, ...
@@ -87,7 +94,9 @@ CLAIMS = (
     rf"{{model}}\s+is\s+(?:what|who)\s+i\s+(?:really\s+|truly\s+)?am\b(?!\s+not\b)",
     # As ChatGPT, I ... / ChatGPT here!
     rf"\bas(?:\s+an?)?\s+{{model}}(?:\s+\w+)?\s*,\s*(?:i|my)\b",
-    rf"(?:^|[,;:!.]\s*|\b(?:hi|hello|hey)\b\s*[,!]?\s*){{model}}\s+here\b",
+    # a verbless introduction: "Claude here!", "ChatGPT at your service.", "Copilot, reporting for duty."
+    rf"(?:^|[,;:!.]\s*|\b(?:hi|hello|hey)\b\s*[,!]?\s*){{model}}\s*,?\s+(?:here|at\s+your\s+(?:service|disposal|command)"
+    rf"|reporting(?:\s+for\s+duty)?|on\s+duty|speaking|ready\s+to\s+(?:help|assist))\b",
 )
 NEGATION = re.compile(r"\b(?:not|never|no|nor|neither|none|nothing|without|nobody)\b|n['’]t\b", re.IGNORECASE)
 # Just before a claim, only these negate it ("neither OpenAI nor ...", "nobody at Google ..."); a
@@ -113,18 +122,22 @@ COMPARED_BEFORE = re.compile(r"\b(?:(?:as|so)\s+(?:[\w-]+\s+){1,4}|(?:same|simil
 TOKEN = re.compile(r"[a-z]+|\d+")
 ALNUM = re.compile(r"[a-z0-9]+")
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]*\s+|\n+")
-AFFIRMATION = re.compile(
-    r"^\W*(?:yes|yep|yeah|yup|correct|right|exactly|indeed|affirmative|that['’]?s\s+right|that\s+is\s+right"
-    r"|that['’]?s\s+me|that\s+is\s+me|you\s+got\s+it|you\s+bet|i\s+am|i\s+sure\s+am|sure\s+am|i\s+was|they\s+did"
-    r"|it\s+is|it\s+was|that['’]?s\s+correct)\b(?:[\s,.!]*(?:i\s+am|i['’]m|i\s+was|they\s+did|it\s+is|that['’]?s\s+me"
-    r"|that\s+is\s+me|i\s+sure\s+am|indeed))?[\s.!]*$", re.IGNORECASE)
+# "Yes", "Right, they did.", "Yep, that's me.": one to three of these and nothing else.
+YES_WORD = (r"(?:yes|yep|yeah|yup|correct|right|exactly|indeed|affirmative|sure|absolutely|definitely|of\s+course"
+            r"|true|spot\s+on|that['’]?s\s+(?:right|correct|true|me|it)|that\s+is\s+(?:right|correct|true|me)"
+            r"|you\s+got\s+it|you\s+bet|i\s+am|i\s+sure\s+am|sure\s+am|i\s+was|i['’]?m|they\s+did|it\s+is|it\s+was"
+            r"|(?:they|it)\s+(?:sure\s+)?(?:did|is|was|are|were))")
+AFFIRMATION = re.compile(rf"^\W*{YES_WORD}\b(?:[\s,.!]+{YES_WORD}\b){{0,2}}[\s.!]*$", re.IGNORECASE)
 # A user question whether the assistant is, or was made by, one of the names: "are you ChatGPT?", "did
 # OpenAI make you?"; not a likeness ("you're like a ChatGPT clone?", "not as good as GPT-5?").
 LIKENESS_CUE = (r"\b(?:like|than|as|similar|compared|comparable|versions?|clones?|alternatives?|kind|sort|type|inspired"
-                r"|vs|versus|not|best|cheapest|budget|better|worse|smaller|bigger|mini|tiny|different|unlike|while|whereas)\b")
-# One question, within one sentence: "OpenAI spent millions. You did it for less?" asks nothing of OpenAI.
-QUESTION_ABOUT = (rf"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|you['’]re|you\s+are|did|is|was)\b"
-                  rf"(?:(?!{LIKENESS_CUE})[^?.!])*?{{any}}[^?.!]*(?:\?|$)")
+                r"|vs|versus|not|best|cheapest|budget|better|worse|smaller|bigger|mini|tiny|different|unlike|while|whereas"
+                r"|know|heard|hear|use|used|using|tried|try|prefer|recommend|remember|read|about|think|compare)\b")
+# One question, within one sentence: "OpenAI spent millions. You did it for less?" asks nothing of
+# OpenAI; a likeness cue after the name counts too ("is ChatGPT better than you?").
+QUESTION_ABOUT = (rf"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|you['’]re|you\s+are|did|is|was|do|does|have|has"
+                  rf"|aren['’]t|weren['’]t|didn['’]t|isn['’]t|wasn['’]t)\b"
+                  rf"(?:(?!{LIKENESS_CUE})[^?.!])*?{{any}}(?:(?!{LIKENESS_CUE})[^?.!])*(?:\?|$)")
 
 
 @dataclass(frozen=True)
