@@ -167,10 +167,11 @@ class BatchRun:
         for seed in sorted(self.pending):
             ask = self.planner.next_ask(seed)
             if ask is None:
-                self.settle(seed, bool(self.planner.outcomes[seed]))
+                self.settle(seed, self.planner.outcome(seed))
             elif ask.key in covered:
                 continue
             elif self.errors[ask.key] >= ROUND_RETRIES:
+                self.planner.forget(seed)
                 self.settle(seed, False)   # keeps failing inside batches: the next run tries again
             else:
                 asks.append(ask)
