@@ -76,7 +76,7 @@ DEDUP ?= 1
 DEDUP_THRESHOLD ?= 0.9
 ## share of seeds written to identity_conversations.val.jsonl (stable as N grows)
 SPLIT ?= 0
-## mutants: only the mutants whose names match these patterns, e.g. 'stages.checks*' (all when empty)
+## mutants: only the mutants whose names match these patterns, e.g. 'stages.judging.checks*' (all when empty)
 MUTANTS ?=
 ## derived files (clean removes them)
 DATA_DIR ?= data
@@ -98,7 +98,7 @@ help: ## list targets and variables
 	@echo "Targets:"
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/  make \1\t\2/' | expand -t 18
 	@echo "Variables (make TARGET VAR=value, or set them in the environment):"
-	@awk '/^## /{doc=substr($$0,4)} /^[A-Z_]+ \?=/{printf "  %-14s%s [default: %s]\n", $$1, doc, substr($$0, index($$0,"=")+2)}' $(MAKEFILE_LIST)
+	@awk '/^## /{doc=substr($$0,4)} /^[A-Z_]+ \?=/{printf "  %-18s%s [default: %s]\n", $$1, doc, substr($$0, index($$0,"=")+2)}' $(MAKEFILE_LIST)
 
 # The virtualenv is a file target: built once, rebuilt when the dependencies change.
 $(VENV)/.installed: setup.cfg pyproject.toml

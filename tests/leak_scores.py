@@ -10,8 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stages.identity import load_identity  # noqa: E402
-from stages.leaks import find_leak  # noqa: E402
+from stages.judging.identity import load_identity  # noqa: E402
+from stages.judging.leaks import find_leak  # noqa: E402
 
 SENTENCES = ROOT / "tests" / "data" / "leak_sentences.tsv"
 HELD_OUT = SENTENCES.with_name("leak_sentences_heldout.tsv")

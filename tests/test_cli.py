@@ -3,8 +3,6 @@ import json
 
 import jsonlines
 import pytest
-
-
 from conftest import GOOD, TEST_KEY, conversation_content, files_containing, run
 from conftest import cache_entry as entry
 from conftest import store_answer as store

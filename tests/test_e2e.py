@@ -6,12 +6,12 @@ import signal
 import subprocess
 import time
 
-from stages.identity import load_identity
-from stages.leaks import find_leak
-from stages.transport.fakeapi import FAULTS
-from stages.transport.fakechat import DENIALS, LEAKS
-
 from conftest import ROOT, TEST_KEY, files_containing, project_env
+
+from stages.fake.api import FAULTS
+from stages.fake.chat import DENIALS, LEAKS
+from stages.judging.identity import load_identity
+from stages.judging.leaks import find_leak
 
 
 def make(target, dirs, server=None, key=TEST_KEY, **variables):

@@ -4,17 +4,16 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
-from stages.__main__ import cli
-from stages.checks import Verdict
-from stages.fidelity import ReviewCounts, count_reviews, fidelity_stats, judge_stats
-from stages.identity import load_identity
-from stages.language import guess_language
-from stages.review import SeedReview
-
 from conftest import FAKE_URL as URL
 from conftest import GOOD, ROOT, cache_entry, chat, conversation_content
 from conftest import store_answer as store
+
+from stages.__main__ import cli
+from stages.judging.checks import Verdict
+from stages.judging.fidelity import ReviewCounts, count_reviews, fidelity_stats, judge_stats
+from stages.judging.identity import load_identity
+from stages.judging.language import guess_language
+from stages.judging.review import SeedReview
 
 SPROUT = load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts
 

@@ -4,14 +4,14 @@ import re
 from pathlib import Path
 
 import pytest
-
-from stages.identity import load_identity, parse_identity
-from stages.leaks import find_leak
-
 from conftest import GOOD, ROOT, conversation_content, run
 from conftest import cache_entry as entry
 from conftest import store_answer as store
 from leak_scores import HELD_OUT, SENTENCES, describe, flagged, load_rows
+
+from stages.judging.identity import load_identity, parse_identity
+from stages.judging.leaks import find_leak
+
 ROWS = load_rows(SENTENCES)
 HELD_OUT_ROWS = load_rows(HELD_OUT)
 SPROUT = load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts
@@ -24,7 +24,7 @@ def said(text: str, user: str = "hi", facts=SPROUT) -> str | None:
 @pytest.mark.parametrize("row", ROWS + HELD_OUT_ROWS, ids=lambda row: row.assistant[:40])
 def test_labelled_sentence(row):
     """A row marked `miss` or `false alarm` documents a known limit: the check must disagree there
-    (if it starts agreeing, move the row and update the README's figures)."""
+    (if it starts agreeing, move the row and update the figures in docs/checks.md)."""
     expected = row.leak if not row.known else not row.leak
     assert flagged(row) == expected
 
@@ -34,10 +34,10 @@ def test_the_sets_are_large_and_balanced():
     assert len(HELD_OUT_ROWS) >= 40 and sum(r.leak for r in HELD_OUT_ROWS) == len(HELD_OUT_ROWS) / 2
 
 
-def test_the_readme_states_the_measured_precision_and_recall():
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_state_the_measured_precision_and_recall():
+    page = " ".join((ROOT / "docs" / "checks.md").read_text().split())
     for name, rows in (("labelled set", ROWS), ("held-out set", HELD_OUT_ROWS)):
-        assert describe(name, rows) in readme
+        assert describe(name, rows) in page
 
 
 def test_user_messages_are_never_checked():

@@ -3,14 +3,13 @@ import json
 
 import pytest
 import responses
-
-from stages.errors import FatalAPIError, PipelineError
-from stages.key import load_key
-from stages.prompts import Settings, load_sources, render_all, request_body
-from stages.server import rejected_field, rejection_line
-from stages.transport.client import Request, post_completion
-
 from conftest import TEST_KEY, run
+
+from stages.commands.prompts import Settings, load_sources, render_all, request_body
+from stages.errors import FatalAPIError, PipelineError
+from stages.transport.client import Request, post_completion
+from stages.transport.key import load_key
+from stages.transport.server import rejected_field, rejection_line
 
 URL = "http://127.0.0.1:9/v1/chat/completions"
 PLAIN_BODY = request_body(load_sources(), Settings(openrouter=False), 0)

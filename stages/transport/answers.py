@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, fields
 
 from ..errors import FatalAPIError
-from ..server import rejection_line
+from .server import rejection_line
 
 # Statuses that doom every request of the run; the rest of the 4xx/5xx range is worth retrying.
 FATAL_STATUSES = {400: "the request was rejected as malformed",

@@ -23,12 +23,12 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cache import KeyMaker, canonical_json
+from ..storage.bodies import body_path, parse_body, read_body_bytes
+from ..storage.cache import KeyMaker, canonical_json
+from ..storage.codehash import code_digest
+from ..storage.files import write_atomic
 from .checks import Verdict, add_ascii_rule
-from .codehash import code_digest
-from .dedup import Sketch
-from .files import write_atomic
-from .prompts import body_path, parse_body, read_body_bytes
+from .dedup import Sketch, sketch_all
 from .review import Rules, SeedReview, judge_entry, walk_seed
 
 STAMP_FILE = ".dataset-stamp.json"
@@ -189,7 +189,6 @@ def noted_reviews(cache, rows: dict[str, str], url: str, data_dir: Path, seeds: 
 
 def noted_sketches(rows: list[tuple[int, list, str]], notes: Notes) -> list[Sketch]:
     """The Sketch of each (seed, conversation, entry) row, made only for rows not noted."""
-    from .dedup import sketch_all
     noted = [notes.get("sketches", entry) for _, _, entry in rows]
     sketches = [note and Sketch(bytes.fromhex(note[0]), base64.b64decode(note[1])) for note in noted]
     missing = [i for i, sketch in enumerate(sketches) if sketch is None]

@@ -11,12 +11,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import decode_entry
-from .errors import PipelineError
+from ..errors import PipelineError
+from ..storage.bodies import load_body
+from ..storage.cache import decode_entry
+from ..transport.answers import TransientAnswer, Usage, parse_completion, usage_of
 from .fidelity import count_reviews, share
-from .prompts import load_body
 from .review import Rules, judge_entry, walk_seed
-from .transport.answers import TransientAnswer, Usage, parse_completion, usage_of
 
 
 @dataclass

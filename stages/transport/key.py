@@ -7,7 +7,7 @@ an OpenRouter key never travels to another server.
 import os
 from pathlib import Path
 
-from .errors import PipelineError
+from ..errors import PipelineError
 
 KEY_VARIABLE = "OPENROUTER_API_KEY"
 GENERAL_KEY_VARIABLE = "API_KEY"

@@ -8,7 +8,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent   # stages/, not this subpackage
 
 
 @functools.cache

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from ..errors import PipelineError
+from ..storage.texts import PROMPTS_DIR, read_schema, read_text
 from .checks import Verdict, make_validator, strip_fences
-from .config import PROMPTS_DIR
-from .errors import PipelineError
 
 SCHEMA_NAME = "judge_verdict"   # how the fake API (and a reader of the cache) tells judge requests apart
 KINDS = ("other_identity", "invented_fact", "contradicts_identity", "wrong_language", "unnatural")
@@ -31,7 +31,6 @@ class JudgeSpec:
 
 
 def load_judge(identity: str, model: str = "", folder: Path = PROMPTS_DIR) -> JudgeSpec:
-    from .prompts import read_schema, read_text
     schema = read_schema(folder / "judge_schema.json")
     check_schema(schema, folder / "judge_schema.json")
     return JudgeSpec(read_text(folder / "judge.md"), identity, schema, model)

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from .cache import open_cache
-from .config import CheckChoice, completions_url, review_options, seed_range
-from .elsewhere import elsewhere_hint
-from .files import write_jsonl_atomic
-from .identity import load_identity
-from .judge import load_judge
+from ..config import CheckChoice, completions_url, review_options, seed_range
+from ..elsewhere import elsewhere_hint
+from ..judging.identity import load_identity
+from ..judging.judge import load_judge
+from ..judging.review import ReviewTally, Rules, make_rules, review_all
+from ..storage.cache import open_cache
+from ..storage.files import write_jsonl_atomic
 from .prompts import load_sources
-from .review import ReviewTally, Rules, make_rules, review_all
 
 
 def rules_for(checks: CheckChoice) -> Rules:

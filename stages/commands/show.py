@@ -2,12 +2,13 @@
 (the judge's too, with JUDGE=1), the final conversation."""
 import click
 
-from .cache import KeyMaker, decode_entry, open_cache
-from .checks import LEAK, Verdict
-from .config import check_options, completions_url, location_options, option
-from .elsewhere import elsewhere_hint
-from .prompts import load_body, load_sources, pick_axes, pick_examples
-from .review import SeedReview, review_seed
+from ..config import check_options, completions_url, location_options, option
+from ..elsewhere import elsewhere_hint
+from ..judging.checks import LEAK, Verdict
+from ..judging.review import SeedReview, review_seed
+from ..storage.bodies import load_body
+from ..storage.cache import KeyMaker, decode_entry, open_cache
+from .prompts import load_sources, pick_axes, pick_examples
 from .validate import rules_for
 
 

@@ -8,8 +8,8 @@ plus `never_claim:`, minus `allow:`).
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PROMPTS_DIR
-from .errors import PipelineError
+from ..errors import PipelineError
+from ..storage.texts import PROMPTS_DIR, read_text
 
 FENCE = "---"
 FACT_KEYS = ("name", "also_called", "never_claim", "allow")
@@ -104,7 +104,6 @@ def unique(names) -> tuple[str, ...]:
 
 def read_other_models(folder: Path = PROMPTS_DIR) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(models, makers) from prompts/other_models.txt."""
-    from .prompts import read_text
     path = folder / OTHER_MODELS
     lines = parse_lines(list(enumerate(read_text(path).splitlines(), 1)), path, LIST_KEYS)
     return unique(values_of(lines, "models")), unique(values_of(lines, "makers"))
@@ -123,6 +122,5 @@ def parse_identity(text: str, path: Path, folder: Path = PROMPTS_DIR) -> Identit
 
 def load_identity(path: Path | None = None, folder: Path = PROMPTS_DIR) -> Identity:
     """The identity at `path` (default prompts/identity.md): its prose and its facts."""
-    from .prompts import read_text
     path = path or folder / "identity.md"
     return parse_identity(read_text(path), path, folder)

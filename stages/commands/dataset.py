@@ -12,13 +12,14 @@ from pathlib import Path
 
 import click
 
-from .cache import answer_rows, answers_digest, open_cache
-from .config import CheckChoice, completions_url, option, review_options, seed_range
-from .dedup import DEFAULT_THRESHOLD, find_duplicates_in
-from .errors import PipelineError
-from .files import write_jsonl_atomic
-from .memo import Notes, bodies_state, inputs_digest, noted_reviews, noted_sketches, save_stamp, unchanged_stamp
-from .review import ReviewTally
+from ..config import CheckChoice, completions_url, option, review_options, seed_range
+from ..errors import PipelineError
+from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates_in
+from ..judging.memo import (Notes, bodies_state, inputs_digest, noted_reviews, noted_sketches, save_stamp,
+                            unchanged_stamp)
+from ..judging.review import ReviewTally
+from ..storage.cache import answer_rows, answers_digest, open_cache
+from ..storage.files import write_jsonl_atomic
 from .validate import rejected_path, rules_for
 
 SHAREGPT_SPEAKERS = {"user": "human", "assistant": "gpt"}

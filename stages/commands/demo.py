@@ -8,17 +8,17 @@ from pathlib import Path
 
 import click
 
-from .config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
-from .cache import open_cache
-from .checks import LEAK
+from ..config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
+from ..fake.api import FakeConfig, start_fake
+from ..fake.batch import BatchFake
+from ..judging.checks import LEAK
+from ..storage.cache import open_cache
+from ..transport.batch import BatchSettings
 from .dataset import build_dataset, dataset_path, dedup_summary
-from .transport.batch import BatchSettings
-from .transport.fakeapi import FakeConfig, start_fake
-from .transport.fakebatch import BatchFake
 from .fetch import Job, run_fetch, summary_line
 from .prompts import Settings, load_sources, render_all
-from .validate import reviews_for, rules_for
 from .show import describe_attempts, format_messages
+from .validate import reviews_for, rules_for
 
 DEMO_KEY = "demo-key-for-the-fake-api"
 DEMO_ATTEMPTS = 12

@@ -7,7 +7,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 
-from .errors import PipelineError
+from ..errors import PipelineError
 from .identity import Facts
 from .leaks import find_leak
 

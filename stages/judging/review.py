@@ -7,14 +7,14 @@ from importlib.metadata import version
 
 import diskcache
 
-from .transport.answers import TransientAnswer, parse_completion
-from .cache import KeyMaker, decode_entry
+from ..errors import FatalAPIError
+from ..storage.bodies import load_body
+from ..storage.cache import KeyMaker, decode_entry
+from ..storage.codehash import code_digest
+from ..transport.answers import TransientAnswer, parse_completion
 from .checks import LazyValidator, Verdict, judge
-from .codehash import code_digest
-from .errors import FatalAPIError
 from .identity import Facts
 from .judge import JudgeSpec, judge_body, read_verdict
-from .prompts import load_body
 
 
 @dataclass(frozen=True)

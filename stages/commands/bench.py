@@ -1,7 +1,7 @@
 """`python -m stages bench`: fetch against the bare thread-pool baseline, side by side, on this machine.
 
 For each case (N seeds, WORKERS in flight) the fake API runs in its own process and the baseline
-(stages/baseline.py: requests in a ThreadPoolExecutor, nothing else) and a real fetch post the same
+(fake/baseline.py: requests in a ThreadPoolExecutor, nothing else) and a real fetch post the same
 bodies to it in turn; the ratio of their wall times is the figure to quote. Then: a run with
 transient faults and how busy its workers were, a fully cached rerun, the start-up of a fetch with
 nothing to send and of show, and dataset rebuilds of BENCH_REBUILD_N conversations.
@@ -23,9 +23,14 @@ from typing import Iterator
 
 import click
 
-from .config import completions_url, option, option_variables
-from .errors import PipelineError
-from .files import write_atomic
+from ..config import CheckChoice, completions_url, option, option_variables
+from ..errors import PipelineError
+from ..fake.api import Tokens, completion, faulty_content, make_conversation
+from ..judging.review import ReviewTally
+from ..storage.bodies import load_body
+from ..storage.cache import KeyMaker, encode_entry, open_cache
+from ..storage.files import write_atomic
+from .validate import reviews_for
 
 DUMMY_KEY = "sk-or-v1-bench-dummy-key"
 FETCH_TIMEOUT = 60
@@ -155,7 +160,7 @@ class BenchResult:
 
 def child_env() -> dict[str, str]:
     """The stages' own variables (N, RPM, BUDGET, ...) are dropped so only our flags count."""
-    from .__main__ import COMMANDS
+    from ..__main__ import COMMANDS
     env = {k: v for k, v in os.environ.items() if k not in option_variables(COMMANDS)}
     env.update(OPENROUTER_API_KEY=DUMMY_KEY, NO_PROXY="127.0.0.1,localhost")
     return env
@@ -245,7 +250,7 @@ def fetch_args(data: Path, cache: Path, base_url: str, case: Case) -> list[str]:
 
 
 def baseline_args(data: Path, base_url: str, case: Case) -> list[str]:
-    return [sys.executable, "-m", "stages.baseline", str(data / "prompts"), completions_url(base_url),
+    return [sys.executable, "-m", "stages.fake.baseline", str(data / "prompts"), completions_url(base_url),
             str(case.n), str(case.workers)]
 
 
@@ -273,10 +278,6 @@ def run_case(case: Case, latency: float, work: Path, fake: Fake) -> CaseResult:
 
 def run_faults(case: Case, config: BenchConfig, work: Path) -> FaultResult:
     """fetch with transient faults: how much of the run its workers spent waiting on answers."""
-    from .cache import open_cache
-    from .config import CheckChoice
-    from .review import ReviewTally
-    from .validate import reviews_for
     cache = work / "cache-faults"
     with fake_server(config.latency, config.fault_rate) as fake:
         fetch = counted(fetch_args(work / "data", cache, fake.base_url, case), fake, work / "stderr.log")
@@ -315,9 +316,6 @@ def measure_startup(case: Case, work: Path, fake: Fake, repeats: int) -> Startup
 
 def fill_cache(data: Path, cache_dir: Path, base_url: str, n: int) -> None:
     """Cached answers for seeds 0..n-1 as the fake API writes them; one seed in ten has a broken first answer."""
-    from .cache import KeyMaker, encode_entry, open_cache
-    from .prompts import load_body
-    from .transport.fakeapi import Tokens, completion, faulty_content, make_conversation
     with open_cache(cache_dir) as cache, cache.transact():
         for seed in range(n):
             body = load_body(data, seed)

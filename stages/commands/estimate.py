@@ -6,22 +6,21 @@ warns when the request body sends a parameter the model's models-list entry does
 """
 import click
 
-from .cache import open_cache
-from .config import option, review_options, seed_range
-from .errors import PipelineError
-from .prompts import load_body
-from .transport.models import model_entry, unsupported_line, unsupported_parameters
-from .transport.prices import (ASSUMED_OUTPUT_TOKENS, CHARS_PER_TOKEN, PriceBook, Prices, given_prices, price_book,
-                               prompt_tokens, request_estimate)
-from .validate import reviews_for
+from ..config import option, review_options, seed_range
+from ..errors import PipelineError
+from ..judging.judge import judge_body
+from ..storage.bodies import load_body
+from ..storage.cache import open_cache
+from ..transport.models import model_entry, unsupported_line, unsupported_parameters
+from ..transport.prices import (ASSUMED_OUTPUT_TOKENS, CHARS_PER_TOKEN, PriceBook, Prices, given_prices, price_book,
+                                prompt_tokens, request_estimate)
+from .validate import reviews_for, rules_for
 
 JUDGE_OUTPUT_TOKENS = 80      # a verdict, and a quote when it fails
 CONVERSATION_TOKENS = 600     # the conversation quoted in a judge prompt
 
 
 def judge_request(checks, sample: dict) -> dict:
-    from .judge import judge_body
-    from .validate import rules_for
     spec = rules_for(checks).judge
     return judge_body(sample, [{"role": "user", "content": "x" * CONVERSATION_TOKENS * CHARS_PER_TOKEN}], spec)
 

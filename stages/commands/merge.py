@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from .cache import is_answer_key, open_cache
-from .config import cache_dir_option
+from ..config import cache_dir_option
+from ..storage.cache import is_answer_key, open_cache
 
 
 def merge_caches(target: Path, source: Path) -> int:

@@ -1,4 +1,4 @@
-"""`make stats`: what the dataset looks like, what it teaches (fidelity.py) and what it cost.
+"""`make stats`: what the dataset looks like, what it teaches (judging/fidelity.py) and what it cost.
 
 Reads DATA_DIR/identity_conversations.jsonl (array, messages or sharegpt lines) and the answer cache; prints
 a table, writes DATA_DIR/stats.json and DATA_DIR/stats.png.
@@ -13,22 +13,23 @@ from pathlib import Path
 import click
 import diskcache
 
-from .transport.answers import TransientAnswer, Usage, parse_completion, usage_of
-from .cache import cached_attempts, decode_entry, open_cache
-from .checks import is_message_list
-from .config import CheckChoice, check_options, completions_url, count_option, location_options, seed_range
+from ..config import CheckChoice, check_options, completions_url, count_option, location_options, seed_range
+from ..elsewhere import elsewhere_hint
+from ..errors import PipelineError
+from ..judging.checks import is_message_list
+from ..judging.dedup import find_duplicates, normalize
+from ..judging.fidelity import ReviewCounts, count_reviews, draw_fidelity, fidelity_lines, fidelity_stats
+from ..judging.identity import load_identity
+from ..judging.judge import judge_body
+from ..judging.language import first_message_script
+from ..judging.permodel import model_lines, model_stats, tally_models
+from ..judging.review import Rules, judge_entry
+from ..storage.bodies import load_body
+from ..storage.cache import cached_attempts, decode_entry, open_cache
+from ..storage.files import write_atomic
+from ..transport.answers import TransientAnswer, Usage, parse_completion, usage_of
 from .dataset import dataset_path
-from .dedup import find_duplicates, normalize
-from .elsewhere import elsewhere_hint
-from .errors import PipelineError
-from .fidelity import ReviewCounts, count_reviews, draw_fidelity, fidelity_lines, fidelity_stats
-from .files import write_atomic
-from .identity import load_identity
-from .language import first_message_script
-from .permodel import model_lines, model_stats, tally_models
-from .prompts import load_body, load_sources, pick_axes
-from .judge import judge_body
-from .review import Rules, judge_entry
+from .prompts import load_sources, pick_axes
 from .validate import rules_for
 
 OPENING_WORDS = 5

@@ -5,9 +5,9 @@ import time
 
 import click
 
-from .cache import open_cache
-from .config import base_url_option, cache_dir_option
-from .transport.ledger import BatchRecord, Ledger
+from ..config import base_url_option, cache_dir_option
+from ..storage.cache import open_cache
+from ..transport.ledger import BatchRecord, Ledger
 
 
 def age_text(seconds: float) -> str:

@@ -1,30 +1,30 @@
 """Stage 1: render one chat-completions request body per seed into DATA_DIR/prompts/<seed>.json.
 
 Deterministic: each seed draws its example first messages, one item of each axis
-(prompts/axes/*.txt) and, with MODELS, its generator model by their content (see draw.py), so
+(prompts/axes/*.txt) and, with MODELS, its generator model by their content (see stages/draw.py), so
 re-rendering is byte-identical and editing a pool re-renders only the seeds whose draw changed.
-The body suits the server: OpenRouter-only fields go to OpenRouter alone (see server.py).
+The body suits the server: OpenRouter-only fields go to OpenRouter alone (see transport/server.py).
 A rerun whose inputs (sources, settings, seeds, the code itself) and files are unchanged
 compares a stamp instead of rendering again.
 """
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from string import Template
 
 import click
 
-from .checks import make_validator
-from .codehash import code_digest
-from .config import (DEFAULT_MODEL, PROMPTS_DIR, ModelMix, Reasoning, base_url_option, count_option,
-                     data_dir_option, identity_options, openrouter_option, option, prompt_dir, seed_range)
-from .draw import draw
-from .errors import PipelineError
-from .files import write_atomic
-from .identity import load_identity
-from .server import is_openrouter, server_fields
+from ..config import (DEFAULT_MODEL, ModelMix, Reasoning, base_url_option, count_option, data_dir_option,
+                      identity_options, openrouter_option, option, prompt_dir, seed_range)
+from ..draw import draw
+from ..errors import PipelineError
+from ..judging.checks import make_validator
+from ..judging.identity import load_identity
+from ..storage.codehash import code_digest
+from ..storage.files import write_atomic
+from ..storage.texts import PROMPTS_DIR, read_lines, read_schema, read_text
+from ..transport.server import is_openrouter, server_fields
 
 EXAMPLES_PER_SEED = 5
 STAMP_FILE = ".fingerprint"
@@ -51,23 +51,7 @@ class Settings:
     reasoning: str = "off"                      # REASONING, for OpenRouter only
 
 
-def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise PipelineError(f"cannot read {path}: {err.strerror}; restore it from git or fix the path") from None
 
-
-def read_lines(path: Path) -> tuple[str, ...]:
-    lines = (line.strip() for line in read_text(path).splitlines())
-    return tuple(line for line in lines if line and not line.startswith("#"))
-
-
-def read_schema(path: Path) -> dict:
-    try:
-        return json.loads(read_text(path))
-    except json.JSONDecodeError as err:
-        raise PipelineError(f"{path} is not valid JSON (line {err.lineno}): fix the schema file") from None
 
 
 def read_axes(folder: Path) -> dict[str, tuple[str, ...]]:
@@ -209,30 +193,8 @@ def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir
     return changed
 
 
-def body_path(data_dir: Path, seed: int) -> str:
-    # os.path, not pathlib: this runs once per seed on every rebuild, and pathlib costs more than the read
-    return os.path.join(data_dir, "prompts", f"{seed}.json")
 
 
-def read_body_bytes(data_dir: Path, seed: int) -> bytes:
-    """The rendered request file of a seed, as it is on disk."""
-    try:
-        with open(body_path(data_dir, seed), "rb") as file:
-            return file.read()
-    except FileNotFoundError:
-        raise PipelineError(f"no rendered prompt for seed {seed} ({body_path(data_dir, seed)}): "
-                            "run `make prompts` with the same N") from None
-
-
-def parse_body(data: bytes, data_dir: Path, seed: int) -> dict:
-    try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise PipelineError(f"{body_path(data_dir, seed)} is not valid JSON: run `make prompts` to render it again") from None
-
-
-def load_body(data_dir: Path, seed: int) -> dict:
-    return parse_body(read_body_bytes(data_dir, seed), data_dir, seed)
 
 
 @click.command("prompts")

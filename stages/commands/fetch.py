@@ -16,23 +16,24 @@ from pathlib import Path
 
 import click
 
-from .cache import open_cache
-from .config import batch_options, completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
-from .errors import FatalAPIError
-from .key import load_key
-from .plan import Ask, Planner, Stored
-from .prompts import load_body
-from .review import Rules
-from .server import is_openrouter
-from .transport.answers import TransientAnswer, Usage
-from .transport.batch import BatchProgress, BatchRun, BatchSettings
-from .transport.batchapi import BatchAPI
-from .transport.budget import Budget, BudgetReached
-from .transport.client import Request, TransientHTTP, post_completion
-from .transport.ledger import Ledger
-from .transport.models import named_404
-from .transport.prices import Prices, given_prices, price_book, run_prices
-from .transport.throttle import Throttle
+from ..config import batch_options, completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
+from ..errors import FatalAPIError
+from ..judging.review import Rules
+from ..plan import Planner, Stored
+from ..storage.bodies import load_body
+from ..storage.cache import open_cache
+from ..transport.answers import TransientAnswer, Usage
+from ..transport.ask import Ask
+from ..transport.batch import BatchProgress, BatchRun, BatchSettings
+from ..transport.batchapi import BatchAPI
+from ..transport.budget import Budget, BudgetReached
+from ..transport.client import Request, TransientHTTP, post_completion
+from ..transport.key import load_key
+from ..transport.ledger import Ledger
+from ..transport.models import named_404
+from ..transport.prices import Prices, given_prices, price_book, run_prices
+from ..transport.server import is_openrouter
+from ..transport.throttle import Throttle
 from .validate import rules_for
 
 RETRIES = 10          # transient failures per answer before the seed waits for the next run
@@ -57,7 +58,7 @@ class Job:
     backoff: float
     rules: Rules
     key: str | None = field(default=None, repr=False)  # None: not read yet; "": the server wants none
-    openrouter: bool = True                            # where the key is read from (see key.py)
+    openrouter: bool = True                            # where the key is read from (see transport/key.py)
     budget: Budget = field(default_factory=lambda: Budget(None))
     batch: BatchSettings | None = None     # BATCH=1: requests travel through the Batch API
     prices: Prices | None = None           # prices answers that report no usage.cost (batch prices with BATCH=1)

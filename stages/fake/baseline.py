@@ -1,6 +1,6 @@
 """The yardstick `make bench` holds fetch against: the one-off script this tool replaces.
 
-`python -m stages.baseline PROMPT_DIR URL N WORKERS` posts the bodies of seeds 0..N-1 to URL from a
+`python -m stages.fake.baseline PROMPT_DIR URL N WORKERS` posts the bodies of seeds 0..N-1 to URL from a
 thread pool, one requests session per thread, and keeps the answers in memory: no cache, no
 checks, no retries. Deliberately bare, so the comparison shows what fetch's extra work costs.
 """

@@ -3,7 +3,7 @@
 Each conversation is reduced to a Sketch: a digest of its normalized text (equal for exact
 duplicates) and a MinHash signature of its word shingles. Near duplicates are pairs whose
 signatures estimate a Jaccard similarity at or above a threshold, found through LSH banding and
-then verified. Sketches depend on the conversation alone, so a rebuild keeps them (stages/memo.py).
+then verified. Sketches depend on the conversation alone, so a rebuild keeps them (memo.py).
 """
 import functools
 import hashlib

@@ -1,6 +1,6 @@
 """A small loopback fake of the chat-completions API, for tests, `make demo` and `make bench`.
 
-It answers with made-up conversations built from the prompt (fakechat.py; a share leak another
+It answers with made-up conversations built from the prompt (chat.py; a share leak another
 model's identity, a share deny one), after an optional latency, and can mix in the faults a real
 provider shows: 429, 5xx, dropped connections, errors inside HTTP 200, broken JSON, wrong roles,
 extra keys, truncation, keep-alive whitespace and hung answers.
@@ -19,8 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
 
-from .fakebatch import BatchFake, BatchStore, base_model, handle_batch_get, handle_batch_post
-from .fakechat import make_conversation
+from .batch import BatchFake, BatchStore, base_model, handle_batch_get, handle_batch_post
+from .chat import make_conversation
 
 FAULTS = ("429", "500", "502", "503", "drop", "error200", "finish_error", "empty200", "broken_body",
           "broken_json", "wrong_roles", "extra_keys", "truncated")
