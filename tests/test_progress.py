@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from conftest import ROOT, TEST_KEY, project_env, run
 
+from stages.transport.batch import BatchRun, BatchSettings
+from stages.transport.ledger import BatchRecord, Covered
+
 BAR = re.compile(r"fetch:\s+\d+%\|[^|]*\| (\d+)/(\d+) \[(\d+):(\d\d)")
 
 
@@ -90,3 +93,16 @@ def test_ctrl_c_counts_the_seeds_this_run_made_valid(dirs, fake_api):
     checked = run("validate", "--n", n, "--data-dir", data, "--cache-dir", cache, "--base-url", server.base_url)
     counted = int(re.search(r"(\d+)/60 seeds valid", checked.stderr + checked.stdout)[1])
     assert made_valid <= counted <= made_valid + workers  # answers still in flight at Ctrl-C may land after the line
+
+
+def record(batch_id: str, size: int, counts: tuple[int, int, int]) -> BatchRecord:
+    asks = tuple(Covered(f"s{i}-c0", i, "conversation", 0, f"key-{batch_id}-{i}") for i in range(size))
+    return BatchRecord(batch_id, "http://127.0.0.1:9/api/v1", "m", "m", asks, counts=counts)
+
+
+def test_batch_progress_counts_requests_done_of_submitted_as_each_poll_reports_them():
+    run = BatchRun(None, None, None, None, None, None, BatchSettings(), print)
+    run.progress.settled = 5                                   # results of a collected batch, read
+    run.open = {"b1": record("b1", 10, (10, 4, 1)),            # the last poll: 4 answered, 1 failed
+                "b2": record("b2", 6, (0, 0, 0))}              # not polled yet: its size from the record
+    assert run.request_counts() == (5 + 4 + 1, 5 + 10 + 6)

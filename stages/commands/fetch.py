@@ -340,10 +340,10 @@ def batch_run(job: Job, cache, planner: Planner, tally: Tally, tick) -> BatchRun
 
 
 def batch_progress_text(tally: Tally, run: BatchRun) -> dict:
-    """Requests settled out of those sent and still open, batches by status, the bill so far."""
-    waiting = sum(len(record.asks) for record in run.open.values())
-    text = {"requests": f"{run.progress.settled}/{run.progress.settled + waiting}", "batches": run.status_counts(),
-            "cost": f"${tally.cost:.4f}"}
+    """Requests done of those submitted, batches by status, tokens and the bill so far."""
+    done, submitted = run.request_counts()
+    text = {"requests": f"{done}/{submitted}", "batches": run.status_counts(),
+            "tokens": tally.prompt_tokens + tally.completion_tokens, "cost": f"${tally.cost:.4f}"}
     if tally.last_failure:
         text["last"] = tally.last_failure
     return text

@@ -391,6 +391,13 @@ class BatchRun:
                          "(HTTP 402); add credits, then run the same command again to collect them "
                          "(the batch is not run or billed again)")
 
+    def request_counts(self) -> tuple[int, int]:
+        """(requests done, requests submitted): results read, plus what the last poll of each open
+        batch counted as completed or failed, so the figure moves while a batch runs."""
+        done = self.progress.settled + sum(record.counts[1] + record.counts[2] for record in self.open.values())
+        submitted = self.progress.settled + sum(max(record.counts[0], len(record.asks)) for record in self.open.values())
+        return done, submitted
+
     def status_counts(self) -> str:
         counts = Counter(record.status for record in self.open.values()) + self.progress.collected
         return " ".join(f"{status}={count}" for status, count in sorted(counts.items())) or "none"
