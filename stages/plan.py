@@ -77,8 +77,12 @@ class Planner:
 
     def forget(self, seed: int) -> None:
         """Drop what is held for a seed: it settled, or it waits for the next run."""
-        self.bodies.pop(seed, None)
+        self.release_body(seed)
         self.fresh.pop(seed, None)
+
+    def release_body(self, seed: int) -> None:
+        """Drop a seed's body while it waits long for an answer (in a batch); read again when needed."""
+        self.bodies.pop(seed, None)
 
     def store(self, ask: Ask, text: str, cost: float | None = None) -> Stored:
         """Parse an answer body (TransientAnswer if unusable), cache it, then judge it.

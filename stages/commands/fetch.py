@@ -435,6 +435,14 @@ def scan_cache(planner: Planner, seeds: range, tally: Tally, on_tick):
             on_tick()
 
 
+def unsettled(planner: Planner, seeds: range, tally: Tally, on_tick):
+    """The seeds the cache does not settle; their bodies are not kept, so this holds no more than their numbers."""
+    for seed, ask in scan_cache(planner, seeds, tally, on_tick):
+        if ask is not None:
+            planner.release_body(seed)
+            yield seed
+
+
 def feeder(planner: Planner, seeds: range, tally: Tally, on_tick):
     """feed(queue): settle what the cache can and let the rest into the queue as room frees up,
     each with the request it needs first."""
@@ -471,7 +479,7 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
                 tally.settled_earlier = True
             else:
                 if job.batch:
-                    pending = [seed for seed, ask in scan_cache(planner, seeds, tally, tick) if ask is not None]
+                    pending = list(unsettled(planner, seeds, tally, tick))
                     batches = batch_run(job, cache, planner, tally, tick)
                     tally.batches = batches.progress
                     tally.budget_stop = batches.run(pending).budget_stop
