@@ -161,51 +161,56 @@ class SeedQueue:
         self.open, self.active, self.window = open_seeds, 0, window
         self.order = itertools.count()
         self.stopped = False
-        self.cond = threading.Condition()
+        lock = threading.Lock()
+        # Two conditions on one lock, so a settled seed wakes the feeder, not every idle worker.
+        self.ready, self.room = threading.Condition(lock), threading.Condition(lock)
 
     def admit(self, seed: int, ask: Ask, on_wait) -> None:
         """Queue a new seed once the window has room, calling on_wait while it waits."""
         while True:
-            with self.cond:
+            with self.room:
                 if self.stopped:
                     return
                 if self.active < self.window:
                     self.active += 1
                     self.push(Item(time.monotonic(), next(self.order), seed, ask))
                     return
-                self.cond.wait(timeout=TICK)
+                self.room.wait(timeout=TICK)
             on_wait()
 
     def put(self, seed: int, ask: Ask, retries: int, delay: float) -> None:
         """Queue an admitted seed again, to retry `ask` after `delay`."""
-        with self.cond:
+        with self.ready:
             self.push(Item(time.monotonic() + delay, next(self.order), seed, ask, retries))
 
     def push(self, item: Item) -> None:
         heapq.heappush(self.heap, item)
-        self.cond.notify_all()  # a worker may take it; the feeder may admit another
+        self.ready.notify()
 
     def take(self) -> Item | None:
         """The next ready seed; None once every seed is settled or the run stops."""
-        with self.cond:
+        with self.ready:
             while not self.stopped and self.open > 0:
                 wait = self.heap[0].not_before - time.monotonic() if self.heap else None
                 if wait is not None and wait <= 0:
                     return heapq.heappop(self.heap)
-                self.cond.wait(timeout=wait)
+                self.ready.wait(timeout=wait)
             return None
 
     def settle(self, admitted: bool = True) -> None:
         """One seed done: an admitted one, or one the cache settled before it was let in."""
-        with self.cond:
+        with self.room:
             self.open -= 1
             self.active -= int(admitted)
-            self.cond.notify_all()
+            self.room.notify()
+            if self.open == 0:
+                self.ready.notify_all()
 
     def stop(self) -> None:
-        with self.cond:
+        with self.room:
             self.stopped = True
-            self.cond.notify_all()
+            self.room.notify_all()
+            self.ready.notify_all()
 
 
 class Pool:
