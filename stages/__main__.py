@@ -16,12 +16,13 @@ DEBUG_VARIABLE = "STAGES_DEBUG"
 COMMAND_MODULES = {"prompts": "commands.prompts", "fetch": "commands.fetch", "validate": "commands.validate",
                    "dataset": "commands.dataset", "show": "commands.show", "stats": "commands.stats",
                    "estimate": "commands.estimate", "merge": "commands.merge", "batches": "commands.batches",
-                   "bench": "commands.bench", "demo": "commands.demo", "fakeapi": "fake.api"}
+                   "audit": "commands.audit", "bench": "commands.bench", "demo": "commands.demo",
+                   "demo-local": "commands.demolocal", "fakeapi": "fake.api"}
 
 
 def load_command(name: str) -> click.Command:
     module = importlib.import_module(f".{COMMAND_MODULES[name]}", __package__)
-    return getattr(module, f"{name}_command")
+    return getattr(module, f"{name.replace('-', '_')}_command")
 
 
 class Stages(click.Group):

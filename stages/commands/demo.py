@@ -68,10 +68,19 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float, batch: bool 
         click.echo("\n".join(first_example(reviews, LEAK, "an answer that leaked another identity, asked again")
                               + first_example(reviews, "judge:", "a conversation the judge failed and its replacement")),
                    err=True)
+        click.echo(look_closer(folder, n, server.base_url, checks), err=True)
     finally:
         server.shutdown()
         server.server_close()
     return dataset_path(folder)
+
+
+def look_closer(folder: Path, n: int, base_url: str, checks: CheckChoice) -> str:
+    """The settings under which `make show` and `make stats` find this run's answers (the fake's port
+    is in every cache key, so they work on this run's cache until the next demo)."""
+    settings = (f"N={n} DATA_DIR={folder} CACHE_DIR={folder / 'cache'} BASE_URL={base_url} JUDGE=1 "
+                f"MAX_ATTEMPTS={checks.max_attempts}")
+    return f"demo: to look closer, `make show SEED=3 {settings}` and `make stats {settings}`"
 
 
 @click.command("demo")

@@ -28,10 +28,12 @@ from ..transport.batch import BatchProgress, BatchRun, BatchSettings
 from ..transport.batchapi import BatchAPI
 from ..transport.budget import Budget, BudgetReached
 from ..transport.client import Request, TransientHTTP, post_completion
+from ..transport.formats import format_of
 from ..transport.key import load_key
 from ..transport.ledger import Ledger
 from ..transport.models import named_404
 from ..transport.prices import Prices, given_prices, price_book, run_prices
+from ..transport.refusal import RepeatWatch, shorten
 from ..transport.server import is_openrouter
 from ..transport.throttle import Throttle
 from .validate import rules_for
@@ -96,6 +98,7 @@ class Tally:
         self.last_failure = ""
         self.reached = False                      # some request got an HTTP answer
         self.unreachable_since: float | None = None
+        self.repeats = RepeatWatch()              # the same failure from a server that never answered
         self.batches: BatchProgress | None = None
 
     def add(self, **counts) -> None:
@@ -110,7 +113,7 @@ class Tally:
 
     def failed(self, err: TransientAnswer) -> None:
         """Remember the latest failure's cause, and since when nothing could be reached at all."""
-        self.last_failure = str(err)[:40]
+        self.last_failure = shorten(str(err), 60)
         if getattr(err, "unreachable", False):
             if self.unreachable_since is None:
                 self.unreachable_since = time.monotonic()
@@ -275,6 +278,7 @@ class Pool:
             self.tally.add(requests=1)
             text = post_completion(Request(ask.url, ask.body, self.job.api_key(), self.job.timeout))
             self.tally.reached = True
+            self.tally.repeats.success()
             stored = self.planner.store(ask, text)
             cost = stored.usage.cost
             return stored
@@ -286,6 +290,7 @@ class Pool:
         limited = getattr(err, "status", None) == 429
         self.throttle.release(ok=False, pause=pause if limited else None, outage=is_outage(err))
         self.tally.failed(err)
+        self.tally.repeats.failure(getattr(err, "status", None), getattr(err, "detail", ""), format_of(ask.body))
         if retries == RETRIES:
             self.planner.forget(seed)
             return self.settle(False)  # still failing: the next run tries again
@@ -309,6 +314,9 @@ class Pool:
             raise
         self.wait(on_tick)
         on_tick()
+        refusal = self.tally.repeats.refusal(finished=True)
+        if refusal and not self.error:
+            self.error = FatalAPIError(refusal)
         if self.error:
             raise self.error
         return self.budget_stop
@@ -322,6 +330,8 @@ class Pool:
             on_tick()
             if self.tally.unreachable_for() > UNREACHABLE_SECONDS and not self.error:
                 self.fail(unreachable_error(self.job, self.tally))
+            if (refusal := self.tally.repeats.refusal()) and not self.error:
+                self.fail(FatalAPIError(refusal))
             if self.error:
                 grace_end = grace_end or time.monotonic() + STOP_GRACE
                 if time.monotonic() > grace_end:
@@ -386,8 +396,9 @@ def summary_line(tally: Tally, n: int) -> str:
     if tally.settled_earlier:
         return f"fetch: {n}/{n} seeds valid, as an earlier run of these prompts found; 0 requests"
     missing = n - tally.valid
+    last = f"; last failure: {tally.last_failure}" if missing and tally.last_failure else ""
     return (f"fetch: {tally.valid}/{n} seeds valid, {missing} without a valid answer; {requests_text(tally)}, "
-            f"{tally.cache_hits} cached answers reused, {tokens_text(tally)}, {cost_text(tally)}")
+            f"{tally.cache_hits} cached answers reused, {tokens_text(tally)}, {cost_text(tally)}{last}")
 
 
 def waiting_line(tally: Tally) -> str:

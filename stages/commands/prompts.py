@@ -24,6 +24,7 @@ from ..judging.identity import load_identity
 from ..storage.codehash import code_digest
 from ..storage.files import write_atomic
 from ..storage.texts import PROMPTS_DIR, read_lines, read_schema, read_text
+from ..transport.formats import DEFAULT_FORMAT, RESPONSE_FORMATS, with_format
 from ..transport.server import is_openrouter, server_fields
 
 EXAMPLES_PER_SEED = 5
@@ -49,6 +50,7 @@ class Settings:
     models: tuple[tuple[str, float], ...] = ()  # MODELS: (model, weight) pairs; empty means `model` alone
     openrouter: bool = True                     # send OpenRouter's own fields (provider, reasoning)
     reasoning: str = "off"                      # REASONING, for OpenRouter only
+    response_format: str = DEFAULT_FORMAT       # RESPONSE_FORMAT: json_schema, json_object or none (formats.py)
 
 
 
@@ -118,17 +120,14 @@ def render_prompt(sources: Sources, seed: int) -> str:
 def request_body(sources: Sources, settings: Settings, seed: int) -> dict:
     """The prompt is one user message whose shared part comes first (see instructions.md), so a
     server that caches prompt prefixes reuses it across seeds."""
-    return {
+    body = {
         "model": pick_model(settings, seed),
         "temperature": settings.temperature,
         "max_tokens": settings.max_tokens,
         "messages": [{"role": "user", "content": render_prompt(sources, seed)}],
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {"name": "conversation", "strict": True, "schema": sources.schema},
-        },
         **server_fields(settings.openrouter, settings.reasoning),
     }
+    return with_format(body, settings.response_format, "conversation", sources.schema)
 
 
 def encode_body(body: dict) -> str:
@@ -207,17 +206,21 @@ def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir
         help="A mix of generator models drawn per seed, e.g. a,b,c or a=3,b=1 (overrides MODEL).")
 @option("REASONING", type=Reasoning(), default="off",
         help="OpenRouter's reasoning: off, low, medium, high, a token budget, or default (no field sent).")
+@option("RESPONSE_FORMAT", type=click.Choice(RESPONSE_FORMATS), default=DEFAULT_FORMAT,
+        help="How requests ask for JSON: json_schema (strict), json_object (with the schema, for "
+             "llama-cpp-python's server) or none (the prompt says it).")
 @base_url_option
 @openrouter_option
 @identity_options
-def prompts_command(n, seeds, data_dir, model, temperature, max_tokens, models, reasoning, base_url, openrouter,
-                    identity, context):
+def prompts_command(n, seeds, data_dir, model, temperature, max_tokens, models, reasoning, response_format, base_url,
+                    openrouter, identity, context):
     """Render one request body per seed into DATA_DIR/prompts/; the body suits BASE_URL's server.
 
     Example: python -m stages prompts --n 1000 --models 'google/gemini-2.5-flash=2,openai/gpt-4.1-mini=1'
     """
     settings = Settings(model=model, temperature=temperature, max_tokens=max_tokens, models=models or (),
-                        openrouter=is_openrouter(base_url, openrouter), reasoning=reasoning)
+                        openrouter=is_openrouter(base_url, openrouter), reasoning=reasoning,
+                        response_format=response_format)
     seeds = seed_range(n, seeds)
     changed = render_all(load_sources(identity=identity, context=context), settings, seeds, prompt_dir(data_dir))
     click.echo(f"prompts: {len(seeds)} rendered, {changed} changed, in {prompt_dir(data_dir)}", err=True)

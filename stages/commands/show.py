@@ -4,10 +4,12 @@ import click
 
 from ..config import check_options, completions_url, location_options, option
 from ..elsewhere import elsewhere_hint
-from ..judging.checks import LEAK, Verdict
+from ..errors import PipelineError
+from ..judging.checks import LEAK, Verdict, first_order_break
 from ..judging.review import SeedReview, review_seed
 from ..storage.bodies import load_body
 from ..storage.cache import KeyMaker, decode_entry, open_cache
+from ..transport.answers import TransientAnswer, parse_completion
 from .prompts import load_sources, pick_axes, pick_examples
 from .validate import rules_for
 
@@ -38,12 +40,35 @@ def describe_attempts(review: SeedReview, raw_of) -> list[str]:
         lines += [f"    {kind}: {quote!r}" for kind, quote in verdict.problems if kind == LEAK]
         judged = review.judge_verdicts[attempt] if attempt < len(review.judge_verdicts) else ()
         lines += describe_judge(judged)
-        if not verdict.valid and not judged and not verdict.problems and (entry := decode_entry(raw_of(attempt))):
-            lines.append(f"    answer starts: {entry['body'].strip()[:160]!r}")
+        if not verdict.valid and not judged and not verdict.problems:
+            lines += rejected_messages(verdict.messages) if verdict.messages else content_start(raw_of(attempt))
     if review.gap and review.gap.kind == "judge":
         lines.append(f"  attempt {len(review.verdicts)}: passed the checks, waiting for the judge")
         lines += describe_judge(review.judge_verdicts[-1] if review.judge_verdicts else ())
     return lines
+
+
+def rejected_messages(messages: list[dict]) -> list[str]:
+    """A rejected conversation role by role, the first message out of the user/assistant order marked."""
+    broken = first_order_break(messages)
+    lines = []
+    for index, message in enumerate(messages):
+        mark = f"   <- out of order: expected {('user', 'assistant')[index % 2]}" if index == broken else ""
+        lines.append(f"    {index + 1:>3} {message['role']:>9}: {message['content'][:200]!r}{mark}")
+    return lines
+
+
+def content_start(raw: object) -> list[str]:
+    """The start of what the model wrote, for an answer that holds no conversation to list."""
+    entry = decode_entry(raw)
+    if entry is None:
+        return []
+    try:
+        message = parse_completion(entry["body"])["choices"][0].get("message") or {}
+    except (TransientAnswer, PipelineError, LookupError, TypeError, AttributeError):
+        return [f"    answer starts: {entry['body'].strip()[:160]!r}"]  # not even a completion
+    content = message.get("content") if isinstance(message, dict) else None
+    return [f"    content starts: {str(content or '').strip()[:160]!r}"]
 
 
 def not_cached_lines(cache, seed: int, base_url: str) -> list[str]:

@@ -4,6 +4,7 @@ It answers with made-up conversations built from the prompt (chat.py; a share le
 model's identity, a share deny one), after an optional latency, and can mix in the faults a real
 provider shows: 429, 5xx, dropped connections, errors inside HTTP 200, broken JSON, wrong roles,
 extra keys, truncation, keep-alive whitespace and hung answers.
+With `replay`, it answers with the lines of a real JSONL file instead (replay.py).
 With `strict`, it plays a plain OpenAI-compatible server instead: served at /v1, no key wanted,
 any field outside the OpenAI chat-completions request refused with a 400, no cost in the usage.
 Either way it records whether an Authorization header or a non-OpenAI field ever came in.
@@ -16,11 +17,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import click
 
+from ..transport.formats import requested_schema
 from .batch import BatchFake, BatchStore, base_model, handle_batch_get, handle_batch_post
 from .chat import make_conversation
+from .replay import Replay, read_conversations
 
 FAULTS = ("429", "500", "502", "503", "drop", "error200", "finish_error", "empty200", "broken_body",
           "broken_json", "wrong_roles", "extra_keys", "truncated")
@@ -46,6 +50,8 @@ class FakeConfig:
     leak_rate: float = 0.0          # share of conversations in which the assistant claims another identity
     denial_rate: float = 0.0        # share (drawn on its own) with a correct denial, e.g. "I am not ChatGPT"
     strict: bool = False            # a plain OpenAI-compatible server: /v1, unknown fields get 400
+    refuse_format: str = ""         # a response_format type answered with HTTP 500 and a validation error
+    replay: Replay | None = None    # answer conversation requests with these real conversations, in turn
 
 
 # The request fields of OpenAI's chat completions; anything else is some server's own extension.
@@ -64,6 +70,7 @@ class FakeStats:
     authorization_seen: bool = False                     # any request came with an Authorization header
     foreign_fields: set = field(default_factory=set)     # request fields outside OPENAI_FIELDS ever seen
     models: dict = field(default_factory=dict)           # requests per model
+    formats: list = field(default_factory=list)          # each request's response_format (None: none sent)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, outcome: str) -> None:
@@ -93,6 +100,7 @@ class FakeStats:
                 self.foreign_fields |= set(body) - OPENAI_FIELDS
                 model = str(body.get("model"))
                 self.models[model] = self.models.get(model, 0) + 1
+                self.formats.append(body.get("response_format"))
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -160,6 +168,8 @@ def answer_content(server: "FakeServer", body: dict, fault: str | None, prompt: 
         if fault in CONTENT_FAULTS:
             return '{"verdict": "pa', "stop"
         return judge_content(prompt, config.judge_fail_rate, rng), "stop"
+    if config.replay is not None:
+        return faulty_content(fault or "", config.replay.next())
     drawn = make_conversation(prompt, rng, config.leak_rate, config.denial_rate)
     if not fault:
         server.stats.count_served(drawn.leak, drawn.denial)
@@ -203,12 +213,20 @@ JUDGE_KINDS = ("other_identity", "invented_fact", "contradicts_identity", "wrong
 CONTENT_FAULTS = ("broken_json", "wrong_roles", "extra_keys", "truncated")
 
 
+def format_refusal(body: dict, refused: str) -> str | None:
+    """How llama-cpp-python's server refuses a response_format type it does not know: its request
+    model fails validation and the error reaches the client as a 500, not a 4xx."""
+    kind = body.get("response_format", {}).get("type") if isinstance(body.get("response_format"), dict) else None
+    if not refused or kind != refused:
+        return None
+    return ("1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be 'text' or "
+            f"'json_object' [type=literal_error, input_value='{kind}', input_type=str]")
+
+
 def is_judge_request(body: dict) -> bool:
-    """Judge requests are told apart by the name of their response schema."""
-    try:
-        return body["response_format"]["json_schema"]["name"] == "judge_verdict"
-    except (KeyError, TypeError):
-        return False
+    """Judge requests ask for a verdict schema, in the response_format or (RESPONSE_FORMAT=none) the prompt."""
+    schema = requested_schema(body)
+    return isinstance(schema, dict) and "verdict" in (schema.get("properties") or {})
 
 
 def judge_content(prompt: str, fail_rate: float, rng: random.Random) -> str:
@@ -278,7 +296,7 @@ class FakeServer(ThreadingHTTPServer):
         return make_answer(self, body, fault if fault in CONTENT_FAULTS else None, self.answer_rng(body), share)
 
     def tokens(self, body: dict, prompt: str, content: str, rng: random.Random | None) -> Tokens:
-        thinking = reasoning_tokens(body, rng) if rng is not None else 0
+        thinking = reasoning_tokens(body, rng) if rng is not None and not self.config.strict else 0
         return Tokens(len(prompt) // 4, self.cached_tokens(prompt), len(content) // 4 + thinking, thinking)
 
     def handle_error(self, request, client_address) -> None:
@@ -342,7 +360,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             handle_batch_get(self)
         elif self.path.endswith("/stats"):
             self.send_json(200, self.server.stats.snapshot() | {"batches_billed": round(self.server.batches.billed(), 10)})
-        elif self.path.endswith("/models"):
+        elif self.path.endswith("/models") and self.served_path():
             self.send_json(200, {"data": models_data()})
         else:
             self.send_error_json(404, "not found")
@@ -359,6 +377,10 @@ class FakeHandler(BaseHTTPRequestHandler):
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         return self.server.config.key in (None, token)
 
+    def served_path(self) -> bool:
+        """A plain server answers under /v1 only, so a wrong BASE_URL gets the 404 it would get there."""
+        return not self.server.config.strict or self.path.startswith("/v1/")
+
     def refused_field(self, body: dict) -> str | None:
         """In strict mode, the first field an OpenAI-compatible server would not know."""
         unknown = sorted(set(body) - OPENAI_FIELDS)
@@ -369,7 +391,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             return handle_batch_post(self)
         body = self.read_request()
         config = self.server.config
-        if not self.path.endswith("/chat/completions"):
+        if not self.path.endswith("/chat/completions") or not self.served_path():
             return self.send_error_json(404, "not found")
         self.server.stats.record(self.headers, body)
         if not self.authorized():
@@ -382,6 +404,9 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.server.stats.count("400")
             return self.send_json(400, {"error": {"message": f"Unrecognized request argument supplied: {refused}",
                                                   "type": "invalid_request_error", "param": None, "code": None}})
+        if (refusal := format_refusal(body, config.refuse_format)) is not None:
+            self.server.stats.count("500")
+            return self.send_json(500, {"error": {"message": refusal, "type": "internal_server_error"}})
         if self.server.over_rate():
             self.server.stats.count("rate_limited")
             return self.send_error_json(429, "Rate limit exceeded", {"Retry-After": f"{config.retry_after:g}"})
@@ -436,6 +461,15 @@ class FakeHandler(BaseHTTPRequestHandler):
             pass  # the client gave up
 
 
+def replay_of(path: Path | None) -> Replay | None:
+    if path is None:
+        return None
+    try:
+        return Replay(read_conversations(path))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise click.BadParameter(f"{path}: {err}; give a JSONL file of conversations", param_hint="--replay")
+
+
 def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
     """Serve in a background thread; call .shutdown() and .server_close() when done."""
     server = FakeServer(config, port)
@@ -470,8 +504,13 @@ def start_fake(config: FakeConfig, port: int = 0) -> FakeServer:
               help="Answer the same request body (in sync or batch mode) with the same conversation.")
 @click.option("--strict/--no-strict", default=False,
               help="Play a plain OpenAI-compatible server at /v1: unknown request fields get 400, no cost reported.")
+@click.option("--replay", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Answer with the conversations of this JSONL file (.gz too), one per request, in turn.")
+@click.option("--refuse-format", type=click.Choice(["", "json_schema", "json_object"]), default="",
+              help="Answer requests with this response_format type with HTTP 500 and a validation error, "
+                   "as llama-cpp-python's server does for json_schema.")
 def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, key, cost, batch_delay, batch_results,
-                    batch_slugs, batch_error_rate, leak_rate, denial_rate, deterministic, strict):
+                    batch_slugs, batch_error_rate, leak_rate, denial_rate, deterministic, strict, replay, refuse_format):
     """Run the loopback fake API (chat completions, models list, Batch API) until Ctrl-C; prints its BASE_URL.
 
     Example: python -m stages fakeapi --port 8765 --latency 0.5 --fault-rate 0.4 --leak-rate 0.25 --denial-rate 0.2
@@ -484,7 +523,7 @@ def fakeapi_command(port, latency, jitter, fault_rate, faults, rpm, keepalive, k
                       report_cost=cost)
     config = FakeConfig(latency, jitter, fault_rate, kinds, key, keepalive=keepalive, rpm=rpm, report_cost=cost,
                         batch=batch, leak_rate=leak_rate, denial_rate=denial_rate, deterministic=deterministic,
-                        strict=strict)
+                        strict=strict, replay=replay_of(replay), refuse_format=refuse_format)
     server = FakeServer(config, port)
     click.echo(server.base_url, nl=True)
     try:

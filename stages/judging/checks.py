@@ -100,7 +100,7 @@ def role_problems(messages: list, ascii_only: bool) -> list[str]:
     if len(messages) < 2:
         return ["too_short"]
     reasons = []
-    if any(m["role"] != ("user", "assistant")[i % 2] for i, m in enumerate(messages)):
+    if first_order_break(messages) is not None:
         reasons.append("role_order")
     if messages[-1]["role"] != "assistant":
         reasons.append("ends_with_user")
@@ -109,6 +109,11 @@ def role_problems(messages: list, ascii_only: bool) -> list[str]:
     if ascii_only and not all_ascii(messages):
         reasons.append("non_ascii")
     return reasons
+
+
+def first_order_break(messages: list[dict]) -> int | None:
+    """The index of the first message out of the user/assistant alternation, or None."""
+    return next((i for i, m in enumerate(messages) if m["role"] != ("user", "assistant")[i % 2]), None)
 
 
 def all_ascii(messages: list[dict]) -> bool:

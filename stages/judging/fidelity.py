@@ -16,6 +16,7 @@ from .language import guess_language
 from .leaks import sentences
 
 TOP_SENTENCES = 10
+TOP_LEAKS = 3  # the rejected leak sentences shown: a high leak share that is one sentence is a false alarm
 MIN_SENTENCE_WORDS = 3  # "Yes." or "Thanks!" repeat everywhere and teach nothing about identity
 
 
@@ -29,6 +30,7 @@ class ReviewCounts:
     judged: int = 0                 # conversations with a readable verdict
     passed: int = 0
     problems: tuple[tuple[str, int], ...] = ()   # (kind, count) over failed verdicts
+    leak_sentences: tuple[tuple[str, int], ...] = ()  # (rejected sentence, count), most frequent first
 
 
 def final_verdict(answers: tuple) -> object | None:
@@ -41,13 +43,21 @@ def count_reviews(reviews, judge_run: bool) -> ReviewCounts:
     """Leak and judge counts over SeedReviews (see review.walk_seed)."""
     answers = leaks = leak_seeds = judged = passed = 0
     problems: Counter = Counter()
+    sentences_seen: Counter = Counter()
     for review in reviews:
         found = sum(LEAK in verdict.reasons for verdict in review.verdicts)
+        sentences_seen.update(quote for verdict in review.verdicts for kind, quote in verdict.problems if kind == LEAK)
         answers, leaks, leak_seeds = answers + len(review.verdicts), leaks + found, leak_seeds + (found > 0)
         for verdict in filter(None, map(final_verdict, review.judge_verdicts)):
             judged, passed = judged + 1, passed + (not verdict.reasons)
             problems.update(kind for kind, _ in verdict.problems if verdict.reasons)
-    return ReviewCounts(answers, leaks, leak_seeds, judge_run, judged, passed, tuple(sorted(problems.items())))
+    return ReviewCounts(answers, leaks, leak_seeds, judge_run, judged, passed, tuple(sorted(problems.items())),
+                        tuple(ranked(sentences_seen)[:TOP_LEAKS]))
+
+
+def ranked(counts: Counter) -> list[tuple[str, int]]:
+    """Most frequent first, ties in text order, so the same counts always print the same."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 def share(part: int, whole: int) -> float | None:
@@ -58,7 +68,8 @@ def leak_stats(counts: ReviewCounts | None) -> dict | None:
     if counts is None:
         return None
     return {"answers_checked": counts.answers, "rejected": counts.leaks, "seeds": counts.leak_seeds,
-            "rate": share(counts.leaks, counts.answers)}
+            "rate": share(counts.leaks, counts.answers),
+            "top_sentences": [{"sentence": text, "count": count} for text, count in counts.leak_sentences]}
 
 
 def judge_stats(counts: ReviewCounts | None) -> dict:
@@ -156,12 +167,23 @@ def fidelity_lines(fidelity: dict, row) -> list[str]:
     pass_rate, problems = describe_judge(fidelity["judge"])
     lines = ["fidelity (what the conversations teach)",
              row("  rejected as leaks", describe_leaks(fidelity["leaks"])),
+             *top_leak_lines(Counter({item["sentence"]: item["count"]
+                                      for item in (fidelity["leaks"] or {}).get("top_sentences", [])})),
              row("  judge pass rate", pass_rate),
              row("  judge problems by kind", problems),
              row("  states its own name", describe_names(fidelity["names_stated"])),
              row("  other-language openers", describe_replies(fidelity["english_replies"])),
              "most repeated assistant sentences (conversations containing each)"]
     return lines + [f"  {item['count']:>6}  {item['sentence']}" for item in fidelity["repeated_sentences"]]
+
+
+def top_leak_lines(sentences: Counter) -> list[str]:
+    """The most frequent rejected leak sentences; read them before changing the model: one sentence
+    behind most rejections is usually a false alarm (a vendor to `allow:`, a pattern to fix)."""
+    if not sentences:
+        return []
+    return ["  most frequent rejected leak sentences"] + [
+        f"  {count:>6}  {text}" for text, count in ranked(sentences)[:TOP_LEAKS]]
 
 
 def fidelity_bars(fidelity: dict) -> dict[str, float | None]:

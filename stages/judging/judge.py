@@ -11,6 +11,7 @@ from string import Template
 
 from ..errors import PipelineError
 from ..storage.texts import PROMPTS_DIR, read_schema, read_text
+from ..transport.formats import format_of, requested_schema, with_format
 from .checks import Verdict, make_validator, strip_fences
 
 SCHEMA_NAME = "judge_verdict"   # how the fake API (and a reader of the cache) tells judge requests apart
@@ -56,21 +57,19 @@ def render_judge_prompt(spec: JudgeSpec, messages: list[dict]) -> str:
 
 def judge_body(conversation_body: dict, messages: list[dict], spec: JudgeSpec) -> dict:
     """The conversation's request body with the judge's model, prompt and schema: whatever the
-    server needs (fields, reasoning setting) carries over unchanged."""
-    return {**conversation_body,
+    server needs (fields, reasoning setting, RESPONSE_FORMAT) carries over unchanged."""
+    body = {**conversation_body,
             "model": spec.model or conversation_body["model"],
             "temperature": JUDGE_TEMPERATURE,
             "max_tokens": JUDGE_MAX_TOKENS,
-            "messages": [{"role": "user", "content": render_judge_prompt(spec, messages)}],
-            "response_format": {"type": "json_schema",
-                                "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": spec.schema}}}
+            "messages": [{"role": "user", "content": render_judge_prompt(spec, messages)}]}
+    return with_format(body, format_of(conversation_body), SCHEMA_NAME, spec.schema)
 
 
 def is_judge_body(body: dict) -> bool:
-    try:
-        return body["response_format"]["json_schema"]["name"] == SCHEMA_NAME
-    except (KeyError, TypeError):
-        return False
+    """A judge request asks for the verdict schema, whichever RESPONSE_FORMAT carries it."""
+    schema = requested_schema(body)
+    return isinstance(schema, dict) and "verdict" in (schema.get("properties") or {})
 
 
 def read_verdict(completion: dict, validator) -> Verdict:

@@ -19,8 +19,8 @@ FATAL_FIXES = {400: "check MODEL and the files in prompts/",
                401: "check API_KEY, or for OpenRouter OPENROUTER_API_KEY or openroutertoken.txt",
                402: "add credits or lower MAX_TOKENS",
                403: "soften the prompt sources in prompts/",
-               404: "check MODEL, or pick a model that supports structured outputs "
-                    "(and REASONING=default for a model that cannot think)",
+               404: "check BASE_URL (the API root, e.g. http://127.0.0.1:8080/v1) and MODEL, or pick a model "
+                    "that supports structured outputs (and REASONING=default for a model that cannot think)",
                413: "shorten the prompt sources in prompts/"}
 
 
@@ -64,10 +64,13 @@ def key_wanted(detail: str = "") -> FatalAPIError:
 
 
 def error_message(data: object) -> str:
-    """The API's own words from an {"error": {...}} body, or ''."""
+    """The API's own words from an {"error": {...}} (or FastAPI's {"detail": "..."}) body, or ''."""
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
         return str(error.get("message", ""))
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if not error and isinstance(detail, str):  # FastAPI's own error body
+        return detail
     return str(error or "")
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..errors import FatalAPIError
 from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error, key_wanted
+from .refusal import shorten
 from .server import rejection_line
 
 CONNECT_TIMEOUT = 10.0
@@ -29,11 +30,12 @@ class TransientHTTP(TransientAnswer):
     """
 
     def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None,
-                 unreachable: bool = False):
+                 unreachable: bool = False, detail: str = ""):
         super().__init__(reason)
         self.status = status
         self.retry_after = retry_after
         self.unreachable = unreachable
+        self.detail = detail  # the server's own words, if it said any
 
 
 def connection_failure(err: requests.RequestException) -> TransientHTTP:
@@ -227,7 +229,9 @@ def raise_for_status(response: requests.Response, sent_key: bool = True) -> None
     if 400 <= status < 500 and status not in (408, 429):
         raise FatalAPIError(f"HTTP {status} from the API: {detail[:160] or 'no details'}; check BASE_URL and MODEL",
                             status, detail)
-    raise TransientHTTP(f"HTTP {status}", status, retry_after_seconds(response))
+    said = detail or response.text.strip()[:300]
+    reason = f"HTTP {status}: {shorten(said)}" if said else f"HTTP {status}"
+    raise TransientHTTP(reason, status, retry_after_seconds(response), detail=said)
 
 
 def json_or_none(response: requests.Response) -> object:

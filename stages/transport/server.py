@@ -80,7 +80,7 @@ def field_fix(field: str) -> str:
                 "and render the prompts again (make does)")
     if root in ("response_format", "json_schema"):
         return ("this server or model has no JSON-schema structured output (response_format json_schema): "
-                "use a model and server that support it (see the README's Other servers)")
+                "set RESPONSE_FORMAT=json_object (llama.cpp-based servers) or RESPONSE_FORMAT=none")
     return "this program's request bodies need it: use a server or model that accepts it"
 
 
