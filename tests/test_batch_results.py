@@ -12,6 +12,7 @@ from stages.cache import decode_entry, is_answer_key, open_cache
 from stages.prompts import load_body
 from stages.transport.fakeapi import FakeConfig, start_fake
 from stages.transport.fakebatch import BatchFake
+from stages.transport.ledger import Ledger
 from stages.transport.prices import Prices, request_estimate
 
 from conftest import TEST_KEY, run
@@ -129,10 +130,48 @@ def test_two_servers_sharing_a_cache_each_keep_the_batch_slug_they_accepted(dirs
     assert run("prompts", "--n", N, "--data-dir", data).exit_code == 0
     only_batch = fake_api(batch=BatchFake(delay=0.05, slugs="batch_only"))
     only_base = fake_api(batch=BatchFake(delay=0.05, slugs="base_only"))
-    for server in (only_batch, only_base, only_batch, only_base):
+    for server in (only_base, only_batch, only_base, only_batch):   # what one refused, the other accepts
         result = batch_fetch(data, cache, server)
         assert result.exit_code == 0, result.output
         assert f"fetch: {N}/{N} seeds valid" in result.stderr
     assert all(b.model.endswith(":batch") for b in only_batch.batches.batches.values())
     assert all(not b.model.endswith(":batch") for b in only_base.batches.batches.values())
     assert only_base.batches.batches   # the second server was asked, under its own slug
+
+
+def test_batches_left_open_on_one_server_are_collected_there_not_lost_by_another(dirs, fake_api):
+    """Both fakes number their batches from 1: the same id on two servers is two batches."""
+    data, cache = dirs
+    assert run("prompts", "--n", N, "--data-dir", data).exit_code == 0
+    first, second = fake_api(batch=BatchFake(delay=0.3)), fake_api(batch=BatchFake(delay=0.05))
+    submitted = batch_fetch(data, cache, first, "--batch-wait", 0)
+    assert submitted.exit_code == 75, submitted.output   # submitted, not waited for
+    creates = first.stats.outcomes["batch:create"]
+    elsewhere = batch_fetch(data, cache, second)
+    assert elsewhere.exit_code == 0 and f"fetch: {N}/{N} seeds valid" in elsewhere.stderr
+    collected = batch_fetch(data, cache, first)
+    assert collected.exit_code == 0 and f"fetch: {N}/{N} seeds valid" in collected.stderr
+    assert first.stats.outcomes["batch:create"] == creates   # awaited, not sent and paid for again
+    with open_cache(cache) as opened:
+        assert all(record.status == "completed" for record in Ledger(opened, first.base_url).records())
+
+
+def test_an_open_batch_recorded_by_the_older_cache_layout_is_still_awaited_once(dirs, fake_api):
+    """Older versions kept a record under `batch:<id>` and the bare id in the index."""
+    data, cache = dirs
+    assert run("prompts", "--n", N, "--data-dir", data).exit_code == 0
+    server = fake_api(batch=BatchFake(delay=0.3))
+    assert batch_fetch(data, cache, server, "--batch-wait", 0).exit_code == 75
+    with open_cache(cache) as opened:
+        names = json.loads(opened["batches:index"])
+        for name in names:
+            batch_id = name.split(" ")[-1]
+            opened.set(f"batch:{batch_id}", opened.pop(f"batch:{name}"))
+        opened.set("batches:index", json.dumps([name.split(" ")[-1] for name in names]))
+    collected = batch_fetch(data, cache, server)
+    assert collected.exit_code == 0 and f"fetch: {N}/{N} seeds valid" in collected.stderr
+    assert server.stats.outcomes["batch:create"] == 1
+    with open_cache(cache) as opened:
+        records = Ledger(opened, server.base_url).records()
+        assert [r.status for r in records] == ["completed"] and len(json.loads(opened["batches:index"])) == 1
+        assert not [key for key in opened.iterkeys() if key == f"batch:{records[0].id}"]
