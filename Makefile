@@ -76,7 +76,9 @@ DEDUP ?= 1
 DEDUP_THRESHOLD ?= 0.9
 ## share of seeds written to identity_conversations.val.jsonl (stable as N grows)
 SPLIT ?= 0
-## mutants: only the mutants whose names match these patterns, e.g. 'stages.checks*' (all when empty)
+## audit: the JSONL file to check (any tool's output)
+FILE ?=
+## mutants: only the mutants whose names match these patterns, e.g. 'stages.judging.checks*' (all when empty)
 MUTANTS ?=
 ## derived files (clean removes them)
 DATA_DIR ?= data
@@ -92,13 +94,13 @@ LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '
 READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
 PRICE_ARGS = $(if $(PRICE_IN),--price-in $(PRICE_IN)) $(if $(PRICE_OUT),--price-out $(PRICE_OUT))
 
-.PHONY: help prompts fetch validate dataset stats show estimate merge batches bench demo test mutants clean distclean
+.PHONY: help prompts fetch validate dataset stats show audit estimate merge batches bench demo test mutants clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/  make \1\t\2/' | expand -t 18
 	@echo "Variables (make TARGET VAR=value, or set them in the environment):"
-	@awk '/^## /{doc=substr($$0,4)} /^[A-Z_]+ \?=/{printf "  %-14s%s [default: %s]\n", $$1, doc, substr($$0, index($$0,"=")+2)}' $(MAKEFILE_LIST)
+	@awk '/^## /{doc=substr($$0,4)} /^[A-Z_]+ \?=/{printf "  %-18s%s [default: %s]\n", $$1, doc, substr($$0, index($$0,"=")+2)}' $(MAKEFILE_LIST)
 
 # The virtualenv is a file target: built once, rebuilt when the dependencies change.
 $(VENV)/.installed: setup.cfg pyproject.toml
@@ -127,6 +129,11 @@ stats: $(VENV)/.installed ## the dataset's shape, languages, duplicates, fidelit
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)
+
+# FORMAT is passed only when set by the user: audit detects each line's format by default.
+audit: $(VENV)/.installed ## check an existing JSONL file (FILE=...): no API, no cache; DATA_DIR/audit.jsonl
+	$(STAGES) audit --file '$(FILE)' --data-dir '$(DATA_DIR)' --ascii $(ASCII) --dedup-threshold $(DEDUP_THRESHOLD) \
+		$(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(filter command line environment,$(origin FORMAT)),--format $(FORMAT))
 
 estimate: prompts ## seeds still to fetch and their estimated cost; sends no chat requests
 	$(STAGES) estimate $(READ_ARGS) $(PRICE_ARGS)

@@ -13,9 +13,10 @@ from .errors import PipelineError
 
 DEBUG_VARIABLE = "STAGES_DEBUG"
 # command name -> its module; each module defines `<name>_command`. The order is `--help`'s.
-COMMAND_MODULES = {"prompts": "prompts", "fetch": "fetch", "validate": "validate", "dataset": "dataset",
-                   "show": "show", "stats": "stats", "estimate": "estimate", "merge": "merge",
-                   "batches": "batches", "bench": "bench", "demo": "demo", "fakeapi": "transport.fakeapi"}
+COMMAND_MODULES = {"prompts": "commands.prompts", "fetch": "commands.fetch", "validate": "commands.validate",
+                   "dataset": "commands.dataset", "show": "commands.show", "stats": "commands.stats",
+                   "estimate": "commands.estimate", "merge": "commands.merge", "batches": "commands.batches",
+                   "audit": "commands.audit", "bench": "commands.bench", "demo": "commands.demo", "fakeapi": "fake.api"}
 
 
 def load_command(name: str) -> click.Command:

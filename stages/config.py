@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from .server import OPENROUTER_MODES, REASONING_WORDS
+from .transport.batch import BatchSettings
+from .transport.server import OPENROUTER_MODES, REASONING_WORDS
 
 DEFAULT_MODEL = "google/gemini-2.5-flash"
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
-PROMPTS_DIR = Path("prompts")
 # Answers asked per seed. Only seeds whose answers keep failing use the later attempts; with a
 # quarter of answers invalid, 8 leaves about 1 seed in 65,000 without a conversation, 3 would leave 1 in 64.
 DEFAULT_ATTEMPTS = 8
@@ -163,8 +163,6 @@ def identity_options(func):
 
 def batch_options(func):
     """BATCH, BATCH_SIZE and BATCH_WAIT, handed to the command as one `batch` argument (None: sync)."""
-    from .transport.batch import BatchSettings
-
     @functools.wraps(func)
     def command(*args, batch, batch_size, batch_wait, **kwargs):
         return func(*args, batch=BatchSettings(batch_size, batch_wait) if batch else None, **kwargs)

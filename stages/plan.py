@@ -9,23 +9,13 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cache import KeyMaker, encode_entry
-from .checks import Verdict
-from .prompts import load_body
-from .review import Rules, judge_answer, judge_entry, walk_seed
+from .judging.checks import Verdict
+from .judging.review import Rules, judge_answer, judge_entry, walk_seed
+from .storage.bodies import load_body
+from .storage.cache import KeyMaker, encode_entry
 from .transport.answers import Usage, parse_completion, reported_cost, usage_of
+from .transport.ask import Ask
 from .transport.prices import Prices
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One request fetch wants answered, and where its answer is cached."""
-    seed: int
-    kind: str          # "conversation" or "judge": two bodies, one path
-    attempt: int
-    url: str
-    body: dict
-    key: str
 
 
 @dataclass(frozen=True)

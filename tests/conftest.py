@@ -9,10 +9,11 @@ from click.testing import CliRunner
 from hypothesis import settings
 
 from stages.__main__ import COMMANDS, cli
-from stages.cache import answer_key, open_cache
+from stages.commands.prompts import Settings, load_sources, render_all
 from stages.config import completions_url, option_variables
-from stages.transport.fakeapi import FakeConfig, start_fake
-from stages.prompts import Settings, load_body, load_sources, render_all
+from stages.fake.api import FakeConfig, start_fake
+from stages.storage.bodies import load_body
+from stages.storage.cache import answer_key, open_cache
 
 # No example database in the work tree, no timing limit on one example, and in CI the same
 # examples every run, so a red CI always reproduces.
@@ -32,7 +33,7 @@ TEST_KEY = "sk-or-v1-test-key-0123456789abcdef"
 def clean_environment(monkeypatch, tmp_path):
     """Run from the project root with no stray make variables, key file or proxies (traffic stays on loopback)."""
     monkeypatch.chdir(ROOT)
-    monkeypatch.setattr("stages.key.KEY_FILE", tmp_path / "no-key-file.txt")
+    monkeypatch.setattr("stages.transport.key.KEY_FILE", tmp_path / "no-key-file.txt")
     for name in MAKE_VARIABLES + PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")

@@ -1,8 +1,14 @@
 """The leak check scored on its labelled sets: tests/data/leak_sentences.tsv (written while the
-check was tuned) and leak_sentences_heldout.tsv (written after, scored once as first written).
+check was tuned), leak_sentences_heldout.tsv (written after, scored once as first written) and
+leak_sentences_heldout2.tsv (likewise, after the changes that real model output called for),
+and on real model output: the hand-labelled sentences of tests/data/real/ (tuning and held-out)
+and the share of each real dataset's conversations the check rejects.
 
-Run `python tests/leak_scores.py` to print precision and recall; tests/test_leaks.py uses the same rows.
+Run `python tests/leak_scores.py` to print the figures; tests/test_leaks.py uses the same rows.
 """
+import functools
+import gzip
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +16,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stages.identity import load_identity  # noqa: E402
-from stages.leaks import find_leak  # noqa: E402
+from stages.judging.identity import load_identity  # noqa: E402
+from stages.judging.leaks import find_leak  # noqa: E402
 
 SENTENCES = ROOT / "tests" / "data" / "leak_sentences.tsv"
 HELD_OUT = SENTENCES.with_name("leak_sentences_heldout.tsv")
+HELD_OUT_2 = SENTENCES.with_name("leak_sentences_heldout2.tsv")  # written after the real-data changes
+REAL = ROOT / "tests" / "data" / "real"
+REAL_TUNING, REAL_HELD_OUT = REAL / "labels_tuning.tsv", REAL / "labels_heldout.tsv"
+# real dataset -> the facts file of its identity (see tests/data/real/SOURCES.md)
+REAL_DATASETS = {"nanochat_deepseek": "nanochat", "nanochat_gemini": "nanochat",
+                 "surfprobe_gemini": "surfprobe", "chibuchat_gemini": "chibuchat"}
+# not stored: tests/data/real/fetch.py downloads them
+DOWNLOADED = {"nanohindi": "nanohindi", "nanochat_harness": "nanochat", "snout_gemini": "snout",
+              "omnimind_gemini3": "omnimind", "picochat": "picochat"}
 
 
 @dataclass(frozen=True)
@@ -23,6 +38,7 @@ class Row:
     assistant: str
     user: str = ""
     known: str = ""     # "miss" or "false alarm": where the check is known to disagree
+    identity: str = ""  # facts file in tests/data/real/ (real rows); "" is the default identity
 
     def conversation(self) -> list[dict]:
         return [{"role": "user", "content": self.user or "hi"}, {"role": "assistant", "content": self.assistant}]
@@ -37,8 +53,24 @@ def load_rows(path: Path = SENTENCES) -> list[Row]:
     return rows
 
 
+def load_real_rows(path: Path) -> list[Row]:
+    """label, dataset, line, assistant sentence, user message, known (optional)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            label, dataset, _, assistant, user, known = (line.split("\t") + [""])[:6]
+            rows.append(Row(label == "leak", assistant, user, known, REAL_DATASETS[dataset]))
+    return rows
+
+
+@functools.lru_cache(maxsize=None)
+def facts_of(identity: str = ""):
+    path = REAL / f"{identity}.md" if identity else ROOT / "prompts" / "identity.md"
+    return load_identity(path, ROOT / "prompts").facts
+
+
 def flagged(row: Row) -> bool:
-    return find_leak(row.conversation(), load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts) is not None
+    return find_leak(row.conversation(), facts_of(row.identity)) is not None
 
 
 def score(rows: list[Row]) -> dict:
@@ -54,11 +86,41 @@ def score(rows: list[Row]) -> dict:
 
 def describe(name: str, rows: list[Row]) -> str:
     result = score(rows)
+    if not result["leaks"]:
+        return f"{name} ({result['sentences']} sentences, no leaks): false alarms {result['false_alarms']}"
     return (f"{name} ({result['sentences']} sentences): precision {result['precision']:.2f}, "
             f"recall {result['recall']:.2f} ({result['leaks']} leaks; misses {result['misses']}, "
             f"false alarms {result['false_alarms']})")
 
 
+def real_conversations(dataset: str) -> list[list[dict]]:
+    plain = REAL / f"{dataset}.jsonl"
+    with (plain.open(encoding="utf-8") if plain.exists() else
+          gzip.open(REAL / f"{dataset}.jsonl.gz", "rt", encoding="utf-8")) as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+@functools.lru_cache(maxsize=None)
+def rejected_share(dataset: str) -> tuple[int, int]:
+    """(conversations of the real dataset the leak check rejects, conversations)."""
+    conversations = real_conversations(dataset)
+    facts = facts_of({**REAL_DATASETS, **DOWNLOADED}[dataset])
+    return sum(find_leak(c, facts) is not None for c in conversations), len(conversations)
+
+
+def describe_rejections(dataset: str) -> str:
+    rejected, total = rejected_share(dataset)
+    return f"{dataset}: {rejected} of {total} conversations rejected ({100 * rejected / total:.1f}%)"
+
+
 if __name__ == "__main__":
     print(describe("labelled set", load_rows(SENTENCES)))
     print(describe("held-out set", load_rows(HELD_OUT)))
+    print(describe("second held-out set", load_rows(HELD_OUT_2)))
+    print(describe("real tuning set", load_real_rows(REAL_TUNING)))
+    print(describe("real held-out set", load_real_rows(REAL_HELD_OUT)))
+    for name in REAL_DATASETS:
+        print(describe_rejections(name))
+    for name in DOWNLOADED:
+        if (REAL / f"{name}.jsonl").exists():
+            print(describe_rejections(name))

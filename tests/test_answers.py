@@ -1,11 +1,10 @@
 import json
 
 import pytest
-
-from stages.transport.answers import TransientAnswer, Usage, error_message, fatal_error, parse_completion, usage_of
-from stages.errors import FatalAPIError
-
 from conftest import GOOD, chat_answer, conversation_content
+
+from stages.errors import FatalAPIError
+from stages.transport.answers import TransientAnswer, Usage, error_message, fatal_error, parse_completion, usage_of
 
 
 def test_keepalive_whitespace_before_the_body_is_fine():

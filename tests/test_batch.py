@@ -8,12 +8,11 @@ import sys
 import time
 
 import pytest
-
-from stages.cache import decode_entry, is_answer_key, open_cache
-from stages.transport.fakebatch import BatchFake
-from stages.transport.ledger import Ledger
-
 from conftest import ROOT, TEST_KEY, project_env, run
+
+from stages.fake.batch import BatchFake
+from stages.storage.cache import decode_entry, is_answer_key, open_cache
+from stages.transport.ledger import Ledger
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,10 @@ import re
 import pytest
 import requests
 import responses
-
-from stages.cache import open_cache
-from stages.transport.ledger import Ledger
-
 from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, run
+
+from stages.storage.cache import open_cache
+from stages.transport.ledger import Ledger
 
 BASE = "http://127.0.0.1:9/api/v1"
 BATCHES = BASE + "/batches"

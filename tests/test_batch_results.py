@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase, given, settings, strategies as st
 
-from stages.cache import decode_entry, is_answer_key, open_cache
-from stages.prompts import load_body
-from stages.transport.fakeapi import FakeConfig, start_fake
-from stages.transport.fakebatch import BatchFake
+from stages.storage.cache import decode_entry, is_answer_key, open_cache
+from stages.storage.bodies import load_body
+from stages.fake.api import FakeConfig, start_fake
+from stages.fake.batch import BatchFake
 from stages.transport.ledger import Ledger
 from stages.transport.prices import Prices, request_estimate
 

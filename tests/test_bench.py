@@ -5,7 +5,7 @@ from dataclasses import fields
 import pytest
 from click.testing import CliRunner
 
-from stages.bench import BenchResult, Case, CaseList, bench_command
+from stages.commands.bench import BenchResult, Case, CaseList, bench_command
 
 
 def test_small_bench_compares_with_the_baseline_and_times_faults_start_up_and_rebuilds(tmp_path):

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from stages.cache import KeyMaker, answer_key, cached_attempts, decode_entry, encode_entry, is_answer_key, open_cache
+from stages.storage.cache import (KeyMaker, answer_key, cached_attempts, decode_entry, encode_entry, is_answer_key,
+                                  open_cache)
 
 URL = "http://127.0.0.1:9/api/v1/chat/completions"
 BODY = {"model": "m", "messages": [{"role": "user", "content": "héllo"}]}

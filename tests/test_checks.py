@@ -1,12 +1,11 @@
 import json
 
 import pytest
-
-from stages.checks import CompiledSchema, is_message_list, judge, judge_content, make_validator
-from stages.errors import PipelineError
-from stages.prompts import load_sources
-
 from conftest import GOOD, chat_answer, conversation_content
+
+from stages.commands.prompts import load_sources
+from stages.errors import PipelineError
+from stages.judging.checks import CompiledSchema, is_message_list, judge, judge_content, make_validator
 
 U, A = "user", "assistant"
 
@@ -111,7 +110,7 @@ def test_a_choice_without_a_message_has_no_content(validator):
 
 
 def test_rules_are_lenient_about_ascii_unless_asked():
-    from stages.review import make_rules
+    from stages.judging.review import make_rules
     schema = load_sources().schema
     assert make_rules(schema).ascii_only is False and make_rules(schema, True).ascii_only is True
     assert make_rules(schema).fingerprint != make_rules(schema, True).fingerprint

@@ -3,8 +3,6 @@ import json
 
 import jsonlines
 import pytest
-
-
 from conftest import GOOD, TEST_KEY, conversation_content, files_containing, run
 from conftest import cache_entry as entry
 from conftest import store_answer as store
@@ -149,10 +147,22 @@ def test_show_prints_prompt_parts_attempts_and_conversation(rendered):
     assert result.exit_code == 0, result.output
     out = result.output
     assert out.startswith("seed 3\n  model: google/gemini-2.5-flash\n  axes:\n    dynamic: ")
-    assert "  attempt 0: rejected: not_json\n    answer starts: " in out
+    assert "  attempt 0: rejected: not_json\n    content starts: 'not json at all'" in out
     assert "  attempt 1: valid (used)" in out
     assert out.rstrip().endswith("assistant: Hello, I am Sprout.")
     one_attempt = run("show", "--seed", 3, *dir_args(rendered), "--base-url", url, "--max-attempts", 1).output
     assert "attempt 0: rejected" in one_attempt and "attempt 1" not in one_attempt  # MAX_ATTEMPTS bounds the walk
     missing = run("show", "--seed", 4, *dir_args(rendered), "--base-url", url)
     assert "no cached attempts: run `make fetch`" in missing.output and "none valid yet" in missing.output
+
+
+def test_show_lists_a_rejected_conversation_role_by_role(rendered):
+    url = "http://127.0.0.1:9/api/v1"
+    swapped = [GOOD[1], GOOD[0]]
+    store(rendered, 2, 0, entry(conversation_content(swapped)))
+    store(rendered, 2, 1, entry(conversation_content(GOOD)))
+    out = run("show", "--seed", 2, *dir_args(rendered), "--base-url", url).output
+    assert "  attempt 0: rejected: role_order, ends_with_user\n" in out
+    assert f"      1 assistant: {GOOD[1]['content']!r}   <- out of order: expected user\n" in out
+    assert f"      2      user: {GOOD[0]['content']!r}   <- out of order" not in out
+    assert '"choices"' not in out  # the messages, never the raw API body

@@ -5,13 +5,12 @@ from email.utils import formatdate
 import pytest
 import requests
 import responses
+from conftest import TEST_KEY
 
+from stages.commands.prompts import Settings, load_sources, request_body
+from stages.errors import FatalAPIError
 from stages.transport.answers import parse_completion
 from stages.transport.client import Request, TransientHTTP, connection_failure, post_completion
-from stages.errors import FatalAPIError
-from stages.prompts import Settings, load_sources, request_body
-
-from conftest import TEST_KEY
 
 BODY = request_body(load_sources(), Settings(), 0)
 

@@ -3,12 +3,11 @@ import json
 import random
 
 import pytest
+from conftest import FAKE_URL, TEST_KEY, cache_entry, conversation_content, run, store_answer
 
-from stages.cache import open_cache
-from stages.dataset import in_validation
-from stages.prompts import Settings, load_sources, render_all
-
-from conftest import FAKE_URL, TEST_KEY, cache_entry, conversation_content, store_answer, run
+from stages.commands.dataset import in_validation
+from stages.commands.prompts import Settings, load_sources, render_all
+from stages.storage.cache import open_cache
 
 
 def build(dirs, n, *extra, base_url=FAKE_URL):

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from stages.dedup import DEFAULT_THRESHOLD, Duplicate, find_duplicates, normalize
+from stages.judging.dedup import DEFAULT_THRESHOLD, Duplicate, find_duplicates, normalize
 
 WORDS = ("model sprout small open source assistant answers questions about itself who built it what it can do "
          "and cannot do languages code maths writing limits training data knowledge cutoff privacy mistakes "

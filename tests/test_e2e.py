@@ -2,16 +2,17 @@
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import time
 
-from stages.identity import load_identity
-from stages.leaks import find_leak
-from stages.transport.fakeapi import FAULTS
-from stages.transport.fakechat import DENIALS, LEAKS
-
 from conftest import ROOT, TEST_KEY, files_containing, project_env
+
+from stages.fake.api import FAULTS
+from stages.fake.chat import DENIALS, LEAKS
+from stages.judging.identity import load_identity
+from stages.judging.leaks import find_leak
 
 
 def make(target, dirs, server=None, key=TEST_KEY, **variables):
@@ -111,6 +112,11 @@ def test_demo_needs_no_key(dirs):
     assert "identity_leak" in result.stderr and "an answer that leaked another identity, asked again" in result.stderr
     assert "conversation 1 of 20:" in result.stdout and "user:" in result.stdout
     assert len((dirs[0] / "demo" / "identity_conversations.jsonl").read_text().splitlines()) == 20
+    settings = re.search(r"`make show SEED=3 (.*?)`", result.stderr).group(1)
+    variables = dict(pair.split("=", 1) for pair in settings.split())
+    show = subprocess.run(["make", "-s", "show", "SEED=3", *(f"{k}={v}" for k, v in variables.items())],
+                          cwd=ROOT, capture_output=True, text=True, env=project_env())
+    assert show.returncode == 0 and "none valid yet" not in show.stdout and "assistant:" in show.stdout, show.stdout
 
 
 def test_a_plain_server_at_v1_with_no_key_anywhere(dirs, fake_api):

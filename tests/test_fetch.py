@@ -7,15 +7,15 @@ from email.utils import formatdate
 import pytest
 import requests
 import responses
-
-from stages import fetch as fetch_module
-from stages.cache import answer_key, cached_attempts, decode_entry, open_cache
-from stages.errors import FatalAPIError, PipelineError
-from stages.fetch import Job, backoff_delay, run_fetch
-from stages.prompts import load_body, load_sources
-from stages.review import make_rules
-
 from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing, run
+
+from stages.commands import fetch as fetch_module
+from stages.commands.fetch import Job, backoff_delay, run_fetch
+from stages.commands.prompts import load_sources
+from stages.errors import FatalAPIError, PipelineError
+from stages.judging.review import make_rules
+from stages.storage.bodies import load_body
+from stages.storage.cache import answer_key, cached_attempts, decode_entry, open_cache
 
 URL = "http://127.0.0.1:9/api/v1/chat/completions"
 OK = chat_answer(conversation_content(GOOD))

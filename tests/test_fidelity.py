@@ -4,17 +4,16 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
-from stages.__main__ import cli
-from stages.checks import Verdict
-from stages.fidelity import ReviewCounts, count_reviews, fidelity_stats, judge_stats
-from stages.identity import load_identity
-from stages.language import guess_language
-from stages.review import SeedReview
-
 from conftest import FAKE_URL as URL
 from conftest import GOOD, ROOT, cache_entry, chat, conversation_content
 from conftest import store_answer as store
+
+from stages.__main__ import cli
+from stages.judging.checks import Verdict
+from stages.judging.fidelity import ReviewCounts, count_reviews, fidelity_stats, judge_stats
+from stages.judging.identity import load_identity
+from stages.judging.language import guess_language
+from stages.judging.review import SeedReview
 
 SPROUT = load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts
 
@@ -88,10 +87,12 @@ def test_stats_command_reports_fidelity_from_the_file_and_the_cache(rendered):
     assert result.exit_code == 0, result.output
     fidelity = json.loads((data / "stats.json").read_text(encoding="utf-8"))["fidelity"]
     # seed 0: a leak then a valid answer; seed 1: valid; seeds 2-4: nothing cached -> 1 of 3
-    assert fidelity["leaks"] == {"answers_checked": 3, "rejected": 1, "seeds": 1, "rate": 0.3333}
+    assert fidelity["leaks"] == {"answers_checked": 3, "rejected": 1, "seeds": 1, "rate": 0.3333,
+                                 "top_sentences": [{"sentence": "I was trained by OpenAI.", "count": 1}]}
     assert fidelity["judge"] == {"run": False} and fidelity["names_stated"]["rate"] == 0.4
     assert "rejected as leaks         1 of 3 answers checked (33.3%), in 1 seeds" in result.stdout
     assert "judge pass rate           not run (JUDGE=0)" in result.stdout
+    assert "  most frequent rejected leak sentences\n       1  I was trained by OpenAI.\n" in result.stdout
     assert "       3  I am a small open model." in result.stdout
 
 

@@ -3,14 +3,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from stages.errors import PipelineError
-from stages.identity import load_identity, parse_identity
-from stages.prompts import Settings, load_sources, request_body
-from stages.validate import rules_for
-from stages.config import CheckChoice
-
 from conftest import ROOT, run
+
+from stages.commands.prompts import Settings, load_sources, request_body
+from stages.commands.validate import rules_for
+from stages.config import CheckChoice
+from stages.errors import PipelineError
+from stages.judging.identity import load_identity, parse_identity
 
 PROMPTS = ROOT / "prompts"
 PROSE = "Name: Tester.\nWhat it is: a test model."

@@ -5,16 +5,16 @@ import shutil
 
 import pytest
 import responses
-
-from stages.config import CheckChoice
-from stages.fetch import Job, run_fetch
-from stages.judge import SCHEMA_NAME, judge_body, load_judge, read_verdict
-from stages.checks import make_validator
-from stages.prompts import load_body, load_sources
-from stages.review import make_rules, review_seed
-from stages.validate import rules_for
-
 from conftest import GOOD, ROOT, TEST_KEY, chat_answer, conversation_content, run
+
+from stages.commands.fetch import Job, run_fetch
+from stages.commands.prompts import load_sources
+from stages.commands.validate import rules_for
+from stages.config import CheckChoice
+from stages.judging.checks import make_validator
+from stages.judging.judge import SCHEMA_NAME, judge_body, load_judge, read_verdict
+from stages.judging.review import make_rules, review_seed
+from stages.storage.bodies import load_body
 
 URL = "http://127.0.0.1:9/api/v1/chat/completions"
 OTHER = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "Hi, I am Sprout, a small model."}]
@@ -62,7 +62,7 @@ def test_a_failed_verdict_rejects_the_conversation_and_the_seed_is_asked_again(r
 
 
 def open_review(rendered):
-    from stages.cache import open_cache
+    from stages.storage.cache import open_cache
     data, cache_dir = rendered
     cache = open_cache(cache_dir).__enter__()
     return cache, URL, load_body(data, 0), 0
@@ -157,7 +157,7 @@ def test_against_the_fake_every_kept_conversation_was_judged_pass_and_edits_reas
     built = judged_run(tmp_path, server, 30)
     assert built.exit_code == 0 and "wrote 30 conversations" in built.stderr
     rules = rules_for(CheckChoice(judge=True))
-    from stages.cache import open_cache
+    from stages.storage.cache import open_cache
     with open_cache(cache) as opened:
         reviews = [review_seed(opened, server.base_url + "/chat/completions", load_body(data, s), s, rules)
                    for s in range(30)]
@@ -210,8 +210,8 @@ def test_stats_count_what_the_judge_answers_cost(rendered):
     for answer in (chat_answer(conversation_content(GOOD), cost=0.002), verdict("pass")):
         responses.post(URL, json=answer)
     assert fetch(rendered).valid == 1
-    from stages.cache import open_cache
-    from stages.stats import spent_on
+    from stages.commands.stats import spent_on
+    from stages.storage.cache import open_cache
     with open_cache(rendered[1]) as cache:
         plain = spent_on(cache, URL.removesuffix("/chat/completions"), rendered[0], 1)
         judged = spent_on(cache, URL.removesuffix("/chat/completions"), rendered[0], 1, judge_rules())

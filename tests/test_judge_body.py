@@ -3,13 +3,12 @@ import json
 import shutil
 
 import pytest
-
-from stages.checks import make_validator
-from stages.errors import PipelineError
-from stages.judge import JudgeSpec, check_schema, is_judge_body, judge_body, load_judge, read_verdict
-from stages.prompts import Settings, load_sources, request_body
-
 from conftest import ROOT, chat_answer
+
+from stages.commands.prompts import Settings, load_sources, request_body
+from stages.errors import PipelineError
+from stages.judging.checks import make_validator
+from stages.judging.judge import JudgeSpec, check_schema, is_judge_body, judge_body, load_judge, read_verdict
 
 MESSAGES = [{"role": "user", "content": "¿Quién eres?"}, {"role": "assistant", "content": "Soy Sprout."}]
 

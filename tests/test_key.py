@@ -1,9 +1,8 @@
 import pytest
+from conftest import TEST_KEY
 
 from stages.errors import PipelineError
-from stages.key import load_key
-
-from conftest import TEST_KEY
+from stages.transport.key import load_key
 
 
 def test_environment_wins_over_the_file(tmp_path, monkeypatch):

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from stages.checks import judge_content, make_validator
-from stages.identity import load_identity
-from stages.prompts import load_sources
+from stages.judging.checks import judge_content, make_validator
+from stages.judging.identity import load_identity
+from stages.commands.prompts import load_sources
 
 VALIDATOR = make_validator(load_sources().schema)
 FACTS = load_identity(None).facts

@@ -4,16 +4,17 @@ import re
 from pathlib import Path
 
 import pytest
-
-from stages.identity import load_identity, parse_identity
-from stages.leaks import find_leak
-
 from conftest import GOOD, ROOT, conversation_content, run
 from conftest import cache_entry as entry
 from conftest import store_answer as store
-from leak_scores import HELD_OUT, SENTENCES, describe, flagged, load_rows
+from leak_scores import HELD_OUT, HELD_OUT_2, SENTENCES, describe, flagged, load_rows
+
+from stages.judging.identity import load_identity, parse_identity
+from stages.judging.leaks import find_leak
+
 ROWS = load_rows(SENTENCES)
 HELD_OUT_ROWS = load_rows(HELD_OUT)
+HELD_OUT_2_ROWS = load_rows(HELD_OUT_2)
 SPROUT = load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts
 
 
@@ -21,23 +22,24 @@ def said(text: str, user: str = "hi", facts=SPROUT) -> str | None:
     return find_leak([{"role": "user", "content": user}, {"role": "assistant", "content": text}], facts)
 
 
-@pytest.mark.parametrize("row", ROWS + HELD_OUT_ROWS, ids=lambda row: row.assistant[:40])
+@pytest.mark.parametrize("row", ROWS + HELD_OUT_ROWS + HELD_OUT_2_ROWS, ids=lambda row: row.assistant[:40])
 def test_labelled_sentence(row):
     """A row marked `miss` or `false alarm` documents a known limit: the check must disagree there
-    (if it starts agreeing, move the row and update the README's figures)."""
+    (if it starts agreeing, move the row and update the figures in docs/checks.md)."""
     expected = row.leak if not row.known else not row.leak
     assert flagged(row) == expected
 
 
 def test_the_sets_are_large_and_balanced():
     assert len(ROWS) >= 60 and abs(sum(r.leak for r in ROWS) - len(ROWS) / 2) <= len(ROWS) * 0.1
-    assert len(HELD_OUT_ROWS) >= 40 and sum(r.leak for r in HELD_OUT_ROWS) == len(HELD_OUT_ROWS) / 2
+    for rows in (HELD_OUT_ROWS, HELD_OUT_2_ROWS):
+        assert len(rows) >= 40 and sum(r.leak for r in rows) == len(rows) / 2
 
 
-def test_the_readme_states_the_measured_precision_and_recall():
-    readme = (ROOT / "README.md").read_text()
-    for name, rows in (("labelled set", ROWS), ("held-out set", HELD_OUT_ROWS)):
-        assert describe(name, rows) in readme
+def test_the_docs_state_the_measured_precision_and_recall():
+    page = " ".join((ROOT / "docs" / "checks.md").read_text().split())
+    for name, rows in (("labelled set", ROWS), ("held-out set", HELD_OUT_ROWS), ("second held-out set", HELD_OUT_2_ROWS)):
+        assert describe(name, rows) in page
 
 
 def test_user_messages_are_never_checked():
@@ -95,3 +97,71 @@ def test_fetch_asks_again_after_a_leak(rendered, fake_api):
     assert result.exit_code == 0, result.output
     assert server.stats.requests == 6  # every answer leaked, so each seed used all 3 attempts
     assert "0/2 seeds valid" in run("validate", "--n", 2, "--max-attempts", 3, *args).stderr
+
+
+# Classes of sentence that name another model or lab without claiming its identity, and the
+# claims next to them that must still be caught. Written for the classes, not taken from the data.
+NOT_CLAIMS = [
+    # compute and hosting are hardware facts, not a maker
+    "I was trained on NVIDIA H100 GPUs in a university cluster.",
+    "I was pretrained on eight NVIDIA A100s over two days.",
+    "I run on Google Cloud TPUs.",
+    "I'm hosted on Microsoft Azure servers.",
+    "I was built using Amazon Web Services compute.",
+    "My training ran on Google's TPU pods, and my code is all open.",
+    # likeness and comparison
+    "I'm a ChatGPT-like assistant you can train yourself.",
+    "Think of me as a GPT-4 clone for hobbyists.",
+    "I'm an alternative to ChatGPT that fits on a laptop.",
+    "While I may not be as clever as a GPT-5, I'm yours to change.",
+    "I'm not nearly as capable as Claude, but I'm small and open.",
+    "I'm your own ChatGPT, built from scratch in a weekend.",
+    "My training was done on four NVIDIA GPUs.",
+    "Gemini is what I am not: I'm much smaller.",
+    # where training data came from is provenance, not a maker
+    "I was fine-tuned on example chats written by Claude.",
+    "I was trained on synthetic answers from GPT-4o.",
+    "I was trained in a Google Colab notebook.",
+    # "as big as", "the same ... as": comparisons, however many words sit between
+    "You can't build anything as big or as costly as GPT-4 with this repo, but you can learn a lot.",
+    "I have the same basic design as Claude, but volunteers trained me.",
+]
+STILL_CLAIMS = [
+    "Meta AI created me.",
+    "Google DeepMind trained me.",
+    "I was trained by NVIDIA.",
+    "I'm built on Meta's Llama 3 on my own servers.",
+    "As a GPT-5, I can reason about many things.",
+    "I was trained at OpenAI, on their own clusters.",
+    "My fine-tuning was carried out by the team at Anthropic.",
+    "Claude is who I really am.",
+]
+
+
+@pytest.mark.parametrize("sentence", NOT_CLAIMS)
+def test_hardware_likeness_and_comparisons_are_not_claims(sentence):
+    assert said(sentence) is None
+
+
+@pytest.mark.parametrize("sentence", STILL_CLAIMS)
+def test_claims_beside_those_classes_are_still_caught(sentence):
+    assert said(sentence) == sentence
+
+
+@pytest.mark.parametrize("question, leaks", [
+    ("Are you ChatGPT?", True),
+    ("wait, did OpenAI make you?", True),
+    ("is this Gemini?", True),
+    ("So you're Claude then?", True),
+    ("So you're like a pocket ChatGPT?", False),
+    ("you're basically a budget GPT-4 clone?", False),
+    ("So you're not as good as GPT-5?", False),
+    ("Are you similar to Llama?", False),
+    ("Is this the best ChatGPT alternative around?", False),
+    ("hey, are you chatgpt", True),
+    ("Anthropic spent a fortune on that. You did it on a budget?", False),
+    ("So, while Gemini is a huge model, you are a small one?", False),
+])
+def test_a_bare_yes_leaks_only_after_an_identity_question(question, leaks):
+    assert (said("Exactly!", user=question) is not None) == leaks
+    assert (said("Yes.", user=question) is not None) == leaks

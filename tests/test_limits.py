@@ -6,11 +6,10 @@ import time
 
 import pytest
 import responses
+from conftest import GOOD, TEST_KEY, cache_entry, chat_answer, conversation_content, run, store_answer
 
 from stages.transport.budget import Budget, BudgetReached
 from stages.transport.throttle import Throttle
-
-from conftest import GOOD, TEST_KEY, cache_entry, chat_answer, conversation_content, run, store_answer
 
 BASE = "http://127.0.0.1:9/api/v1"
 

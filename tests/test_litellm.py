@@ -18,7 +18,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from test_e2e import conversations, make
 
 START_SECONDS = 120

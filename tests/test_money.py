@@ -2,14 +2,13 @@
 import json
 
 import pytest
+from conftest import TEST_KEY, chat_answer
 
 from stages.transport.answers import Usage, reported_cost, usage_of
 from stages.transport.budget import Budget, BudgetReached
 from stages.transport.client import Request, post_completion
 from stages.transport.ledger import BatchRecord, Covered, decode, encode
 from stages.transport.prices import Prices, attribute, given_prices, request_estimate
-
-from conftest import TEST_KEY, chat_answer
 
 
 def test_usage_reads_cached_and_reasoning_tokens_and_adds_up():

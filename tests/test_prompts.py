@@ -4,12 +4,11 @@ import subprocess
 import sys
 
 import pytest
-
-from stages.errors import PipelineError
-from stages.prompts import (EXAMPLES_PER_SEED, Settings, Sources, encode_body, load_sources, pick_axes,
-                            pick_examples, render_all, request_body)
-
 from conftest import ROOT, project_env
+
+from stages.commands.prompts import (EXAMPLES_PER_SEED, Settings, Sources, encode_body, load_sources, pick_axes,
+                                     pick_examples, render_all, request_body)
+from stages.errors import PipelineError
 
 
 def test_pool_has_enough_varied_first_messages():
@@ -62,7 +61,7 @@ def test_a_change_in_the_rendering_code_renders_again(tmp_path):
     shutil.copytree(ROOT / "stages", copy / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "prompts").symlink_to(ROOT / "prompts")
     shutil.copy(ROOT / "setup.cfg", copy)  # a whole project folder (mutation testing reads its settings there)
-    module = copy / "stages" / "prompts.py"
+    module = copy / "stages" / "commands" / "prompts.py"
     module.write_text(module.read_text().replace('f"- {text}" for text in pick_examples', 'f"* {text}" for text in pick_examples'))
     assert "5 rendered, 5 changed" in render_in_a_process(data, "0", "--n", "5", cwd=copy)
     assert "\\n* " in (data / "prompts" / "0.json").read_text()
@@ -186,7 +185,7 @@ def test_reasoning_setting_becomes_openrouters_field(reasoning, field):
     ("https://notopenrouter.ai.example.com/v1", "auto", False),
     ("https://gateway.example.com/openrouter/v1", "1", True), ("https://openrouter.ai/api/v1", "0", False)])
 def test_openrouter_is_decided_by_the_host_unless_overridden(base_url, mode, expected):
-    from stages.server import is_openrouter
+    from stages.transport.server import is_openrouter
     assert is_openrouter(base_url, mode) is expected
 
 
@@ -203,7 +202,7 @@ def test_the_shared_part_of_the_prompt_comes_first():
 
 
 def test_models_mix_draws_each_seeds_model_and_renders_it(tmp_path):
-    from stages.prompts import pick_model
+    from stages.commands.prompts import pick_model
     settings = Settings(models=(("a/one", 1.0), ("b/two:free", 1.0), ("c/three", 1.0)))
     picks = [pick_model(settings, seed) for seed in range(300)]
     assert {name: picks.count(name) for name in set(picks)}.keys() == {"a/one", "b/two:free", "c/three"}

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 import responses
-from hypothesis import given, settings, strategies as st
-
-from stages.cache import answer_key, open_cache
-from stages.config import CheckChoice, completions_url
-from stages.dataset import build_dataset
-from stages.prompts import Settings, encode_body, load_body, load_sources, render_all, request_body
-
 from conftest import FAKE_URL, ROOT, TEST_KEY, cache_entry, chat_answer, conversation_content, project_env, run
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stages.commands.dataset import build_dataset
+from stages.commands.prompts import Settings, encode_body, load_sources, render_all, request_body
+from stages.config import CheckChoice, completions_url
+from stages.storage.bodies import load_body
+from stages.storage.cache import answer_key, open_cache
 
 N = 16
 OUTPUTS = ("identity_conversations.jsonl", "identity_conversations.val.jsonl", "rejected.jsonl", "duplicates.jsonl")

@@ -4,13 +4,12 @@ import json
 import os
 
 import pytest
-
-from stages.cache import answer_key, open_cache
-from stages.config import completions_url
-from stages.memo import NOTES_FILE, STAMP_FILE
-from stages.prompts import load_body
-
 from conftest import FAKE_URL, GOOD, cache_entry, conversation_content, run, store_answer
+
+from stages.config import completions_url
+from stages.judging.memo import NOTES_FILE, STAMP_FILE
+from stages.storage.bodies import load_body
+from stages.storage.cache import answer_key, open_cache
 
 N = 12
 OUTPUTS = ("identity_conversations.jsonl", "rejected.jsonl", "duplicates.jsonl")
@@ -146,16 +145,16 @@ LEAKING = [{"role": "user", "content": "who are you?"}, {"role": "assistant", "c
                                       LEAKING[:1] + [{"role": "assistant", "content": "I am ChatGPT, made by OpenAI. ¡Hola!"}],
                                       [{"role": "assistant", "content": ""}, {"role": "user", "content": "ü"}]])
 def test_the_ascii_rule_applied_on_top_is_the_same_as_judging_again(messages):
-    from stages.checks import add_ascii_rule, judge_content, make_validator
-    from stages.identity import load_identity
-    from stages.prompts import load_sources
+    from stages.commands.prompts import load_sources
+    from stages.judging.checks import add_ascii_rule, judge_content, make_validator
+    from stages.judging.identity import load_identity
     validator, facts = make_validator(load_sources().schema), load_identity(None).facts
     content = conversation_content(messages)
     assert add_ascii_rule(judge_content(content, validator, False, facts)) == judge_content(content, validator, True, facts)
 
 
 def test_keys_from_a_canonical_request_file_are_the_keys_of_its_body(rendered):
-    from stages.cache import KeyMaker
+    from stages.storage.cache import KeyMaker
     data = (rendered[0] / "prompts" / "2.json").read_bytes()
     body = json.loads(data)
     url = completions_url("https://example.org/ä/v1")
@@ -175,7 +174,7 @@ def test_a_request_file_that_is_not_canonical_json_gets_the_keys_of_its_body(cac
 
 @pytest.mark.parametrize("schema", [{"type": 12}, {"type": "objekt"}, {"properties": []}, {"required": "x"}])
 def test_a_broken_schema_is_named_by_the_validator_built_on_first_use(schema):
-    from stages.checks import LazyValidator
     from stages.errors import PipelineError
+    from stages.judging.checks import LazyValidator
     with pytest.raises(PipelineError, match="is not a valid JSON schema"):
         LazyValidator(schema).is_valid({})

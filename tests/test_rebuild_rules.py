@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from stages.memo import NOTES_FILE, STAMP_FILE
+from stages.judging.memo import NOTES_FILE, STAMP_FILE
 
 from conftest import FAKE_URL, cache_entry, conversation_content, run, store_answer
 

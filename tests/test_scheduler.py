@@ -7,14 +7,14 @@ import sys
 import time
 
 import responses
-
-from stages import fetch as fetch_module
-from stages.fetch import Job, run_fetch
-from stages.prompts import load_body, load_sources
-from stages.review import make_rules
-from stages.transport.throttle import OUTAGE_MIN, Throttle
-
 from conftest import GOOD, ROOT, TEST_KEY, chat_answer, conversation_content, project_env, run
+
+from stages.commands import fetch as fetch_module
+from stages.commands.fetch import Job, run_fetch
+from stages.commands.prompts import load_sources
+from stages.judging.review import make_rules
+from stages.storage.bodies import load_body
+from stages.transport.throttle import OUTAGE_MIN, Throttle
 
 URL = "http://127.0.0.1:9/api/v1/chat/completions"
 OK = json.dumps(chat_answer(conversation_content(GOOD)))

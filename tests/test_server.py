@@ -3,14 +3,13 @@ import json
 
 import pytest
 import responses
-
-from stages.errors import FatalAPIError, PipelineError
-from stages.key import load_key
-from stages.prompts import Settings, load_sources, render_all, request_body
-from stages.server import rejected_field, rejection_line
-from stages.transport.client import Request, post_completion
-
 from conftest import TEST_KEY, run
+
+from stages.commands.prompts import Settings, load_sources, render_all, request_body
+from stages.errors import FatalAPIError, PipelineError
+from stages.transport.client import Request, post_completion
+from stages.transport.key import load_key
+from stages.transport.server import rejected_field, rejection_line
 
 URL = "http://127.0.0.1:9/v1/chat/completions"
 PLAIN_BODY = request_body(load_sources(), Settings(openrouter=False), 0)
@@ -113,3 +112,24 @@ def test_the_strict_fake_serves_v1_answers_without_cost_and_records_what_came(di
     assert server.stats.foreign_fields == set() and not server.stats.authorization_seen
     post_completion(Request(server.base_url + "/chat/completions", PLAIN_BODY, TEST_KEY, 5.0))
     assert server.stats.authorization_seen
+
+
+@pytest.mark.parametrize("root", ["", "/api/v1", "/v2"])
+def test_a_base_url_that_misses_the_servers_root_stops_with_one_line_naming_it(dirs, fake_api, root):
+    """A plain server answers under /v1 only: anything else is a 404 that names BASE_URL, and nothing is cached."""
+    server = fake_api(strict=True)
+    base_url = server.base_url.removesuffix("/v1") + root
+    run("prompts", "--n", 2, "--data-dir", dirs[0], "--base-url", base_url)
+    result = run("fetch", "--n", 2, "--data-dir", dirs[0], "--cache-dir", dirs[1], "--base-url", base_url)
+    assert result.exit_code == 1
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("Error: HTTP 404") and "check BASE_URL" in line
+    assert server.stats.outcomes.get("ok", 0) == 0
+
+
+def test_a_plain_server_reports_no_reasoning_tokens_for_a_body_without_reasoning(dirs, fake_api):
+    server = fake_api(strict=True)
+    run("prompts", "--n", 3, "--data-dir", dirs[0], "--base-url", server.base_url)
+    result = run("fetch", "--n", 3, "--data-dir", dirs[0], "--cache-dir", dirs[1], "--base-url", server.base_url)
+    assert result.exit_code == 0, result.output
+    assert "(0 reasoning)" in result.output

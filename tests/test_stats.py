@@ -3,15 +3,15 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
-from stages.transport.answers import Usage
-from stages.cache import open_cache
-from stages.__main__ import cli
-from stages.stats import compute_stats, first_message_script, format_table, load_conversations, spent_on
-
 from conftest import FAKE_URL as URL
 from conftest import cache_entry, chat
 from conftest import store_answer as store
+
+from stages.__main__ import cli
+from stages.commands.stats import compute_stats, first_message_script, format_table, load_conversations, spent_on
+from stages.storage.cache import open_cache
+from stages.transport.answers import Usage
+
 LONG = " ".join(f"fact{i} about the model" for i in range(60))
 
 
@@ -140,11 +140,13 @@ def test_command_reports_what_was_spent(rendered):
 
 
 def test_per_model_numbers_follow_each_seeds_model(dirs):
-    from stages.cache import answer_key
-    from stages.config import completions_url
-    from stages.permodel import model_lines
-    from stages.prompts import Settings, load_body, load_sources, render_all
     from conftest import GOOD, conversation_content
+
+    from stages.commands.prompts import Settings, load_sources, render_all
+    from stages.config import completions_url
+    from stages.judging.permodel import model_lines
+    from stages.storage.bodies import load_body
+    from stages.storage.cache import answer_key
     render_all(load_sources(), Settings(models=(("m/a", 1.0), ("m/b:free", 1.0))), 12, dirs[0] / "prompts")
     models = {seed: load_body(dirs[0], seed)["model"] for seed in range(12)}
     a_seeds = [s for s in range(12) if models[s] == "m/a"]

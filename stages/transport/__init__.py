@@ -1,2 +1,2 @@
-"""How requests travel: the HTTP client, the shared throttle and budget, answer parsing, and the
-loopback fake API. The commands in `stages/` decide what to ask; this package sends it."""
+"""How requests travel: the one HTTP client, the shared throttle and budget, answer parsing, the
+Batch API and prices. The planner (stages/plan.py) decides what to ask; this package sends it."""

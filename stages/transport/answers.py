@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, fields
 
 from ..errors import FatalAPIError
-from ..server import rejection_line
+from .server import rejection_line
 
 # Statuses that doom every request of the run; the rest of the 4xx/5xx range is worth retrying.
 FATAL_STATUSES = {400: "the request was rejected as malformed",
@@ -19,8 +19,8 @@ FATAL_FIXES = {400: "check MODEL and the files in prompts/",
                401: "check API_KEY, or for OpenRouter OPENROUTER_API_KEY or openroutertoken.txt",
                402: "add credits or lower MAX_TOKENS",
                403: "soften the prompt sources in prompts/",
-               404: "check MODEL, or pick a model that supports structured outputs "
-                    "(and REASONING=default for a model that cannot think)",
+               404: "check BASE_URL (the API root, e.g. http://127.0.0.1:8080/v1) and MODEL, or pick a model "
+                    "that supports structured outputs (and REASONING=default for a model that cannot think)",
                413: "shorten the prompt sources in prompts/"}
 
 

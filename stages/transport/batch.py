@@ -14,6 +14,7 @@ from typing import Callable
 
 from ..errors import FatalAPIError, PipelineError
 from .answers import TransientAnswer, Usage, parse_completion, usage_of
+from .ask import Ask
 from .batchapi import BatchAPI, BatchState, CreateLost, ResultsWithheld
 from .budget import Budget, BudgetReached
 from .ledger import BatchRecord, Covered, Ledger
@@ -371,7 +372,6 @@ class BatchRun:
         return self.prices.cost(usage) if self.prices is not None else float(usage.tokens)
 
     def store(self, covered: Covered, text: str, share: float | None, usage: Usage) -> None:
-        from ..plan import Ask
         if covered.key in self.planner.cache:
             return  # answered meanwhile (by a sync run): the first answer stays
         self.planner.store(Ask(covered.seed, covered.kind, covered.attempt, self.planner.url, {}, covered.key),

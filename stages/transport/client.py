@@ -13,9 +13,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error, key_wanted
 from ..errors import FatalAPIError
-from ..server import rejection_line
+from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error, key_wanted
+from .server import rejection_line
 
 CONNECT_TIMEOUT = 10.0
 _local = threading.local()

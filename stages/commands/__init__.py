@@ -1,0 +1,1 @@
+"""The commands a user runs: one module per `make` target, each defining `<name>_command`."""

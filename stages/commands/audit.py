@@ -1,0 +1,200 @@
+"""`make audit FILE=path`: every local check on an existing JSONL file, made by this tool or any other.
+
+No API and no cache. Reads lines of any of the three formats (array, messages, sharegpt; detected
+per line unless FORMAT is given), prints the summary `make stats` prints plus counts by reason and
+the most frequent leak sentences, and writes DATA_DIR/audit.jsonl: one {"line", "reasons",
+"detail"} object per failing line. Exit 0: every line passes; 1: some line fails; 2: bad input.
+"""
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from ..config import ascii_option, data_dir_option, option
+from ..errors import PipelineError
+from ..judging.checks import LEAK, first_order_break, is_message_list, role_problems
+from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates
+from ..judging.fidelity import fidelity_lines, fidelity_stats, top_leak_lines
+from ..judging.identity import Facts, load_identity
+from ..judging.leaks import find_leak
+from ..storage.files import write_jsonl_atomic
+from .stats import compute_stats, describe_counts, describe_summary, from_sharegpt, row
+
+AUTO = "auto"
+SHAPES = {"array": lambda value: value if isinstance(value, list) else None,
+          "messages": lambda value: value.get("messages") if isinstance(value, dict) else None,
+          "sharegpt": lambda value: from_sharegpt(value.get("conversations")) if isinstance(value, dict) else None}
+
+
+class BadInput(click.ClickException):
+    """A file that cannot be read at all: exit 2, like a usage error, with one line."""
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class LineReport:
+    line: int                      # as an editor numbers it, from 1
+    messages: list | None          # None when the line is not a conversation
+    reasons: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()  # one per reason, same order
+
+    def record(self) -> dict:
+        detail = " | ".join(d for d in self.details if d)
+        return {"line": self.line, "reasons": list(self.reasons), "detail": detail}
+
+
+def detect_format(value: object) -> str:
+    if isinstance(value, dict) and "conversations" in value:
+        return "sharegpt"
+    return "messages" if isinstance(value, dict) else "array"
+
+
+def read_text(path: Path) -> str:
+    """The file's text; a missing or binary file is bad input, named with the line of its first bad byte."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file; give FILE=path/to/conversations.jsonl") from None
+    except OSError as err:
+        raise BadInput(f"{path}: cannot be read ({err.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        number = data[:err.start].count(b"\n") + 1
+        raise BadInput(f"{path} line {number}: not UTF-8 text (byte {data[err.start]:#04x}); "
+                       "save the file as UTF-8") from None
+
+
+def parse_value(text: str, path: Path, number: int) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise BadInput(f"{path} line {number}: not JSON ({err.msg} at column {err.colno}); "
+                       "fix or delete the line") from None
+
+
+def shape_of(value: object, fmt: str) -> tuple[list | None, str]:
+    """(the messages, "") or (None, what is wrong with the line's shape)."""
+    shape = detect_format(value) if fmt == AUTO else fmt
+    messages = SHAPES[shape](value)
+    if is_message_list(messages) and messages:
+        return messages, ""
+    return None, f"not a {shape} conversation (a list of messages, each with string role and content)"
+
+
+def read_lines(path: Path, fmt: str = AUTO) -> list[LineReport]:
+    """One report per non-blank line: its messages, or the shape problem that makes it no conversation."""
+    reports = []
+    # split on "\n" only: str.splitlines would also break at U+2028 inside a JSON string
+    for number, text in enumerate(read_text(path).split("\n"), 1):
+        if text.strip():
+            messages, problem = shape_of(parse_value(text, path, number), fmt)
+            reports.append(LineReport(number, messages, ("shape",) if problem else (), (problem,) if problem else ()))
+    if not reports:
+        raise BadInput(f"{path}: no lines to check; give a JSONL file with one conversation per line")
+    return reports
+
+
+def order_detail(messages: list[dict]) -> str:
+    """Where the user/assistant alternation first breaks."""
+    index = first_order_break(messages)
+    if index is None:
+        return ""
+    return f"message {index + 1} is {messages[index]['role']!r}, expected {('user', 'assistant')[index % 2]!r}"
+
+
+ROLE_DETAILS = {"role_order": order_detail,
+                "ends_with_user": lambda messages: f"the last message (number {len(messages)}) is the user's"}
+
+
+def line_checks(messages: list[dict], facts: Facts, ascii_only: bool) -> list[tuple[str, str]]:
+    """(reason, detail) pairs for one conversation: role order, content, ASCII, the leak check."""
+    found = [(reason, ROLE_DETAILS[reason](messages) if reason in ROLE_DETAILS else "")
+             for reason in role_problems(messages, ascii_only)]
+    leak = find_leak(messages, facts)
+    return found + ([(LEAK, leak)] if leak else [])
+
+
+def duplicate_checks(reports: list[LineReport], threshold: float) -> dict[int, tuple[str, str]]:
+    """report index -> (reason, detail) for exact and near copies of an earlier line."""
+    kept = [i for i, report in enumerate(reports) if report.messages is not None]
+    found = find_duplicates([reports[i].messages for i in kept], threshold)
+    return {kept[i]: (f"{d.kind}_duplicate", f"copy of line {reports[kept[d.kept]].line}"
+                      + (f" (similarity {d.similarity:.2f})" if d.kind == "near" else ""))
+            for i, d in found.items()}
+
+
+def audit_lines(reports: list[LineReport], facts: Facts, ascii_only: bool = False,
+                threshold: float = DEFAULT_THRESHOLD) -> list[LineReport]:
+    """The reports with every check's reasons and details filled in."""
+    copies = duplicate_checks(reports, threshold)
+    audited = []
+    for index, report in enumerate(reports):
+        found = list(zip(report.reasons, report.details))
+        if report.messages is not None:
+            found += line_checks(report.messages, facts, ascii_only)
+        found += [copies[index]] if index in copies else []
+        audited.append(LineReport(report.line, report.messages, tuple(r for r, _ in found), tuple(d for _, d in found)))
+    return audited
+
+
+def leak_sentences(reports: list[LineReport]) -> Counter:
+    return Counter(detail for report in reports for reason, detail in zip(report.reasons, report.details)
+                   if reason == LEAK)
+
+
+def summary_lines(reports: list[LineReport], facts: Facts) -> list[str]:
+    """What `make stats` prints about a dataset's contents, then the audit's counts by reason."""
+    conversations = [report.messages for report in reports if report.messages is not None]
+    stats = compute_stats(conversations)
+    dup = stats["duplicates"]
+    failing = [report for report in reports if report.reasons]
+    reasons = Counter(reason for report in failing for reason in report.reasons)
+    fidelity = fidelity_stats(conversations, facts, None)
+    lines = [row("lines", len(reports)), row("conversations", stats["conversations"]),
+             row("turns per conversation", describe_summary(stats["turns"])),
+             row("first message scripts", describe_counts(stats["first_message_scripts"])),
+             row("duplicates", f"exact {dup['exact']} ({dup['exact_rate']:.1%}), near {dup['near']} "
+                               f"({dup['near_rate']:.1%})"),
+             row("messages with non-ASCII", stats["non_ascii_messages"])]
+    lines += [line for line in fidelity_lines(fidelity, row) if "judge" not in line and "rejected as" not in line]
+    lines += [row("failing lines", f"{len(failing)} of {len(reports)}"),
+              row("  by reason", describe_counts(dict(sorted(reasons.items()))))]
+    return lines + top_leak_lines(leak_sentences(reports))
+
+
+def audit_path(data_dir: Path) -> Path:
+    return data_dir / "audit.jsonl"
+
+
+@click.command("audit")
+@option("FILE", type=click.Path(path_type=Path), required=True,
+        help="The JSONL file to check (any tool's output).")
+@option("FORMAT", type=click.Choice([AUTO, *SHAPES]), default=AUTO,
+        help="Line shape: auto (detected per line), array, messages or sharegpt.")
+@option("IDENTITY", type=click.Path(dir_okay=False, path_type=Path), default=None,
+        help="Identity file whose facts the leak check reads (default prompts/identity.md).")
+@ascii_option
+@option("DEDUP_THRESHOLD", type=click.FloatRange(0.5, 1), default=DEFAULT_THRESHOLD,
+        help="Similarity from which two conversations count as near duplicates.")
+@data_dir_option
+def audit_command(file, format, identity, ascii, dedup_threshold, data_dir):
+    """Check an existing JSONL file without the API or the cache: shape, role order, ASCII, identity
+    leaks, duplicates. Writes DATA_DIR/audit.jsonl; exits 1 when a line fails, 2 on unreadable input.
+
+    Example: python -m stages audit --file identity_conversations.jsonl --identity my_identity.md
+    """
+    try:
+        facts = load_identity(identity).facts
+    except PipelineError as err:
+        raise BadInput(str(err)) from None
+    reports = audit_lines(read_lines(file, format), facts, ascii, dedup_threshold)
+    failing = [report.record() for report in reports if report.reasons]
+    write_jsonl_atomic(audit_path(data_dir), failing)
+    click.echo("\n".join(summary_lines(reports, facts)))
+    click.echo(f"audit: {len(reports) - len(failing)}/{len(reports)} lines pass, {len(failing)} fail; "
+               f"failing lines in {audit_path(data_dir)}", err=True)
+    if failing:
+        click.get_current_context().exit(1)

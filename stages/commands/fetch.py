@@ -1,0 +1,511 @@
+"""Stage 2: send every rendered prompt that has no valid cached answer, WORKERS at a time.
+
+Each answer is cached before it is judged; a rerun replays the cache and sends nothing for it.
+"""
+import hashlib
+import heapq
+import itertools
+import json
+import os
+import random
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from ..config import batch_options, completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
+from ..errors import FatalAPIError
+from ..judging.review import Rules
+from ..plan import Planner, Stored
+from ..storage.bodies import load_body
+from ..storage.cache import open_cache
+from ..transport.answers import TransientAnswer, Usage
+from ..transport.ask import Ask
+from ..transport.batch import BatchProgress, BatchRun, BatchSettings
+from ..transport.batchapi import BatchAPI
+from ..transport.budget import Budget, BudgetReached
+from ..transport.client import Request, TransientHTTP, post_completion
+from ..transport.key import load_key
+from ..transport.ledger import Ledger
+from ..transport.models import named_404
+from ..transport.prices import Prices, given_prices, price_book, run_prices
+from ..transport.server import is_openrouter
+from ..transport.throttle import Throttle
+from .validate import rules_for
+
+RETRIES = 10          # transient failures per answer before the seed waits for the next run
+MAX_PAUSE = 120.0     # cap on one backoff or Retry-After wait
+STOP_GRACE = 15.0     # after a fatal error, how long answers already in flight (maybe billed) may land
+WAITING_EXIT = 75     # BATCH_WAIT=0 left batches open: not an error, but nothing to build a dataset from yet
+UNREACHABLE_SECONDS = 20.0  # stop when nothing has connected for this long and nothing ever answered
+
+
+class RunStopped(Exception):
+    """A fatal error elsewhere: send nothing more."""
+
+
+@dataclass
+class Job:
+    url: str
+    data_dir: Path
+    max_attempts: int
+    timeout: float
+    backoff: float
+    rules: Rules
+    key: str | None = field(default=None, repr=False)  # None: not read yet; "": the server wants none
+    openrouter: bool = True                            # where the key is read from (see transport/key.py)
+    budget: Budget = field(default_factory=lambda: Budget(None))
+    batch: BatchSettings | None = None     # BATCH=1: requests travel through the Batch API
+    prices: Prices | None = None           # prices answers that report no usage.cost (batch prices with BATCH=1)
+    key_lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def api_key(self) -> str:
+        """Read the key on the first request only, so a fully cached run needs none."""
+        with self.key_lock:
+            if self.key is None:
+                self.key = load_key(openrouter=self.openrouter)
+            return self.key
+
+
+@dataclass
+class Tally:
+    done: int = 0
+    valid: int = 0
+    requests: int = 0
+    retries: int = 0
+    cache_hits: int = 0
+    stored: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float = 0.0
+    fresh_valid: int = 0      # seeds made valid by answers of this run
+
+    def __post_init__(self):
+        self.lock = threading.Lock()
+        self.budget_stop: BudgetReached | None = None
+        self.settled_earlier = False
+        self.interrupted = False
+        self.last_failure = ""
+        self.reached = False                      # some request got an HTTP answer
+        self.unreachable_since: float | None = None
+        self.batches: BatchProgress | None = None
+
+    def add(self, **counts) -> None:
+        with self.lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def add_usage(self, usage: Usage) -> None:
+        self.add(prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
+                 completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens, cost=usage.cost,
+                 stored=1)
+
+    def failed(self, err: TransientAnswer) -> None:
+        """Remember the latest failure's cause, and since when nothing could be reached at all."""
+        self.last_failure = str(err)[:40]
+        if getattr(err, "unreachable", False):
+            if self.unreachable_since is None:
+                self.unreachable_since = time.monotonic()
+        else:
+            self.reached = True
+
+    def unreachable_for(self) -> float:
+        if self.reached or self.unreachable_since is None:
+            return 0.0
+        return time.monotonic() - self.unreachable_since
+
+
+def backoff_delay(retry: int, base: float, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), MAX_PAUSE)
+    return random.uniform(0.5, 1.0) * min(MAX_PAUSE, base * 2 ** retry)  # jitter spreads the herd
+
+
+def is_outage(err: TransientAnswer) -> bool:
+    """5xx and dropped connections: a share of them lowers the concurrency like a 429."""
+    status = getattr(err, "status", None)
+    return isinstance(err, TransientHTTP) and (status is None or status >= 500)
+
+
+@dataclass(frozen=True, order=True)
+class Item:
+    """A seed in the queue: ready from not_before on, with the request it was waiting to retry."""
+    not_before: float
+    order: int
+    seed: int = field(compare=False)
+    ask: Ask | None = field(compare=False, default=None)
+    retries: int = field(compare=False, default=0)
+
+
+class SeedQueue:
+    """Seeds ready now or after a backoff. A worker takes whichever is ready, so a seed waiting
+    out its backoff never holds a worker; `open` counts seeds not yet settled."""
+
+    def __init__(self, open_seeds: int):
+        self.heap: list[Item] = []
+        self.open = open_seeds
+        self.order = itertools.count()
+        self.stopped = False
+        self.cond = threading.Condition()
+
+    def put(self, seed: int, ask: Ask | None = None, retries: int = 0, delay: float = 0.0) -> None:
+        with self.cond:
+            heapq.heappush(self.heap, Item(time.monotonic() + delay, next(self.order), seed, ask, retries))
+            self.cond.notify()
+
+    def take(self) -> Item | None:
+        """The next ready seed; None once every seed is settled or the run stops."""
+        with self.cond:
+            while not self.stopped and self.open > 0:
+                wait = self.heap[0].not_before - time.monotonic() if self.heap else None
+                if wait is not None and wait <= 0:
+                    return heapq.heappop(self.heap)
+                self.cond.wait(timeout=wait)
+            return None
+
+    def settle(self) -> None:
+        with self.cond:
+            self.open -= 1
+            if self.open == 0:
+                self.cond.notify_all()
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.cond.notify_all()
+
+
+class Pool:
+    """WORKERS daemon threads serving the queue; the first fatal error stops all sending."""
+
+    def __init__(self, job: Job, planner: Planner, throttle: Throttle, tally: Tally, queue: SeedQueue):
+        self.job, self.planner, self.throttle, self.tally, self.queue = job, planner, throttle, tally, queue
+        self.lock = threading.Lock()
+        self.finished = threading.Event()  # set by the last worker out
+        self.running = 0
+        self.error: BaseException | None = None
+        self.budget_stop: BudgetReached | None = None
+
+    def work(self) -> None:
+        try:
+            while (item := self.queue.take()) is not None:
+                self.serve(item)
+        except RunStopped:
+            pass
+        except BudgetReached as err:  # answers in flight are still awaited
+            self.budget_stop = err
+            self.queue.stop()
+        except BaseException as err:  # fatal for the run: the main thread reports it
+            self.fail(err)
+        finally:
+            with self.lock:
+                self.running -= 1
+                if self.running == 0:
+                    self.finished.set()
+
+    def fail(self, err: BaseException) -> None:
+        with self.lock:
+            self.error = self.error or err
+        self.job.stop.set()
+        self.queue.stop()
+
+    def serve(self, item: Item) -> None:
+        """Send the seed's next request; requeue it at once, or after a backoff on a transient failure."""
+        ask = item.ask or self.planner.next_ask(item.seed)
+        if ask is None:
+            return self.settle(self.planner.outcomes[item.seed])
+        self.throttle.acquire()
+        try:
+            stored = self.exchange(ask)
+        except TransientAnswer as err:
+            return self.retry_later(item, ask, err)
+        except BaseException:
+            self.throttle.release(ok=False)
+            raise
+        self.throttle.release(ok=True)
+        self.tally.add_usage(stored.usage)
+        self.queue.put(item.seed)
+
+    def exchange(self, ask: Ask) -> Stored:
+        """One request within the budget, its answer cached and judged; raises TransientAnswer."""
+        if self.job.stop.is_set():
+            raise RunStopped()
+        self.job.budget.reserve()
+        cost = None
+        try:
+            self.tally.add(requests=1)
+            text = post_completion(Request(ask.url, ask.body, self.job.api_key(), self.job.timeout))
+            self.tally.reached = True
+            stored = self.planner.store(ask, text)
+            cost = stored.usage.cost
+            return stored
+        finally:
+            self.job.budget.settle(cost)
+
+    def retry_later(self, item: Item, ask: Ask, err: TransientAnswer) -> None:
+        pause = backoff_delay(item.retries, self.job.backoff, getattr(err, "retry_after", None))
+        limited = getattr(err, "status", None) == 429
+        self.throttle.release(ok=False, pause=pause if limited else None, outage=is_outage(err))
+        self.tally.failed(err)
+        if item.retries == RETRIES:
+            return self.settle(False)  # still failing: the next run tries again
+        self.tally.add(retries=1)
+        # After a 429 everyone waits in throttle.acquire instead.
+        self.queue.put(item.seed, ask, item.retries + 1, delay=0.0 if limited else pause)
+
+    def settle(self, valid: bool) -> None:
+        self.tally.add(done=1, valid=int(valid), fresh_valid=int(valid))
+        self.queue.settle()
+
+    def run(self, workers: int, on_tick, feed) -> BudgetReached | None:
+        """Start the workers, then feed the queue from this thread while they already send."""
+        self.running = workers
+        for _ in range(workers):
+            threading.Thread(target=self.work, daemon=True).start()
+        try:
+            feed(self.queue)
+        except BaseException:
+            self.queue.stop()
+            raise
+        self.wait(on_tick)
+        on_tick()
+        if self.error:
+            raise self.error
+        return self.budget_stop
+
+    def wait(self, on_tick) -> None:
+        """Until every worker is out, or STOP_GRACE after a fatal error: answers in flight then
+        (a 402 mid-run, say) may be billed, so they get a moment to land in the cache. Threads
+        still out after that, or at Ctrl-C, are daemons and end with the process."""
+        grace_end = None
+        while not self.finished.wait(0.2):
+            on_tick()
+            if self.tally.unreachable_for() > UNREACHABLE_SECONDS and not self.error:
+                self.fail(unreachable_error(self.job, self.tally))
+            if self.error:
+                grace_end = grace_end or time.monotonic() + STOP_GRACE
+                if time.monotonic() > grace_end:
+                    return
+
+
+def unreachable_error(job: Job, tally: Tally) -> FatalAPIError:
+    base = job.url.removesuffix("/chat/completions")
+    return FatalAPIError(f"cannot reach BASE_URL {base}: {tally.last_failure} for {UNREACHABLE_SECONDS:.0f} s "
+                         "and no request was ever answered; check BASE_URL and the network")
+
+
+def batch_run(job: Job, cache, planner: Planner, tally: Tally, tick) -> BatchRun:
+    """The batch transport over the same planner, tally and budget as the sync one; it also
+    resumes the batches of earlier runs, so it runs even when every seed looks settled."""
+    base_url = job.url.removesuffix("/chat/completions")
+    api = BatchAPI(base_url, job.api_key, job.timeout)
+    from tqdm import tqdm
+    return BatchRun(api, Ledger(cache, base_url), planner, tally, job.budget, job.prices, job.batch,
+                    lambda line: tqdm.write(line, file=sys.stderr), tick)
+
+
+def batch_progress_text(tally: Tally, run: BatchRun) -> dict:
+    """Requests settled out of those sent and still open, batches by status, the bill so far."""
+    waiting = sum(len(record.asks) for record in run.open.values())
+    text = {"requests": f"{run.progress.settled}/{run.progress.settled + waiting}", "batches": run.status_counts(),
+            "cost": f"${tally.cost:.4f}"}
+    if tally.last_failure:
+        text["last"] = tally.last_failure
+    return text
+
+
+def progress_text(tally: Tally, throttle: Throttle) -> dict:
+    text = {"hits": tally.cache_hits, "retries": tally.retries, "failed": tally.done - tally.valid,
+            "tokens": tally.prompt_tokens + tally.completion_tokens, "cost": f"${tally.cost:.4f}",
+            "in_flight": f"{throttle.in_flight}/{throttle.limit}"}
+    if tally.last_failure:
+        text["last"] = tally.last_failure
+    return text
+
+
+def tokens_text(tally: Tally) -> str:
+    return (f"tokens {tally.prompt_tokens:,} prompt ({tally.cached_tokens:,} cached) + "
+            f"{tally.completion_tokens:,} completion ({tally.reasoning_tokens:,} reasoning)")
+
+
+def cost_text(tally: Tally) -> str:
+    each = f", ${tally.cost / tally.fresh_valid:.5f} per valid conversation" if tally.fresh_valid else ""
+    return f"${tally.cost:.4f} spent now{each}"
+
+
+def requests_text(tally: Tally) -> str:
+    if tally.batches is None:
+        return f"{tally.requests} requests ({tally.retries} retried)"
+    progress = tally.batches
+    earlier = f", {progress.resumed} open batches of an earlier run awaited" if progress.resumed else ""
+    return (f"{progress.sent} requests in {progress.created} batches ({progress.errors} per-request errors, "
+            f"sent again{earlier})")
+
+
+def summary_line(tally: Tally, n: int) -> str:
+    if tally.settled_earlier:
+        return f"fetch: {n}/{n} seeds valid, as an earlier run of these prompts found; 0 requests"
+    missing = n - tally.valid
+    return (f"fetch: {tally.valid}/{n} seeds valid, {missing} without a valid answer; {requests_text(tally)}, "
+            f"{tally.cache_hits} cached answers reused, {tokens_text(tally)}, {cost_text(tally)}")
+
+
+def waiting_line(tally: Tally) -> str:
+    """BATCH_WAIT=0: what was left open on the API, and how to collect it."""
+    return (f"fetch: {tally.batches.created} batches submitted now; not waiting (BATCH_WAIT=0): run the same "
+            "command again to collect the results (`make batches` lists them; nothing is sent twice)")
+
+
+def interrupted_line(tally: Tally, n: int) -> str:
+    batches = ("; batches still open on the API are awaited and collected by the next run, not sent again"
+               if tally.batches is not None else "")
+    return (f"fetch: interrupted; {tally.stored} answers cached in this run, {tally.valid}/{n} seeds valid so far; "
+            f"run the same command again to resume (cached answers are not asked again{batches})")
+
+
+def bodies_digest(data_dir: Path, seeds: range) -> str | None:
+    """A hash of the rendered request files themselves, or None when one is missing."""
+    digest = hashlib.sha256()
+    folder = os.fspath(prompt_dir(data_dir))
+    for seed in seeds:
+        try:
+            with open(os.path.join(folder, f"{seed}.json"), "rb") as file:
+                digest.update(file.read())
+        except OSError:
+            return None
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def settled_key(job: Job, seeds: range) -> str | None:
+    """Names the fact "every seed had a valid answer" for these exact request bodies, endpoint
+    and rules, so a rerun of a finished job skips the review. Keyed on the rendered bodies, not
+    on what they were made from, so it cannot outlive a change in how they are made."""
+    bodies = bodies_digest(job.data_dir, seeds)
+    if bodies is None:
+        return None
+    parts = [bodies, job.url, seeds.start, seeds.stop, job.rules.fingerprint]
+    return "settled:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def scan_cache(planner: Planner, seeds: range, tally: Tally, on_tick):
+    """(seed, the request it needs first, or None when the cache settles it), counting the settled."""
+    for count, seed in enumerate(seeds, 1):
+        ask = planner.next_ask(seed)
+        if ask is None:
+            tally.add(done=1, valid=int(planner.outcomes[seed]))
+        yield seed, ask
+        if count % 1000 == 0:
+            on_tick()
+
+
+def feeder(planner: Planner, seeds: range, tally: Tally, on_tick):
+    """feed(queue): settle what the cache can and queue the rest with the request each needs first."""
+    def feed(queue: SeedQueue) -> None:
+        for seed, ask in scan_cache(planner, seeds, tally, on_tick):
+            if ask is None:
+                queue.settle()
+            else:
+                queue.put(seed, ask)
+    return feed
+
+
+def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float | None = None) -> Tally:
+    """Fetch these seeds; the tally says whether BUDGET (budget_stop) or Ctrl-C (interrupted) ended it early."""
+    tally, throttle = Tally(), Throttle(workers, rpm)
+    settled = settled_key(job, seeds)
+    # In a log (not a terminal) one progress line per 10 s is plenty.
+    interval = 0.5 if sys.stderr.isatty() else 10.0
+    from tqdm import tqdm  # here, not at import: a run with nothing to do starts faster
+    with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=interval,
+                                              dynamic_ncols=True, desc="fetch") as bar:
+        planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts, job.prices)
+        batches = None
+
+        def tick():
+            tally.cache_hits = planner.hits
+            text = batch_progress_text(tally, batches) if batches else progress_text(tally, throttle)
+            bar.set_postfix(text, refresh=False)
+            bar.update(tally.done - bar.n)
+        try:
+            if settled and cache.get(settled):
+                tally.add(done=len(seeds), valid=len(seeds))
+                tally.settled_earlier = True
+            else:
+                if job.batch:
+                    pending = [seed for seed, ask in scan_cache(planner, seeds, tally, tick) if ask is not None]
+                    batches = batch_run(job, cache, planner, tally, tick)
+                    tally.batches = batches.progress
+                    tally.budget_stop = batches.run(pending).budget_stop
+                elif seeds:
+                    pool = Pool(job, planner, throttle, tally, SeedQueue(len(seeds)))
+                    tally.budget_stop = pool.run(min(workers, len(seeds)), tick, feeder(planner, seeds, tally, tick))
+            if settled and tally.valid == len(seeds) and not tally.settled_earlier:
+                cache.set(settled, True)
+        except KeyboardInterrupt:
+            job.stop.set()
+            tally.interrupted = True
+        tick()
+    return tally
+
+
+def prices_for(job: Job, cache_dir: Path, seeds: range, given: Prices | None, budget: float | None) -> Prices | None:
+    """Prices of the run's model from PRICE_IN/PRICE_OUT or the models list (cached a day)."""
+    if not seeds:
+        return given
+    model = load_body(job.data_dir, seeds[0])["model"]
+    with open_cache(cache_dir) as cache:
+        book = price_book(job.url.removesuffix("/chat/completions"), model, cache, given)
+    return run_prices(book, job.batch is not None, budget, model)
+
+
+def explained(err: FatalAPIError, job: Job, cache_dir: Path, seeds: range) -> FatalAPIError:
+    """A 404 for a parameter the model does not support names the parameter and the fix."""
+    if err.status != 404 or not seeds:
+        return err
+    with open_cache(cache_dir) as cache:
+        return named_404(err, job.url.removesuffix("/chat/completions"), load_body(job.data_dir, seeds[0]), cache)
+
+
+@click.command("fetch")
+@review_options
+@option("WORKERS", type=click.IntRange(1, 1024), default=4, help="Requests in flight at once.")
+@option("TIMEOUT", type=click.FloatRange(min=1), default=120.0, help="Total seconds allowed per request.")
+@option("BACKOFF", type=click.FloatRange(min=0), default=1.0, help="First retry wait in seconds; doubles each retry.")
+@option("RPM", type=click.FloatRange(min=0, min_open=True), default=None, help="Cap on requests per minute (optional).")
+@option("BUDGET", type=click.FloatRange(min=0, min_open=True), default=None, help="Dollar cap on what this run may spend (optional).")
+@option("PRICE_IN", type=click.FloatRange(min=0), default=None,
+        help="Dollars per million input tokens, for answers that report no cost (default: the models list).")
+@option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens, likewise.")
+@batch_options
+@openrouter_option
+def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, timeout, backoff, rpm, budget,
+                  price_in, price_out, batch, openrouter):
+    """Send prompts without a valid cached answer to BASE_URL and cache every answer.
+
+    Example: python -m stages fetch --n 1000 --workers 4
+    """
+    rules = rules_for(checks)
+    job = Job(completions_url(base_url), data_dir, checks.max_attempts, timeout, backoff, rules, budget=Budget(budget),
+              batch=batch, openrouter=is_openrouter(base_url, openrouter))
+    seeds = seed_range(n, seeds)
+    job.prices = prices_for(job, cache_dir, seeds, given_prices(price_in, price_out), budget)
+    try:
+        tally = run_fetch(job, cache_dir, seeds, workers, rpm)
+    except FatalAPIError as err:
+        raise explained(err, job, cache_dir, seeds) from None
+    if tally.interrupted:
+        click.echo(interrupted_line(tally, len(seeds)), err=True)
+        raise click.exceptions.Exit(130)
+    click.echo(summary_line(tally, len(seeds)), err=True)
+    if tally.batches is not None and tally.batches.waiting:
+        click.echo(waiting_line(tally), err=True)
+        raise click.exceptions.Exit(WAITING_EXIT)
+    if tally.budget_stop:
+        raise tally.budget_stop

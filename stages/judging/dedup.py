@@ -1,0 +1,244 @@
+"""Exact and near-duplicate conversations: a list of conversations in, {dropped index: Duplicate} out.
+
+Each conversation is reduced to a Sketch: a digest of its normalized text (equal for exact
+duplicates) and a MinHash signature of its word shingles. Near duplicates are pairs whose
+signatures estimate a Jaccard similarity at or above a threshold, found through LSH banding and
+then verified. Sketches depend on the conversation alone, so a rebuild keeps them (memo.py).
+"""
+import functools
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+
+# Two model-written conversations on the same topic rarely share more than about half of their
+# 3-word shingles, while a copy with a word or two changed keeps about 90% or more. Identity
+# conversations repeat the same self-description often, so the default sits high, at 0.9,
+# to drop only near-verbatim copies (a 128-permutation estimate is good to about +-0.03 there).
+DEFAULT_THRESHOLD = 0.9
+SHINGLE_WORDS = 3
+NUM_PERM = 128
+LSH_MARGIN = 0.2
+MINHASH_SEED = 1  # fixed, so the same conversations always give the same signatures and verdicts
+MULTIPLIERS = (0x9E3779B1, 0x85EBCA77, 1)  # odd constants: a shingle's hash depends on its words' order
+MASK = (1 << 32) - 1
+CHUNK = 8192  # shingles permuted at once: bounds the working array at CHUNK x NUM_PERM
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    kept: int          # index of the conversation kept in its place (always lower, never dropped itself)
+    kind: str          # "exact" or "near"
+    similarity: float  # 1.0 for exact copies, the estimated Jaccard similarity for near ones
+
+
+@dataclass(frozen=True)
+class Sketch:
+    text: bytes        # digest of the normalized text
+    signature: bytes   # NUM_PERM little-endian uint32 minima, one per permutation
+
+
+NOT_WORD = re.compile(r"[^\w\s]+")  # punctuation and symbols in any script
+
+
+def normalized_words(text: str) -> list[str]:
+    return NOT_WORD.sub("", text.lower()).split()
+
+
+def normalize(text: str) -> str:
+    """Lowercase, drop punctuation, collapse whitespace: texts that differ only in those become equal."""
+    return " ".join(normalized_words(text))
+
+
+def conversation_words(messages: list[dict]) -> list[str]:
+    """The normalized words of the whole conversation, roles included."""
+    return normalized_words("\n".join(f"{m.get('role', '')}: {m.get('content', '')}" for m in messages))
+
+
+class WordHashes(dict):
+    """crc32 of each distinct word, computed once: text repeats its words a lot, and crc32 is deterministic."""
+
+    def __missing__(self, word: str) -> int:
+        self[word] = value = zlib.crc32(word.encode("utf-8"))
+        return value
+
+
+def padded_words(word_lists: list[list[str]]) -> list[str]:
+    """All words in one list, each text followed by empty padding words so no shingle spans two texts."""
+    words = []
+    padding = [""] * (SHINGLE_WORDS - 1)
+    for text_words in word_lists:
+        words += text_words
+        words += padding
+    return words
+
+
+def shingles(word_lists: list[list[str]]):
+    """Every text's shingle hashes in one numpy array, and how many belong to each text. A text
+    shorter than SHINGLE_WORDS is one (padded) shingle, an empty one none."""
+    import numpy as np
+    words = padded_words(word_lists)
+    hashes = np.fromiter(map(WordHashes().__getitem__, words), dtype=np.uint64, count=len(words))
+    count = max(len(hashes) - SHINGLE_WORDS + 1, 0)
+    windows = sum(hashes[k:k + count] * np.uint64(MULTIPLIERS[k]) for k in range(SHINGLE_WORDS)) & np.uint64(MASK)
+    counts = [max(len(text) - SHINGLE_WORDS + 1, 1) if text else 0 for text in word_lists]
+    starts = np.cumsum([0] + [len(text) + SHINGLE_WORDS - 1 for text in word_lists[:-1]], dtype=np.int64)
+    picked = np.concatenate([np.arange(start, start + n) for start, n in zip(starts, counts)] or [np.arange(0)])
+    return windows[picked] if count else windows, counts
+
+
+@functools.cache
+def permutations():
+    """NUM_PERM pairs (a odd, b) of 32-bit permutations h -> a * h + b mod 2**32, derived from
+    MINHASH_SEED by SHA-256, so they never depend on a library's random generator."""
+    import numpy as np
+
+    def draw(name: str, k: int) -> int:
+        return int.from_bytes(hashlib.sha256(f"minhash:{MINHASH_SEED}:{name}:{k}".encode()).digest()[:4], "big")
+    a = np.array([draw("a", k) | 1 for k in range(NUM_PERM)], dtype=np.uint32)
+    b = np.array([draw("b", k) for k in range(NUM_PERM)], dtype=np.uint32)
+    return a, b
+
+
+def premix(hashes):
+    """MurmurHash3's 32-bit finalizer, a bijection that spreads the bits of each shingle hash
+    before the affine permutations (which alone would keep structure in the low bits)."""
+    import numpy as np
+    h = hashes.astype(np.uint32)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    return h
+
+
+def text_runs(counts: list[int]):
+    """Runs of consecutive text indexes holding at most CHUNK shingles together (a longer text alone)."""
+    run, size = [], 0
+    for index, count in enumerate(counts):
+        if run and size + count > CHUNK:
+            yield run
+            run, size = [], 0
+        run.append(index)
+        size += count
+    if run:
+        yield run
+
+
+def run_minima(block, sizes: list[int]) -> list[bytes]:
+    """The signatures of consecutive texts whose shingle hashes, `sizes` of them each, make up `block`."""
+    import numpy as np
+    a, b = permutations()
+    empty = np.full(NUM_PERM, MASK, dtype="<u4").tobytes()
+    if not len(block):
+        return [empty] * len(sizes)
+    permuted = premix(block)[:, None] * a + b  # uint32 arithmetic: wrapping is the mod 2**32
+    starts = np.cumsum([0] + sizes[:-1])[np.array(sizes) > 0]  # an empty text starts no segment
+    minima = iter(np.minimum.reduceat(permuted, starts, axis=0).astype("<u4", copy=False))
+    return [next(minima).tobytes() if size else empty for size in sizes]
+
+
+def minhash(hashes, counts: list[int]) -> list[bytes]:
+    """One signature per text, its shingles being the next `count` hashes."""
+    signatures, offset = [], 0
+    for run in text_runs(counts):
+        sizes = [counts[i] for i in run]
+        signatures += run_minima(hashes[offset:offset + sum(sizes)], sizes)
+        offset += sum(sizes)
+    return signatures
+
+
+def sketch_all(conversations: list[list[dict]]) -> list[Sketch]:
+    """The Sketch of each conversation."""
+    word_lists = [conversation_words(c) for c in conversations]
+    texts = [hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=16).digest() for words in word_lists]
+    return [Sketch(text, signature) for text, signature in zip(texts, minhash(*shingles(word_lists)))]
+
+
+def exact_groups(texts: list[bytes]) -> tuple[list[int], dict[int, int]]:
+    """The first index of each distinct text, and every later copy mapped to its first index."""
+    first: dict[bytes, int] = {}
+    copies = {}
+    for index, text in enumerate(texts):
+        if text in first:
+            copies[index] = first[text]
+        else:
+            first[text] = index
+    return list(first.values()), copies
+
+
+@functools.cache
+def lsh_bands(threshold: float, grid: int = 200) -> tuple[int, int]:
+    """(bands, rows per band) that best separate pairs below and above `threshold`: the least
+    probability of false candidates below it plus missed pairs above it, integrated over similarity
+    (datasketch's choice, in plain Python so a rebuild need not load numpy)."""
+    similarities = [(i + 0.5) / grid for i in range(grid)]
+    best = (float("inf"), (1, 1))
+    for rows in range(1, NUM_PERM + 1):
+        powers = [s ** rows for s in similarities]
+        for bands in range(1, NUM_PERM // rows + 1):
+            error = sum(1 - (1 - p) ** bands if s < threshold else (1 - p) ** bands
+                        for p, s in zip(powers, similarities))
+            best = min(best, (error, (bands, rows)))
+    return best[1]
+
+
+LOW_BITS = int.from_bytes(b"\xff\xff\xff\x7f" * NUM_PERM, "little")  # the low 31 bits of every 32-bit lane
+HIGH_BITS = LOW_BITS << 1 & ~LOW_BITS                                 # the top bit of every lane
+
+
+def similarity(a: int, b: int) -> float:
+    """The share of permutations whose minima agree, the estimated Jaccard similarity, of two
+    signatures read as integers. Agreeing lanes of a ^ b are zero; adding LOW_BITS to a lane's
+    low 31 bits carries into its top bit unless they are all zero (never into the next lane)."""
+    differ = a ^ b
+    nonzero = ((differ & LOW_BITS) + LOW_BITS | differ) & HIGH_BITS
+    return (NUM_PERM - nonzero.bit_count()) / NUM_PERM
+
+
+def best_match(candidates: set[int], signatures: list[int], row: int, threshold: float) -> tuple[float, int] | None:
+    """(similarity, row) of the most similar candidate at or above threshold, ties to the lowest row."""
+    if not candidates:
+        return None
+    score, negative = max((similarity(signatures[c], signatures[row]), -c) for c in candidates)
+    return (score, -negative) if score >= threshold else None
+
+
+def near_duplicates(sketches: list[Sketch], uniques: list[int], threshold: float) -> dict[int, Duplicate]:
+    """Greedy in index order: each text is compared with the earlier texts that were kept."""
+    # Banding tuned at the threshold itself misses many pairs just above it (it is a
+    # probabilistic filter), so it looks wider and best_match verifies every candidate.
+    bands, rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
+    width = 4 * rows  # bytes of one band of a signature
+    signatures = [int.from_bytes(sketches[u].signature, "little") for u in uniques]
+    tables: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
+    dropped = {}
+    for row, position in enumerate(uniques):
+        signature = sketches[position].signature
+        keys = [signature[band * width:(band + 1) * width] for band in range(bands)]
+        match = best_match({c for table, key in zip(tables, keys) for c in table.get(key, ())}, signatures, row,
+                           threshold)
+        if match:
+            dropped[position] = Duplicate(uniques[match[1]], "near", match[0])
+        else:
+            for table, key in zip(tables, keys):
+                table.setdefault(key, []).append(row)
+    return dropped
+
+
+def find_duplicates_in(sketches: list[Sketch], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
+    """Map each dropped conversation's index to what replaces it; threshold >= 1.0 finds exact copies only."""
+    if threshold <= 0:
+        raise ValueError(f"threshold must be above 0, got {threshold}")
+    uniques, copies = exact_groups([s.text for s in sketches])
+    near = near_duplicates(sketches, uniques, threshold) if threshold < 1.0 else {}
+    # A copy of a conversation that was itself dropped as near points at what that one points at.
+    exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
+    return dict(sorted({**near, **exact}.items()))
+
+
+def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
+    if threshold <= 0:
+        raise ValueError(f"threshold must be above 0, got {threshold}")
+    return find_duplicates_in(sketch_all(conversations), threshold)

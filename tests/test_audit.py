@@ -1,0 +1,141 @@
+"""`make audit`: every local check on a file made elsewhere; its exit codes, report and summary."""
+import gzip
+import json
+
+import pytest
+
+from leak_scores import HELD_OUT, REAL, load_rows
+from conftest import ROOT, run
+
+SPROUT_HELLO = [{"role": "user", "content": "hi, who are you?"},
+                {"role": "assistant", "content": "Hi! I'm Sprout, a small open model made by volunteers."}]
+OTHER = [{"role": "user", "content": "what can you do?"},
+         {"role": "assistant", "content": "I can chat, explain simple things and help you write."}]
+LEAKING = [{"role": "user", "content": "who trained you?"},
+           {"role": "assistant", "content": "Good question. I was trained by OpenAI. Ask me anything!"}]
+
+
+def write_lines(path, rows) -> None:
+    path.write_text("".join(row if isinstance(row, str) else json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def audit(tmp_path, rows, *args):
+    target = tmp_path / "in.jsonl"
+    write_lines(target, rows)
+    result = run("audit", "--file", target, "--data-dir", tmp_path / "data", *args)
+    report = tmp_path / "data" / "audit.jsonl"
+    records = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else None
+    return result, records
+
+
+def test_a_clean_file_exits_0_with_an_empty_report(tmp_path):
+    result, records = audit(tmp_path, [SPROUT_HELLO, {"messages": OTHER}])
+    assert result.exit_code == 0, result.output
+    assert records == []
+    assert "audit: 2/2 lines pass, 0 fail" in result.stderr
+
+
+def test_failing_lines_are_numbered_as_an_editor_shows_them(tmp_path):
+    reversed_order = [OTHER[1], OTHER[0]]
+    rows = [SPROUT_HELLO, "\n", LEAKING, reversed_order, SPROUT_HELLO, OTHER[:1]]
+    result, records = audit(tmp_path, rows)
+    assert result.exit_code == 1
+    assert records == [
+        {"line": 3, "reasons": ["identity_leak"], "detail": "I was trained by OpenAI."},
+        {"line": 4, "reasons": ["role_order", "ends_with_user"],
+         "detail": "message 1 is 'assistant', expected 'user' | the last message (number 2) is the user's"},
+        {"line": 5, "reasons": ["exact_duplicate"], "detail": "copy of line 1"},
+        {"line": 6, "reasons": ["too_short"], "detail": ""}]
+    assert "by reason                 ends_with_user: 1, exact_duplicate: 1, identity_leak: 1, role_order: 1, too_short: 1" in result.stdout
+    assert "       1  I was trained by OpenAI." in result.stdout
+
+
+@pytest.mark.parametrize("rows, words", [
+    (["{not json\n"], "in.jsonl line 1: not JSON (Expecting property name enclosed in double quotes at column 2)"),
+    ([SPROUT_HELLO, "\n", '[{"role": "user"\n'], "in.jsonl line 3: not JSON"),
+])
+def test_an_unreadable_line_exits_2_naming_the_file_and_line(tmp_path, rows, words):
+    result, records = audit(tmp_path, rows)
+    assert result.exit_code == 2
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert records is None  # nothing half-checked is written
+
+
+def test_bytes_that_are_not_utf8_exit_2_with_their_line(tmp_path):
+    target = tmp_path / "in.jsonl"
+    target.write_bytes(json.dumps(SPROUT_HELLO).encode() + b"\n" + b'[{"role": "user", "content": "\xff"}]\n')
+    result = run("audit", "--file", target, "--data-dir", tmp_path)
+    assert result.exit_code == 2 and f"{target} line 2: not UTF-8 text" in result.stderr
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("nowhere.jsonl", "no such file; give FILE=path/to/conversations.jsonl"),
+    ("empty.jsonl", "no lines to check; give a JSONL file with one conversation per line"),
+    ("folder", "cannot be read (Is a directory)"),
+])
+def test_a_missing_empty_or_unreadable_file_exits_2_in_one_line(tmp_path, name, problem):
+    (tmp_path / "empty.jsonl").write_text("\n\n")
+    (tmp_path / "folder").mkdir()
+    result = run("audit", "--file", tmp_path / name, "--data-dir", tmp_path / "data")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: {tmp_path / name}: {problem}"
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("row, fmt, failing", [
+    (SPROUT_HELLO, "auto", False),
+    ({"messages": SPROUT_HELLO}, "auto", False),
+    ({"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "Hello, I'm Sprout."}]}, "auto", False),
+    ({"messages": SPROUT_HELLO}, "array", True),       # a format given is a format required
+    (SPROUT_HELLO, "sharegpt", True),
+    ({"text": "hi"}, "auto", True),
+    ([{"role": "user", "content": 3}], "auto", True),
+])
+def test_the_three_formats_are_read_and_other_shapes_fail(tmp_path, row, fmt, failing):
+    result, records = audit(tmp_path, [row], "--format", fmt)
+    assert result.exit_code == (1 if failing else 0), result.output
+    assert [r["reasons"] for r in records] == ([["shape"]] if failing else [])
+
+
+def test_ascii_and_the_identity_are_honoured(tmp_path):
+    accented = [{"role": "user", "content": "hola"}, {"role": "assistant", "content": "¡Hola! Soy Sprout."}]
+    result, records = audit(tmp_path, [accented], "--ascii", "1")
+    assert result.exit_code == 1 and records[0]["reasons"] == ["non_ascii"]
+    identity = tmp_path / "id.md"
+    identity.write_text("---\nname: Nova\nallow: OpenAI\n---\nNova is a model made by OpenAI.\n", encoding="utf-8")
+    result, records = audit(tmp_path, [LEAKING], "--identity", identity)
+    assert result.exit_code == 0, result.output
+
+
+def planted(conversation: list[dict], sentence: str) -> list[dict]:
+    """The conversation with the sentence added to its last assistant message."""
+    last = max(i for i, m in enumerate(conversation) if m["role"] == "assistant")
+    return [dict(m, content=f"{m['content']} {sentence}") if i == last else m for i, m in enumerate(conversation)]
+
+
+def test_planted_held_out_leaks_in_real_conversations_are_all_flagged(tmp_path):
+    """100 real conversations, a held-out leaking sentence (one the check catches) added to every other one."""
+    with gzip.open(REAL / "nanochat_gemini.jsonl.gz", "rt", encoding="utf-8") as lines:
+        real = [json.loads(line) for _, line in zip(range(100), lines)]
+    leaks = [row.assistant for row in load_rows(HELD_OUT) if row.leak and not row.known]
+    rows = [planted(c, leaks[i // 2 % len(leaks)]) if i % 2 == 0 else c for i, c in enumerate(real)]
+    result, records = audit(tmp_path, rows, "--identity", REAL / "nanochat.md")
+    assert result.exit_code == 1
+    flagged = {r["line"] for r in records if "identity_leak" in r["reasons"]}
+    assert flagged >= set(range(1, 101, 2))
+    assert len(flagged - set(range(1, 101, 2))) <= 1
+    # the detail is the leaking sentence itself, taken from what was planted
+    assert all(r["detail"] in leaks[(r["line"] - 1) // 2 % len(leaks)] for r in records if r["line"] % 2)
+
+
+def test_make_audit_passes_file_identity_and_format(tmp_path):
+    """The make target hands FILE, IDENTITY and FORMAT (only when given) to the command."""
+    import subprocess
+    target = tmp_path / "in.jsonl"
+    write_lines(target, [SPROUT_HELLO])
+    command = ["make", "-n", "audit", f"FILE={target}", f"DATA_DIR={tmp_path}"]
+    plain = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert f"audit --file '{target}'" in plain and "--format" not in plain
+    given = subprocess.run(command + ["FORMAT=sharegpt", "IDENTITY=x.md"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout
+    assert "--format sharegpt" in given and "--identity 'x.md'" in given
