@@ -68,6 +68,8 @@ BENCH_FAULT_RATE ?= 0.3
 BENCH_REBUILD_N ?= 10000
 ## bench: runs of each start-up and rebuild timing (the median is shown)
 BENCH_REPEATS ?= 5
+## bench: two N, smaller first, at which every stage's time, peak memory and disk are measured
+BENCH_SIZES ?= 1000,10000
 ## 1 rejects conversations with non-ASCII text
 ASCII ?= 0
 ## dataset lines: array (nanochat), messages or sharegpt
@@ -147,9 +149,10 @@ merge: $(VENV)/.installed ## copy answers from the cache folder(s) in FROM into 
 batches: $(VENV)/.installed ## the batches this cache knows: id, status, requests, age, cost (no network)
 	$(STAGES) batches --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)'
 
-bench: $(VENV)/.installed ## fetch and the bare thread-pool baseline side by side, start-up, rebuilds; DATA_DIR/bench.json
+bench: $(VENV)/.installed ## fetch and the bare thread-pool baseline side by side, start-up, rebuilds, memory per stage; DATA_DIR/bench.json
 	$(STAGES) bench --bench-cases '$(BENCH_CASES)' --bench-latency $(BENCH_LATENCY) --bench-fault-rate $(BENCH_FAULT_RATE) \
-		--bench-rebuild-n $(BENCH_REBUILD_N) --bench-repeats $(BENCH_REPEATS) --out '$(DATA_DIR)/bench.json'
+		--bench-rebuild-n $(BENCH_REBUILD_N) --bench-repeats $(BENCH_REPEATS) --bench-sizes '$(BENCH_SIZES)' \
+		--out '$(DATA_DIR)/bench.json'
 
 demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no key, no network
 	$(STAGES) demo --data-dir '$(DATA_DIR)' --batch $(BATCH)

@@ -29,7 +29,8 @@ class Planner:
     """Decides each seed's next request from the cache; judges and caches the answers.
 
     Verdicts of answers stored in this run are remembered until their seed settles, so an
-    answer is parsed and judged once, not again by the next `next_ask`.
+    answer is parsed and judged once, not again by the next `next_ask`. Nothing of a seed is kept
+    once it leaves (`outcome` or `forget`): memory follows the seeds in progress, not N.
     """
 
     def __init__(self, cache, url: str, data_dir: Path, rules: Rules, max_attempts: int, prices: Prices | None = None):
@@ -39,7 +40,7 @@ class Planner:
         self.bodies: dict[int, tuple[dict, KeyMaker]] = {}  # seeds in progress, with their keys
         self.fresh: dict[int, dict[str, Verdict]] = {}    # their answers stored in this run
         self.hits = 0                                     # cached answers judged again (replayed)
-        self.outcomes: dict[int, bool] = {}               # settled seeds: valid or not
+        self.outcomes: dict[int, bool] = {}               # settled seeds not yet collected by `outcome`
         self.lock = threading.Lock()
 
     def verdict_of(self, seed: int):
@@ -66,10 +67,22 @@ class Planner:
         if review.gap is not None:
             gap = review.gap
             return Ask(seed, gap.kind, gap.attempt, self.url, gap.body, gap.key)
-        self.bodies.pop(seed, None)
-        self.fresh.pop(seed, None)
+        self.forget(seed)
         self.outcomes[seed] = review.conversation is not None
         return None
+
+    def outcome(self, seed: int) -> bool:
+        """Whether the seed `next_ask` just settled is valid; read once, then forgotten."""
+        return self.outcomes.pop(seed)
+
+    def forget(self, seed: int) -> None:
+        """Drop what is held for a seed: it settled, or it waits for the next run."""
+        self.release_body(seed)
+        self.fresh.pop(seed, None)
+
+    def release_body(self, seed: int) -> None:
+        """Drop a seed's body while it waits long for an answer (in a batch); read again when needed."""
+        self.bodies.pop(seed, None)
 
     def store(self, ask: Ask, text: str, cost: float | None = None) -> Stored:
         """Parse an answer body (TransientAnswer if unusable), cache it, then judge it.

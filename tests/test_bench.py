@@ -5,13 +5,13 @@ from dataclasses import fields
 import pytest
 from click.testing import CliRunner
 
-from stages.commands.bench import BenchResult, Case, CaseList, bench_command
+from stages.commands.bench import BenchResult, Case, CaseList, SizePair, bench_command
 
 
 def test_small_bench_compares_with_the_baseline_and_times_faults_start_up_and_rebuilds(tmp_path):
     out = tmp_path / "results" / "bench.json"
     args = ["--bench-cases", "30x8,12x4", "--bench-latency", "0.05", "--bench-fault-rate", "0.3",
-            "--bench-rebuild-n", "60", "--bench-repeats", "1", "--out", str(out)]
+            "--bench-rebuild-n", "60", "--bench-repeats", "1", "--bench-sizes", "20,60", "--out", str(out)]
     result = CliRunner().invoke(bench_command, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
@@ -27,6 +27,16 @@ def test_small_bench_compares_with_the_baseline_and_times_faults_start_up_and_re
     assert faults["valid"] == 12 and faults["requests"] > 12 and faults["busyness"] > 0
     assert data["rebuild"]["unchanged_wrote_nothing"] is True
     assert "speed vs baseline" in result.output and "workers busy" in result.output
+    memory = data["memory"]
+    assert (memory["small"]["n"], memory["large"]["n"]) == (20, 60)
+    for scale in (memory["small"], memory["large"]):
+        assert list(scale["stages"]) == ["prompts", "fetch", "validate", "dataset", "stats"]
+        assert all(run["peak_rss_mb"] > 10 and run["seconds"] > 0 for run in scale["stages"].values())
+        assert scale["prompts_disk_mb"] > 0 and scale["cache_disk_mb"] > 0
+    assert memory["large"]["prompts_disk_mb"] > memory["small"]["prompts_disk_mb"]  # three times the request files
+    fetch_peaks = [memory[size]["stages"]["fetch"]["peak_rss_mb"] for size in ("large", "small")]
+    assert memory["fetch_rss_ratio"] == pytest.approx(fetch_peaks[0] / fetch_peaks[1], abs=0.01)
+    assert "fetch peak memory at N=60 over N=20" in result.output
 
 
 @pytest.mark.parametrize("text, cases", [("200x16", (Case(200, 16),)),
@@ -41,3 +51,10 @@ def test_bad_cases_are_one_line_errors(text):
     result = CliRunner().invoke(bench_command, ["--bench-cases", text])
     assert result.exit_code == 2
     assert "is not a case like 2000x64" in result.output
+
+
+def test_sizes_parse_and_bad_sizes_are_one_line_errors():
+    assert SizePair().convert("1000,10000", None, None) == (1000, 10000)
+    for text in ["1000", "10000,1000", "0,10", "a,b", "1,2,3"]:
+        result = CliRunner().invoke(bench_command, ["--bench-sizes", text])
+        assert result.exit_code == 2 and "is not two sizes like 1000,10000" in result.output, text

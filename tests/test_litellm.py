@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -62,6 +63,18 @@ def wait_until_alive(base: str, proc: subprocess.Popen) -> None:
     raise AssertionError(f"LiteLLM's proxy did not start within {START_SECONDS} s (exit code {proc.poll()})")
 
 
+def served_models(base: str, key: str) -> list[str]:
+    """GET /v1/models, which `make fetch` reads for prices: a proxy that fails it is broken, and a
+    chain that passed through it would prove nothing about that path."""
+    request = urllib.request.Request(f"{base}/v1/models", headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return sorted(entry["id"] for entry in json.load(answer)["data"])
+    except urllib.error.HTTPError as err:
+        raise AssertionError(f"LiteLLM's proxy answers GET /v1/models with HTTP {err.code}: "
+                             f"{err.read()[:300]!r}") from None
+
+
 @pytest.fixture
 def litellm_proxy(tmp_path):
     """(base URL, master key) of a proxy on a loopback port; stopped after the test."""
@@ -74,6 +87,7 @@ def litellm_proxy(tmp_path):
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_alive(base, proc)
+        assert served_models(base, key) == sorted(MOCKS)
         yield base + "/v1", key
     finally:
         proc.terminate()

@@ -4,7 +4,8 @@ For each case (N seeds, WORKERS in flight) the fake API runs in its own process 
 (fake/baseline.py: requests in a ThreadPoolExecutor, nothing else) and a real fetch post the same
 bodies to it in turn; the ratio of their wall times is the figure to quote. Then: a run with
 transient faults and how busy its workers were, a fully cached rerun, the start-up of a fetch with
-nothing to send and of show, and dataset rebuilds of BENCH_REBUILD_N conversations.
+nothing to send and of show, dataset rebuilds of BENCH_REBUILD_N conversations, and each stage's
+time, peak memory and disk at the two sizes of BENCH_SIZES (fetch's memory compared as a ratio).
 Linux only: it reads the fake's CPU time from /proc and the children's usage with os.wait4.
 """
 import json
@@ -67,6 +68,19 @@ class CaseList(click.ParamType):
         return tuple(cases)
 
 
+class SizePair(click.ParamType):
+    """`1000,10000` -> (1000, 10000): a small and a larger N, in that order."""
+    name = "SMALL,LARGE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).replace(" ", ",").split(",")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts) or not 0 < int(parts[0]) < int(parts[1]):
+            self.fail(f"{value!r} is not two sizes like 1000,10000 (the smaller first)", param, ctx)
+        return int(parts[0]), int(parts[1])
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     cases: tuple[Case, ...]
@@ -74,6 +88,7 @@ class BenchConfig:
     fault_rate: float
     rebuild_n: int
     repeats: int = 5       # start-up and rebuild timings: the median of this many runs
+    sizes: tuple[int, int] = (1000, 10000)   # N of the per-stage scale runs
 
 
 @dataclass(frozen=True)
@@ -145,6 +160,29 @@ class RebuildResult:
 
 
 @dataclass(frozen=True)
+class StageRun:
+    seconds: float
+    peak_rss_mb: float
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    """Every stage once at N seeds, in order, against the fake API with no latency."""
+    n: int
+    workers: int
+    stages: dict[str, StageRun]    # prompts, fetch, validate, dataset, stats
+    prompts_disk_mb: float         # DATA_DIR/prompts as the disk holds it
+    cache_disk_mb: float
+
+
+@dataclass(frozen=True)
+class MemoryResult:
+    small: ScaleResult
+    large: ScaleResult
+    fetch_rss_ratio: float         # fetch's peak at the large size over the small one; goal at most 1.2
+
+
+@dataclass(frozen=True)
 class BenchResult:
     latency: float
     repeats: int
@@ -156,6 +194,7 @@ class BenchResult:
     cached_rerun_requests: int
     startup: StartupResult
     rebuild: RebuildResult
+    memory: MemoryResult
 
 
 def child_env() -> dict[str, str]:
@@ -344,6 +383,39 @@ def measure_rebuilds(n: int, work: Path, repeats: int) -> RebuildResult:
     return RebuildResult(n, round(first, 3), round(unchanged, 3), wrote_nothing, round(split, 3), round(ascii_rule, 3))
 
 
+SCALE_WORKERS = 64
+
+
+def disk_mb(folder: Path) -> float:
+    """What the files under a folder take on disk (allocated blocks, as du counts them)."""
+    blocks = sum(entry.stat().st_blocks for entry in folder.rglob("*") if entry.is_file())
+    return round(blocks * 512 / 2**20, 1)
+
+
+def measure_scale(n: int, work: Path, fake: Fake) -> ScaleResult:
+    """Each stage at n seeds as `make` runs them, one process each, into a fresh data and cache folder."""
+    data, cache, log = work / f"scale-{n}", work / f"scale-cache-{n}", work / "stderr.log"
+    where = located(data, cache, fake.base_url, n)
+    commands = {"prompts": stages_args("prompts", "--n", n, "--data-dir", data),
+                "fetch": fetch_args(data, cache, fake.base_url, Case(n, SCALE_WORKERS)),
+                "validate": stages_args("validate", *where),
+                "dataset": stages_args("dataset", *where),
+                "stats": stages_args("stats", *where)}
+    stages = {}
+    for name, args in commands.items():
+        run = run_child(args, log)
+        stages[name] = StageRun(round(run.wall, 2), round(run.peak_rss_mb, 1))
+    return ScaleResult(n, SCALE_WORKERS, stages, disk_mb(data / "prompts"), disk_mb(cache))
+
+
+def measure_memory(sizes: tuple[int, int], work: Path) -> MemoryResult:
+    """Both sizes in one run, so their ratio compares like with like on this machine."""
+    with fake_server(0.0) as fake:
+        small, large = (measure_scale(n, work, fake) for n in sizes)
+    ratio = large.stages["fetch"].peak_rss_mb / small.stages["fetch"].peak_rss_mb
+    return MemoryResult(small, large, round(ratio, 3))
+
+
 def run_bench(config: BenchConfig) -> BenchResult:
     largest = max(config.cases, key=lambda case: case.n)
     load = os.getloadavg()[0]
@@ -356,8 +428,9 @@ def run_bench(config: BenchConfig) -> BenchResult:
             startup = measure_startup(largest, work, fake, config.repeats)
         faults = run_faults(min(config.cases, key=lambda case: case.n), config, work)
         rebuild = measure_rebuilds(config.rebuild_n, work, config.repeats)
+        memory = measure_memory(config.sizes, work)
     return BenchResult(config.latency, config.repeats, os.cpu_count() or 0, round(load, 2), cases, faults, rerun, rerun_requests,
-                       startup, rebuild)
+                       startup, rebuild, memory)
 
 
 def case_lines(result: BenchResult) -> list[str]:
@@ -369,6 +442,20 @@ def case_lines(result: BenchResult) -> list[str]:
                      f"{c.speed_vs_baseline:>19.2f}{c.fetch_efficiency:>9.2f} /{c.baseline_efficiency:>5.2f}"
                      f"{c.fetch_cpu_ms_per_request:>11.2f} /{c.baseline_cpu_ms_per_request:>5.2f}"
                      f"{c.fake_cpu_ms_per_request:>13.2f}")
+    return lines
+
+
+def scale_lines(memory: MemoryResult) -> list[str]:
+    """Seconds and peak MB of each stage at both sizes, then disk, then fetch's memory ratio."""
+    small, large = memory.small, memory.large
+    lines = [f"stages at N={small.n:,} and N={large.n:,} (fake API, no latency, WORKERS={small.workers}): "
+             "seconds / peak MB"]
+    for name in small.stages:
+        a, b = small.stages[name], large.stages[name]
+        lines.append(f"  {name:<10}{a.seconds:>9.2f} s {a.peak_rss_mb:>7.1f} MB   {b.seconds:>9.2f} s {b.peak_rss_mb:>7.1f} MB")
+    lines.append(f"  disk: prompts {small.prompts_disk_mb} / {large.prompts_disk_mb} MB, "
+                 f"cache {small.cache_disk_mb} / {large.cache_disk_mb} MB")
+    lines.append(f"  fetch peak memory at N={large.n:,} over N={small.n:,}: {memory.fetch_rss_ratio:.2f} (goal at most 1.2)")
     return lines
 
 
@@ -386,6 +473,7 @@ def summary_text(r: BenchResult) -> str:
         f"dataset of {b.n} cached conversations: first build {b.first_seconds:.2f} s, unchanged {b.unchanged_seconds:.2f} s "
         f"({'nothing written' if b.unchanged_wrote_nothing else 'REWROTE the file'}), after SPLIT changed "
         f"{b.option_change_seconds:.2f} s, after ASCII=1 {b.rule_change_seconds:.2f} s",
+        *scale_lines(r.memory),
     ])
 
 
@@ -401,14 +489,17 @@ def write_json(path: Path, result: BenchResult) -> None:
         help="Share of transiently faulty answers in the fault case (the smallest case's N and WORKERS).")
 @option("BENCH_REBUILD_N", type=click.IntRange(min=1), default=10000, help="Cached conversations of the rebuild timings.")
 @option("BENCH_REPEATS", type=click.IntRange(min=1), default=5, help="Runs of each start-up and rebuild timing (median).")
+@option("BENCH_SIZES", type=SizePair(), default="1000,10000",
+        help="Two N, smaller first: every stage is timed and its peak memory measured at both.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="data/bench.json", show_default=True,
               help="JSON file for the results.")
-def bench_command(bench_cases, bench_latency, bench_fault_rate, bench_rebuild_n, bench_repeats, out):
+def bench_command(bench_cases, bench_latency, bench_fault_rate, bench_rebuild_n, bench_repeats, bench_sizes, out):
     """Time fetch and the bare thread-pool baseline side by side against the fake API; nothing leaves 127.0.0.1.
 
     Example: python -m stages bench --bench-cases 200x16,2000x64 --bench-latency 0.5
     """
-    result = run_bench(BenchConfig(bench_cases, bench_latency, bench_fault_rate, bench_rebuild_n, bench_repeats))
+    result = run_bench(BenchConfig(bench_cases, bench_latency, bench_fault_rate, bench_rebuild_n, bench_repeats,
+                                   bench_sizes))
     write_json(out, result)
     click.echo(summary_text(result))
     click.echo(f"bench: results written to {out}", err=True)

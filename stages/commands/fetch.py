@@ -43,6 +43,8 @@ MAX_PAUSE = 120.0     # cap on one backoff or Retry-After wait
 STOP_GRACE = 15.0     # after a fatal error, how long answers already in flight (maybe billed) may land
 WAITING_EXIT = 75     # BATCH_WAIT=0 left batches open: not an error, but nothing to build a dataset from yet
 UNREACHABLE_SECONDS = 20.0  # stop when nothing has connected for this long and nothing ever answered
+REDRAW = 1.0          # most seconds between two redraws of the progress bar
+TICK = 0.2            # seconds between looks at the progress while the main thread waits
 
 
 class RunStopped(Exception):
@@ -146,42 +148,72 @@ class Item:
     retries: int = field(compare=False, default=0)
 
 
+def window_size(workers: int) -> int:
+    """Seeds let into the queue at once: enough that no worker waits for the feeder, few enough
+    that the request bodies held stay a few megabytes whatever N is."""
+    return 2 * workers + 32
+
+
 class SeedQueue:
     """Seeds ready now or after a backoff. A worker takes whichever is ready, so a seed waiting
-    out its backoff never holds a worker; `open` counts seeds not yet settled."""
+    out its backoff never holds a worker; `open` counts seeds not yet settled, `active` those let
+    in (`admit`) and not yet settled, at most `window`."""
 
-    def __init__(self, open_seeds: int):
+    def __init__(self, open_seeds: int, window: int):
         self.heap: list[Item] = []
-        self.open = open_seeds
+        self.open, self.active, self.window = open_seeds, 0, window
         self.order = itertools.count()
         self.stopped = False
-        self.cond = threading.Condition()
+        lock = threading.Lock()
+        # Two conditions on one lock, so a settled seed wakes the feeder, not every idle worker.
+        self.ready, self.room = threading.Condition(lock), threading.Condition(lock)
 
-    def put(self, seed: int, ask: Ask | None = None, retries: int = 0, delay: float = 0.0) -> None:
-        with self.cond:
-            heapq.heappush(self.heap, Item(time.monotonic() + delay, next(self.order), seed, ask, retries))
-            self.cond.notify()
+    def admit(self, seed: int, ask: Ask, on_wait) -> None:
+        """Queue a new seed once the window has room, calling on_wait while it waits."""
+        while True:
+            with self.room:
+                if self.stopped:
+                    return
+                if self.active < self.window:
+                    self.active += 1
+                    self.push(Item(time.monotonic(), next(self.order), seed, ask))
+                    return
+                self.room.wait(timeout=TICK)
+            on_wait()
+
+    def put(self, seed: int, ask: Ask, retries: int, delay: float) -> None:
+        """Queue an admitted seed again, to retry `ask` after `delay`."""
+        with self.ready:
+            self.push(Item(time.monotonic() + delay, next(self.order), seed, ask, retries))
+
+    def push(self, item: Item) -> None:
+        heapq.heappush(self.heap, item)
+        self.ready.notify()
 
     def take(self) -> Item | None:
         """The next ready seed; None once every seed is settled or the run stops."""
-        with self.cond:
+        with self.ready:
             while not self.stopped and self.open > 0:
                 wait = self.heap[0].not_before - time.monotonic() if self.heap else None
                 if wait is not None and wait <= 0:
                     return heapq.heappop(self.heap)
-                self.cond.wait(timeout=wait)
+                self.ready.wait(timeout=wait)
             return None
 
-    def settle(self) -> None:
-        with self.cond:
+    def settle(self, admitted: bool = True) -> None:
+        """One seed done: an admitted one, or one the cache settled before it was let in."""
+        with self.room:
             self.open -= 1
+            self.active -= int(admitted)
+            self.room.notify()
             if self.open == 0:
-                self.cond.notify_all()
+                self.ready.notify_all()
 
     def stop(self) -> None:
-        with self.cond:
+        with self.room:
             self.stopped = True
-            self.cond.notify_all()
+            self.room.notify_all()
+            self.ready.notify_all()
 
 
 class Pool:
@@ -219,21 +251,22 @@ class Pool:
         self.queue.stop()
 
     def serve(self, item: Item) -> None:
-        """Send the seed's next request; requeue it at once, or after a backoff on a transient failure."""
-        ask = item.ask or self.planner.next_ask(item.seed)
-        if ask is None:
-            return self.settle(self.planner.outcomes[item.seed])
-        self.throttle.acquire()
-        try:
-            stored = self.exchange(ask)
-        except TransientAnswer as err:
-            return self.retry_later(item, ask, err)
-        except BaseException:
-            self.throttle.release(ok=False)
-            raise
-        self.throttle.release(ok=True)
-        self.tally.add_usage(stored.usage)
-        self.queue.put(item.seed)
+        """Send the seed's requests one after another until it settles, so the count of settled
+        seeds moves with the answers; a transient failure requeues it after a backoff."""
+        ask, retries = item.ask, item.retries
+        while ask is not None:
+            self.throttle.acquire()
+            try:
+                stored = self.exchange(ask)
+            except TransientAnswer as err:
+                return self.retry_later(item.seed, ask, retries, err)
+            except BaseException:
+                self.throttle.release(ok=False)
+                raise
+            self.throttle.release(ok=True)
+            self.tally.add_usage(stored.usage)
+            ask, retries = self.planner.next_ask(item.seed), 0
+        self.settle(self.planner.outcome(item.seed))
 
     def exchange(self, ask: Ask) -> Stored:
         """One request within the budget, its answer cached and judged; raises TransientAnswer."""
@@ -252,17 +285,18 @@ class Pool:
         finally:
             self.job.budget.settle(cost)
 
-    def retry_later(self, item: Item, ask: Ask, err: TransientAnswer) -> None:
-        pause = backoff_delay(item.retries, self.job.backoff, getattr(err, "retry_after", None))
+    def retry_later(self, seed: int, ask: Ask, retries: int, err: TransientAnswer) -> None:
+        pause = backoff_delay(retries, self.job.backoff, getattr(err, "retry_after", None))
         limited = getattr(err, "status", None) == 429
         self.throttle.release(ok=False, pause=pause if limited else None, outage=is_outage(err))
         self.tally.failed(err)
         self.tally.repeats.failure(getattr(err, "status", None), getattr(err, "detail", ""), format_of(ask.body))
-        if item.retries == RETRIES:
+        if retries == RETRIES:
+            self.planner.forget(seed)
             return self.settle(False)  # still failing: the next run tries again
         self.tally.add(retries=1)
         # After a 429 everyone waits in throttle.acquire instead.
-        self.queue.put(item.seed, ask, item.retries + 1, delay=0.0 if limited else pause)
+        self.queue.put(seed, ask, retries + 1, delay=0.0 if limited else pause)
 
     def settle(self, valid: bool) -> None:
         self.tally.add(done=1, valid=int(valid), fresh_valid=int(valid))
@@ -292,7 +326,7 @@ class Pool:
         (a 402 mid-run, say) may be billed, so they get a moment to land in the cache. Threads
         still out after that, or at Ctrl-C, are daemons and end with the process."""
         grace_end = None
-        while not self.finished.wait(0.2):
+        while not self.finished.wait(TICK):
             on_tick()
             if self.tally.unreachable_for() > UNREACHABLE_SECONDS and not self.error:
                 self.fail(unreachable_error(self.job, self.tally))
@@ -321,10 +355,10 @@ def batch_run(job: Job, cache, planner: Planner, tally: Tally, tick) -> BatchRun
 
 
 def batch_progress_text(tally: Tally, run: BatchRun) -> dict:
-    """Requests settled out of those sent and still open, batches by status, the bill so far."""
-    waiting = sum(len(record.asks) for record in run.open.values())
-    text = {"requests": f"{run.progress.settled}/{run.progress.settled + waiting}", "batches": run.status_counts(),
-            "cost": f"${tally.cost:.4f}"}
+    """Requests done of those submitted, batches by status, tokens and the bill so far."""
+    done, submitted = run.request_counts()
+    text = {"requests": f"{done}/{submitted}", "batches": run.status_counts(),
+            "tokens": tally.prompt_tokens + tally.completion_tokens, "cost": f"${tally.cost:.4f}"}
     if tally.last_failure:
         text["last"] = tally.last_failure
     return text
@@ -376,7 +410,8 @@ def waiting_line(tally: Tally) -> str:
 def interrupted_line(tally: Tally, n: int) -> str:
     batches = ("; batches still open on the API are awaited and collected by the next run, not sent again"
                if tally.batches is not None else "")
-    return (f"fetch: interrupted; {tally.stored} answers cached in this run, {tally.valid}/{n} seeds valid so far; "
+    return (f"fetch: interrupted; {tally.stored} answers cached in this run, {tally.fresh_valid} seeds made valid by "
+            f"them, {tally.valid}/{n} seeds valid so far; "
             f"run the same command again to resume (cached answers are not asked again{batches})")
 
 
@@ -410,20 +445,31 @@ def scan_cache(planner: Planner, seeds: range, tally: Tally, on_tick):
     for count, seed in enumerate(seeds, 1):
         ask = planner.next_ask(seed)
         if ask is None:
-            tally.add(done=1, valid=int(planner.outcomes[seed]))
+            tally.add(done=1, valid=int(planner.outcome(seed)))
         yield seed, ask
-        if count % 1000 == 0:
+        if count % 100 == 0:
             on_tick()
 
 
+def unsettled(planner: Planner, seeds: range, tally: Tally, on_tick):
+    """The seeds the cache does not settle; their bodies are not kept, so this holds no more than their numbers."""
+    for seed, ask in scan_cache(planner, seeds, tally, on_tick):
+        if ask is not None:
+            planner.release_body(seed)
+            yield seed
+
+
 def feeder(planner: Planner, seeds: range, tally: Tally, on_tick):
-    """feed(queue): settle what the cache can and queue the rest with the request each needs first."""
+    """feed(queue): settle what the cache can and let the rest into the queue as room frees up,
+    each with the request it needs first."""
     def feed(queue: SeedQueue) -> None:
         for seed, ask in scan_cache(planner, seeds, tally, on_tick):
+            if queue.stopped:  # a fatal error: reading the remaining bodies would only delay its report
+                return
             if ask is None:
-                queue.settle()
+                queue.settle(admitted=False)
             else:
-                queue.put(seed, ask)
+                queue.admit(seed, ask, on_tick)
     return feed
 
 
@@ -431,11 +477,10 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
     """Fetch these seeds; the tally says whether BUDGET (budget_stop) or Ctrl-C (interrupted) ended it early."""
     tally, throttle = Tally(), Throttle(workers, rpm)
     settled = settled_key(job, seeds)
-    # In a log (not a terminal) one progress line per 10 s is plenty.
-    interval = 0.5 if sys.stderr.isatty() else 10.0
     from tqdm import tqdm  # here, not at import: a run with nothing to do starts faster
-    with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=interval,
-                                              dynamic_ncols=True, desc="fetch") as bar:
+    # miniters=0: the bar redraws each REDRAW seconds even while no seed settles (tokens move).
+    with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=REDRAW,
+                                              miniters=0, dynamic_ncols=True, desc="fetch") as bar:
         planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts, job.prices)
         batches = None
 
@@ -450,12 +495,12 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
                 tally.settled_earlier = True
             else:
                 if job.batch:
-                    pending = [seed for seed, ask in scan_cache(planner, seeds, tally, tick) if ask is not None]
+                    pending = list(unsettled(planner, seeds, tally, tick))
                     batches = batch_run(job, cache, planner, tally, tick)
                     tally.batches = batches.progress
                     tally.budget_stop = batches.run(pending).budget_stop
                 elif seeds:
-                    pool = Pool(job, planner, throttle, tally, SeedQueue(len(seeds)))
+                    pool = Pool(job, planner, throttle, tally, SeedQueue(len(seeds), window_size(workers)))
                     tally.budget_stop = pool.run(min(workers, len(seeds)), tick, feeder(planner, seeds, tally, tick))
             if settled and tally.valid == len(seeds) and not tally.settled_earlier:
                 cache.set(settled, True)

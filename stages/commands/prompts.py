@@ -154,15 +154,16 @@ def fingerprint(sources: Sources, settings: Settings, seeds: range) -> str:
 
 
 def files_digest(out_dir: Path, seeds: range) -> str | None:
-    """Name, size and modification time of each rendered file, hashed; None when one is missing.
-    A file edited, replaced or deleted since it was rendered no longer matches."""
+    """Name, inode, size, modification and status-change time of each rendered file, hashed; None
+    when one is missing. A file edited, replaced or deleted since it was rendered no longer matches,
+    even with its old size and modification time set back (no tool sets the status-change time back)."""
     digest = hashlib.sha256()
     for seed in seeds:
         try:
             info = (out_dir / f"{seed}.json").stat()
         except OSError:
             return None
-        digest.update(f"{seed} {info.st_size} {info.st_mtime_ns}\n".encode())
+        digest.update(f"{seed} {info.st_ino} {info.st_size} {info.st_mtime_ns} {info.st_ctime_ns}\n".encode())
     return digest.hexdigest()
 
 

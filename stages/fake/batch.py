@@ -6,7 +6,6 @@ A batch is `validating` for a tenth of its delay, `in_progress` until the delay 
 terminal; its answers are made once, when it is first seen terminal, at half the sync price.
 """
 import json
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +33,9 @@ class BatchFake:
     create_errors: list[int] = field(default_factory=list)  # statuses for the next creates, in order
     max_requests: int | None = None  # creates with more requests answer 413
     report_cost: bool = True        # the batch's usage.cost
+    order: str = "shuffled"         # results "submitted" in request order, "reversed" or "shuffled" (no order
+                                    # is promised by OpenAI-style batches)
+    bill_share: float = 1.0         # the bill over the listed price of its answers (a provider's own discount)
 
 
 def base_model(model: str) -> str:
@@ -203,17 +205,30 @@ def finish(server, batch: FakeBatch) -> None:
         done = [] if batch.status() == "failed" else batch.requests
         if batch.status() == "expired":
             done = done[: len(done) // 2]
-        batch.results = [result_of(server, request) for request in done]
+        batch.results = ordered(server, [result_of(server, request) for request in done])
         batch.usage = batch_usage(batch.results, server.config.batch.report_cost)
-        batch.cost = sum(r.pop("_cost", 0.0) for r in batch.results)
+        batch.cost = sum(r.pop("_cost", 0.0) for r in batch.results) * server.config.batch.bill_share
         if batch.usage is not None and "cost" in batch.usage:
             batch.usage["cost"] = round(batch.cost, 10)
+
+
+def ordered(server, results: list[dict]) -> list[dict]:
+    """The results in the order the config names (drawn from the server's seeded chance)."""
+    order = server.config.batch.order
+    if order == "reversed":
+        return results[::-1]
+    if order == "shuffled":
+        with server.rng_lock:
+            server.rng.shuffle(results)
+    return results
 
 
 def result_of(server, request: dict) -> dict:
     """One result: a per-request error, or a completion with tokens and no cost (the batch has it)."""
     custom_id, body = request["custom_id"], request["body"]
-    if random.random() < server.config.batch.error_rate:
+    with server.rng_lock:
+        failed = server.rng.random() < server.config.batch.error_rate
+    if failed:
         return {"custom_id": custom_id, "error": {"message": "the provider failed this request",
                                                   "type": "server_error"}}
     answer = json.loads(server.batch_answer(body, BATCH_SHARE))

@@ -64,10 +64,6 @@ def group_key(body: dict) -> tuple[str, str]:
     return body["model"], json.dumps(body.get("response_format"), sort_keys=True)
 
 
-def chunks(items: list, size: int) -> list[list]:
-    return [items[start:start + size] for start in range(0, len(items), size)]
-
-
 def result_text(result: dict) -> tuple[str | None, str]:
     """(the answer body text, '') of a result, or (None, why it failed)."""
     response = result.get("response")
@@ -162,34 +158,43 @@ class BatchRun:
                          "by GET /batches: it was not created, and its requests are sent again")
 
     # -- submitting -----------------------------------------------------------------------------
-    def next_asks(self) -> list:
+    def next_asks(self):
         """The next request of every open seed that no open batch covers; settled seeds leave."""
-        covered, asks = self.covered, []
+        covered = self.covered
         for seed in sorted(self.pending):
             ask = self.planner.next_ask(seed)
             if ask is None:
-                self.settle(seed, bool(self.planner.outcomes[seed]))
+                self.settle(seed, self.planner.outcome(seed))
             elif ask.key in covered:
-                continue
+                self.planner.release_body(seed)
             elif self.errors[ask.key] >= ROUND_RETRIES:
+                self.planner.forget(seed)
                 self.settle(seed, False)   # keeps failing inside batches: the next run tries again
             else:
-                asks.append(ask)
-        return asks
+                yield ask
 
     def settle(self, seed: int, valid: bool) -> None:
         self.pending.discard(seed)
         self.tally.add(done=1, valid=int(valid), fresh_valid=int(valid))
 
     def submit_round(self) -> None:
+        """Batches of one group each, sent as soon as one is full, so no more than a batch of
+        request bodies is held at once."""
         groups: dict[tuple, list] = {}
         for ask in self.next_asks():
-            groups.setdefault(group_key(ask.body), []).append(ask)
+            group = groups.setdefault(group_key(ask.body), [])
+            group.append(ask)
+            if len(group) == self.settings.size:
+                self.submit_chunk(groups.pop(group_key(ask.body)))
         for asks in groups.values():
-            for chunk in chunks(asks, self.settings.size):
-                if self.progress.budget_stop is None:
-                    self.submit(chunk)
+            self.submit_chunk(asks)
         self.tick()
+
+    def submit_chunk(self, asks: list) -> None:
+        if self.progress.budget_stop is None:
+            self.submit(asks)
+        for ask in asks:  # sent or not, its next round reads the body again
+            self.planner.release_body(ask.seed)
 
     def output_tokens(self) -> float:
         stored = getattr(self.tally, "stored", 0)
@@ -389,6 +394,13 @@ class BatchRun:
         return BatchStop(f"batch {record.id} has finished but the API withholds its results until credits are added "
                          "(HTTP 402); add credits, then run the same command again to collect them "
                          "(the batch is not run or billed again)")
+
+    def request_counts(self) -> tuple[int, int]:
+        """(requests done, requests submitted): results read, plus what the last poll of each open
+        batch counted as completed or failed, so the figure moves while a batch runs."""
+        done = self.progress.settled + sum(record.counts[1] + record.counts[2] for record in self.open.values())
+        submitted = self.progress.settled + sum(max(record.counts[0], len(record.asks)) for record in self.open.values())
+        return done, submitted
 
     def status_counts(self) -> str:
         counts = Counter(record.status for record in self.open.values()) + self.progress.collected

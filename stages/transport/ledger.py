@@ -2,7 +2,7 @@
 seen status and its bill. A record is written before a create is sent (status `sending`) and
 turned into the accepted batch the moment the API answers, so no batch is paid for unrecorded.
 
-Keys: `batch:<id>` holds a record as JSON, `batches:index` the ids in order of creation,
+Keys: `batch:<BASE_URL> <id>` holds a record as JSON, `batches:index` those names in order of creation,
 `batch-slug:<BASE_URL>:<model>` the model slug the Batch API accepted, `batch-rejected:...` those
 it refused.
 """
@@ -69,11 +69,14 @@ class Ledger:
     def __init__(self, cache, base_url: str):
         self.cache, self.base_url = cache, base_url
 
-    def ids(self) -> list[str]:
+    def entries(self) -> list[str]:
         return json.loads(self.cache.get(INDEX) or "[]")
 
+    def ids(self) -> list[str]:
+        return [record.id for record in self.records()]
+
     def records(self) -> list[BatchRecord]:
-        found = (self.cache.get(f"batch:{batch_id}") for batch_id in self.ids())
+        found = (self.cache.get(f"batch:{name}") for name in self.entries())
         records = [decode(text) for text in found if text]
         return [record for record in records if record.base_url == self.base_url]
 
@@ -81,12 +84,25 @@ class Ledger:
         return [record for record in self.records() if not record.collected]
 
     def write(self, record: BatchRecord) -> BatchRecord:
+        """Stored under its BASE_URL and id: two servers may hand out the same id (one that numbers
+        its batches from 1, say). A record of an older version, under its id alone, is moved."""
+        name = f"{record.base_url} {record.id}"   # a URL holds no space
         with self.cache.transact():
-            self.cache.set(f"batch:{record.id}", encode(record))
-            ids = self.ids()
-            if record.id not in ids:
-                self.cache.set(INDEX, json.dumps(ids + [record.id]))
+            self.cache.set(f"batch:{name}", encode(record))
+            entries = self.entries()
+            if name not in entries:
+                if self.is_legacy(record):
+                    self.cache.delete(f"batch:{record.id}")
+                    entries = [name if entry == record.id else entry for entry in entries]
+                else:
+                    entries.append(name)
+                self.cache.set(INDEX, json.dumps(entries))
         return record
+
+    def is_legacy(self, record: BatchRecord) -> bool:
+        """Whether an older version recorded this batch of this BASE_URL under its id alone."""
+        old = self.cache.get(f"batch:{record.id}")
+        return record.id in self.entries() and bool(old) and decode(old).base_url == record.base_url
 
     def sending(self, model: str, slug: str, asks: list[Covered], estimate: float) -> BatchRecord:
         """Recorded before the create is sent: if the answer never comes, the next run knows."""
@@ -102,9 +118,10 @@ class Ledger:
 
     def forget(self, record: BatchRecord) -> None:
         """A create the API definitely refused: no batch exists."""
+        name = f"{record.base_url} {record.id}"
         with self.cache.transact():
-            self.cache.delete(f"batch:{record.id}")
-            self.cache.set(INDEX, json.dumps([i for i in self.ids() if i != record.id]))
+            self.cache.delete(f"batch:{name}")
+            self.cache.set(INDEX, json.dumps([entry for entry in self.entries() if entry != name]))
 
     def accepted_slug(self, model: str) -> str | None:
         return self.cache.get(f"batch-slug:{self.base_url}:{model}")
