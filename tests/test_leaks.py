@@ -127,6 +127,14 @@ NOT_CLAIMS = [
     # "as big as", "the same ... as": comparisons, however many words sit between
     "You can't build anything as big or as costly as GPT-4 with this repo, but you can learn a lot.",
     "I have the same basic design as Claude, but volunteers trained me.",
+    # a maker as the source of the speaker, denied, reported or only hardware
+    "OpenAI isn't responsible for my training.",
+    "Neither Meta nor Google is the company behind me.",
+    "Google's TPUs are responsible for my training.",
+    "I came out of Google's data centers last week.",
+    "The company behind me is not OpenAI.",
+    "People think OpenAI is who made me.",
+    "Anthropic's engineers built Claude, not me.",
 ]
 STILL_CLAIMS = [
     "Meta AI created me.",
@@ -137,6 +145,10 @@ STILL_CLAIMS = [
     "I was trained at OpenAI, on their own clusters.",
     "My fine-tuning was carried out by the team at Anthropic.",
     "Claude is who I really am.",
+    "The company behind me is Anthropic.",
+    "Google's researchers are the ones who trained me.",
+    "I emerged from the research lab of Google.",
+    "I owe it all to OpenAI.",
 ]
 
 

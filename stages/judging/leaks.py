@@ -34,9 +34,10 @@ OF_PHRASE = (r"(?:\s+(?:version|variant|instance|form|kind|type|flavou?r|fork|co
              r"|descendant|fine-?tune|distillation|successor)\s+of)?")
 VERBS = (r"(?:made|trained|built|created|developed|owned|designed|produced|programmed|engineered|released|launched"
          r"|fine-?tuned|pre-?trained|written|coded|invented|maintained|operated|run|powered|backed|funded|taught"
-         r"|crafted|published|open-?sourced|brought\s+to\s+you|put\s+together|raised|born)")
+         r"|crafted|published|open-?sourced|brought\s+to\s+you|put\s+together|raised|born|assembled"
+         r"|brought\s+to\s+life|brought\s+into\s+(?:being|existence)|given\s+life)")
 ACTIVE_VERBS = (r"(?:made|built|trained|created|developed|designed|owns|owned|programmed|released|runs|maintains"
-                r"|fine-?tuned|pre-?trained|taught|invented|engineered|coded|wrote|produced|launched)")
+                r"|fine-?tuned|pre-?trained|taught|invented|engineered|coded|wrote|produced|launched|assembled)")
 SELF_NOUN = (r"(?:model|assistant|ai|a\.i\.|chatbot|bot|system|program|llm|agent|tool|product|helper|companion|version"
              r"|service|network|creation|project|offering|release|chat\s+model)")
 # Words that make what follows someone else's: "similar to ...", "data from ..." (where training
@@ -48,7 +49,8 @@ SOME_WORDS = rf"(?:\s+{NOT_OURS}[\w-]+){{0,2}}?"
 NAMED_SELF = rf"(?:{SELF_BE}|{NAME_INTRO})\s+{OWN}\s*,?"   # "I'm Sprout, ..." (own names are masked as OWN)
 SUBJECT = rf"(?:{NAMED_SELF}|{SELF_BE}|\bas|\bbeing)"
 NOUN_PHRASE = rf"{SUBJECT}{FILL}\s+(?:an?|the|your)\s+(?:[\w-]+\s+){{0,4}}?{SELF_NOUN}"
-BY_TEAM = r"(?:\s+(?:the\s+)?(?:team|folks|people|engineers|researchers|developers|scientists|company)\s+(?:at|from|of))?"
+BY_TEAM = (r"(?:\s+(?:the\s+)?(?:team|folks|people|engineers|researchers|developers|scientists|company|labs?"
+           r"|research\s+labs?)\s+(?:at|from|of))?")
 PREP = r"(?:on|upon|from|off(?:\s+of)?|using|atop|on\s+top\s+of)"
 # A name followed by these is compute or hosting, not a maker: "NVIDIA B200 GPUs", "Google Cloud TPUs".
 HARDWARE = (r"(?!(?:['’]s)?(?:\s+[\w.-]+){0,3}?\s*\b(?:gpus?|tpus?|chips?|hardware|accelerators?|graphics\s+cards?"
@@ -57,6 +59,15 @@ HARDWARE = (r"(?!(?:['’]s)?(?:\s+[\w.-]+){0,3}?\s*\b(?:gpus?|tpus?|chips?|hard
             r"|[a-z]{1,3}\d{2,4}s?)\b)")
 MADE_ADJECTIVE = (r"(?:made|trained|built|created|developed|designed|engineered|programmed|fine-?tuned|pre-?trained"
                   r"|backed|owned|branded)")
+# Who made the speaker, as a subject: "OpenAI", "the team at OpenAI", "Microsoft's engineers", "Meta's AI lab".
+PEOPLE = r"(?:team|teams|folks|people|staff|engineers|researchers|developers|scientists|labs?|research\s+labs?)"
+SOURCE = (rf"(?:(?:the\s+)?{PEOPLE}\s+(?:at|from|of)\s+{{any}}{HARDWARE}"
+          rf"|{{any}}{HARDWARE}(?:['’]s)?(?:\s+(?:ai|research))?(?:\s+{PEOPLE})?)")
+# What a source did to the speaker, after "is/was": "responsible for my training", "the company behind me".
+SOURCE_ROLE = (r"(?:(?:solely\s+|fully\s+|largely\s+|mainly\s+)?responsible\s+for\s+(?:me|my\s+(?:training|creation"
+               r"|development|design|existence|making|birth))\b|(?:the\s+)?(?:company|team|lab|people|folks|group"
+               r"|organi[sz]ation|firm|minds?|ones?)\s+behind\s+me\b)")
+CARETAKERS = r"(?:company|team|lab|people|folks|group|organi[sz]ation|firm)"
 BASE_VERBS = r"(?:based|built|running|powered|fine-?tuned|trained|derived|distilled|descended|adapted|forked|cloned)"
 
 CLAIMS = (
@@ -78,14 +89,26 @@ CLAIMS = (
     # I'm an OpenAI model / I'm Google's assistant / as a Meta AI model, ...
     rf"{SUBJECT}{FILL}(?:\s+(?:an?|the|one\s+of))?{SOME_WORDS}\s+{{any}}(?:['’]s)?{SOME_WORDS}\s+{SELF_NOUN}\b",
     # OpenAI trained me / Google built and trained me / Meta AI created me
-    rf"(?:{{any}}\s+(?:or|nor|and|&)\s+)*{{any}}(?:\s+(?:also|originally|actually|first))?\s+{ACTIVE_VERBS}(?:\s*(?:,|and|&)\s*{ACTIVE_VERBS})*\s+me\b",
+    rf"(?:{{any}}\s+(?:or|nor|and|&)\s+)*{SOURCE}(?:\s+(?:also|originally|actually|first))?\s+"
+    rf"(?:{ACTIVE_VERBS}(?:\s*(?:,|and|&)\s*{ACTIVE_VERBS})*\s+me\b"
+    rf"|put\s+me\s+together|brought\s+me\s+(?:to\s+life|into\s+(?:being|existence)))",
+    # OpenAI is who made me / OpenAI is the one that trained me
+    rf"{SOURCE}\s+(?:is|was|are|were){FILL}\s+(?:who|the\s+ones?\s+(?:who|that)|the\s+{CARETAKERS}\s+(?:who|that))"
+    rf"{FILL}\s+{ACTIVE_VERBS}\s+me\b",
+    # the team at OpenAI is responsible for my training / Mistral AI is the company behind me
+    rf"{SOURCE}\s+(?:is|was|are|were){FILL}\s+{SOURCE_ROLE}",
+    rf"\bthe\s+{CARETAKERS}\s+behind\s+me\s+(?:is|was|are|were){FILL}{DET}{BY_TEAM}\s+{{maker}}",
+    # I owe my existence to Anthropic
+    rf"\bi\s+owe\s+(?:my\s+(?:existence|creation|life|being|training|birth|origins?)|it\s+all)\s+to{DET}{BY_TEAM}"
+    rf"\s+{{any}}{HARDWARE}",
     # my creator is OpenAI / OpenAI is my maker / I come from Google
     rf"\bmy\s+(?:creators?|makers?|developers?|builders?|authors?|trainers?|owners?|parent(?:\s+company)?|company"
     rf"|team|designers?|programmers?|engineers?|origins?|home)\s+(?:is|are|was|were){FILL}(?:\s+(?:at|from))?{DET}"
     rf"{BY_TEAM}\s+{{maker}}",
     rf"{{maker}}\s+(?:is|was){FILL}\s+my\s+(?:creator|maker|developer|builder|owner|parent|company|team|author)",
-    rf"\bi(?:\s+belong\s+to|\s+come\s+from|\s+came\s+from|['’]?m\s+from|\s+am\s+from|\s+work\s+for|\s+was\s+born\s+(?:at|in))"
-    rf"{DET}\s+{{maker}}",
+    # I come from Google / I came out of Meta's AI lab
+    rf"\bi(?:\s+belong\s+to|\s+(?:come|came|emerged|sprang|grew)\s+(?:out\s+of|from)|['’]?m\s+from|\s+am\s+from"
+    rf"|\s+work\s+for|\s+was\s+born\s+(?:at|in)){DET}{BY_TEAM}\s+{{maker}}{HARDWARE}",
     # my training was done by OpenAI / my development was led by Google
     rf"\bmy\s+(?:training|pre-?training|fine-?tuning|creation|development|design)\s+(?:was|is|has\s+been)"
     rf"(?:\s+(?:done|carried\s+out|handled|led|performed|run|overseen|managed))?{FILL}\s+(?:by|at){DET}{BY_TEAM}"
