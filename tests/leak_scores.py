@@ -1,7 +1,8 @@
 """The leak check scored on its labelled sets: tests/data/leak_sentences.tsv (written while the
 check was tuned), leak_sentences_heldout.tsv (written after, scored once as first written) and
-leak_sentences_heldout2.tsv (likewise, after the changes that real model output called for; both
-count as tuning since their misses were fixed), leak_sentences_heldout3.tsv (the current held-out set),
+leak_sentences_heldout2.tsv (likewise, after the changes that real model output called for),
+leak_sentences_heldout3.tsv (likewise; all three count as tuning since their misses were fixed),
+leak_sentences_heldout4.tsv (the current held-out set),
 and on real model output: the hand-labelled sentences of tests/data/real/ (tuning and held-out)
 and the share of each real dataset's conversations the check rejects.
 
@@ -24,6 +25,7 @@ SENTENCES = ROOT / "tests" / "data" / "leak_sentences.tsv"
 HELD_OUT = SENTENCES.with_name("leak_sentences_heldout.tsv")
 HELD_OUT_2 = SENTENCES.with_name("leak_sentences_heldout2.tsv")  # written after the real-data changes
 HELD_OUT_3 = SENTENCES.with_name("leak_sentences_heldout3.tsv")  # written before the adjective/family/verbless changes
+HELD_OUT_4 = SENTENCES.with_name("leak_sentences_heldout4.tsv")  # written before the maker-as-source changes
 REAL = ROOT / "tests" / "data" / "real"
 REAL_TUNING, REAL_HELD_OUT = REAL / "labels_tuning.tsv", REAL / "labels_heldout.tsv"
 # real dataset -> the facts file of its identity (see tests/data/real/SOURCES.md)
@@ -120,6 +122,7 @@ if __name__ == "__main__":
     print(describe("held-out set", load_rows(HELD_OUT)))
     print(describe("second held-out set", load_rows(HELD_OUT_2)))
     print(describe("third held-out set", load_rows(HELD_OUT_3)))
+    print(describe("fourth held-out set", load_rows(HELD_OUT_4)))
     print(describe("real tuning set", load_real_rows(REAL_TUNING)))
     print(describe("real held-out set", load_real_rows(REAL_HELD_OUT)))
     for name in REAL_DATASETS:
