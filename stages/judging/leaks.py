@@ -4,9 +4,9 @@ another model's maker? (`find_leak`, reason code `identity_leak`.)
 Regular expressions over each sentence of each assistant message, no NLP library. A sentence
 leaks when it contains a claim ("I'm ChatGPT", "my name is Qwen", "I was trained by OpenAI",
 "as an AI developed by Google, ...", "Anthropic made me", "the company behind me is Mistral",
-"I'm built on Meta's Llama") that is
-not negated ("I'm not ChatGPT", "I wasn't made by Google", "neither OpenAI nor Google made me"),
-not reported or hypothetical ("people think I'm Gemini", "if I were ChatGPT") and not a question.
+"I'm built on Meta's Llama") that is not negated ("I'm not ChatGPT", "I wasn't made by Google",
+"neither OpenAI nor Google made me"), not reported or hypothetical ("people think I'm Gemini",
+"if I were ChatGPT") and not a question.
 Mentions that are not claims pass: contrasts ("unlike ChatGPT, I ..."), comparisons and likeness
 ("not as powerful as GPT-5", "a ChatGPT-like assistant", "a ChatGPT clone") and the hardware or
 cloud a model was trained or runs on ("trained on NVIDIA GPUs", "runs on Google Cloud TPUs").
