@@ -11,6 +11,7 @@ from hypothesis import settings
 from stages.__main__ import COMMANDS, cli
 from stages.commands.prompts import Settings, load_sources, render_all
 from stages.config import completions_url, option_variables
+from stages.judging.memo import NOTES_FILE, STAMP_FILE
 from stages.fake.api import FakeConfig, start_fake
 from stages.storage.bodies import load_body
 from stages.storage.cache import answer_key, open_cache
@@ -153,3 +154,16 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = (f"skipped in CI ({reason}): install what it needs in .ci/run, "
                            "or list it in SKIP_ALLOWED_IN_CI with the reason")
+
+
+DATASET_OUTPUTS = ("identity_conversations.jsonl", "rejected.jsonl", "duplicates.jsonl")
+
+
+def dataset_outputs(folder: Path) -> dict:
+    return {name: (folder / name).read_bytes() for name in DATASET_OUTPUTS}
+
+
+def forget_build_notes(folder: Path) -> None:
+    """Remove what earlier `make dataset` builds noted, so the next build starts from nothing."""
+    for name in (NOTES_FILE, STAMP_FILE):
+        (folder / name).unlink(missing_ok=True)

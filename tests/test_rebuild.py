@@ -4,7 +4,8 @@ import json
 import os
 
 import pytest
-from conftest import FAKE_URL, GOOD, cache_entry, conversation_content, run, store_answer
+from conftest import (FAKE_URL, GOOD, cache_entry, conversation_content, dataset_outputs, forget_build_notes, run,
+                      store_answer)
 
 from stages.config import completions_url
 from stages.judging.memo import NOTES_FILE, STAMP_FILE
@@ -12,7 +13,6 @@ from stages.storage.bodies import load_body
 from stages.storage.cache import answer_key, open_cache
 
 N = 12
-OUTPUTS = ("identity_conversations.jsonl", "rejected.jsonl", "duplicates.jsonl")
 
 
 def chat(seed: int, extra: str = "") -> list[dict]:
@@ -43,16 +43,11 @@ def snapshot(folder) -> dict:
     return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()}
 
 
-def outputs(folder) -> dict:
-    return {name: (folder / name).read_bytes() for name in OUTPUTS}
-
-
 def fresh_outputs(dirs, *extra) -> dict:
     """What a build without any notes from earlier builds writes."""
-    for name in (NOTES_FILE, STAMP_FILE):
-        (dirs[0] / name).unlink(missing_ok=True)
+    forget_build_notes(dirs[0])
     build(dirs, *extra)
-    return outputs(dirs[0])
+    return dataset_outputs(dirs[0])
 
 
 def test_an_unchanged_rebuild_writes_nothing_and_says_so(cached):
@@ -69,11 +64,11 @@ def test_an_unchanged_rebuild_writes_nothing_and_says_so(cached):
                                     "threshold", "attempts", "deleted output", "edited output", "prompt"])
 def test_a_change_builds_again_and_the_same_as_a_fresh_build(cached, change):
     build(cached)
-    before = outputs(cached[0])
+    before = dataset_outputs(cached[0])
     extra = make_change(cached, change)
     result = build(cached, *extra)
     assert "nothing to do" not in result.stderr
-    rebuilt = outputs(cached[0])
+    rebuilt = dataset_outputs(cached[0])
     if change not in ("deleted output", "edited output", "threshold"):
         assert rebuilt != before
     assert rebuilt == fresh_outputs(cached, *extra)
@@ -132,7 +127,7 @@ def test_notes_written_by_other_code_are_not_used(cached):
         note[0] = GOOD  # what a note from another version could say
     notes["code"] = "another version"
     (cached[0] / NOTES_FILE).write_text(json.dumps(notes))
-    assert outputs(cached[0]) == fresh_outputs(cached)
+    assert dataset_outputs(cached[0]) == fresh_outputs(cached)
     build(cached, "--split", 0.5)
     assert json.dumps(GOOD) not in (cached[0] / "identity_conversations.jsonl").read_text()
 
@@ -169,7 +164,7 @@ def test_a_request_file_that_is_not_canonical_json_gets_the_keys_of_its_body(cac
     path.write_text(json.dumps(json.loads(path.read_text()), indent=2))
     result = build(cached, "--max-attempts", 3)
     assert "11/12 seeds valid" in result.stderr
-    assert outputs(cached[0]) == fresh_outputs(cached, "--max-attempts", 3)
+    assert dataset_outputs(cached[0]) == fresh_outputs(cached, "--max-attempts", 3)
 
 
 @pytest.mark.parametrize("schema", [{"type": 12}, {"type": "objekt"}, {"properties": []}, {"required": "x"}])

@@ -4,13 +4,10 @@ import json
 import os
 
 import pytest
-
-from stages.judging.memo import NOTES_FILE, STAMP_FILE
-
-from conftest import FAKE_URL, cache_entry, conversation_content, run, store_answer
+from conftest import (FAKE_URL, cache_entry, conversation_content, dataset_outputs, forget_build_notes, run,
+                      store_answer)
 
 N = 8
-OUTPUTS = ("identity_conversations.jsonl", "rejected.jsonl", "duplicates.jsonl")
 # Another identity, under which the cached answers that call the assistant Sprout are leaks.
 PEBBLE = """---
 name: Pebble
@@ -43,15 +40,11 @@ def build(dirs, *extra):
     return result
 
 
-def outputs(folder) -> dict:
-    return {name: (folder / name).read_bytes() for name in OUTPUTS}
-
-
 def fresh_outputs(dirs, *extra) -> dict:
-    for name in (NOTES_FILE, STAMP_FILE):
-        (dirs[0] / name).unlink(missing_ok=True)
+    """What a build without any notes from earlier builds writes."""
+    forget_build_notes(dirs[0])
     build(dirs, *extra)
-    return outputs(dirs[0])
+    return dataset_outputs(dirs[0])
 
 
 def valid_count(folder) -> int:
@@ -68,9 +61,9 @@ def test_a_rebuild_under_other_rules_writes_what_a_fresh_build_under_them_writes
     first = [str(tmp_path / a) if a.endswith(".md") else a for a in map(str, first)]
     second = [str(tmp_path / a) if a.endswith(".md") else a for a in map(str, second)]
     build(cached, *first)
-    before = outputs(cached[0])
+    before = dataset_outputs(cached[0])
     build(cached, *second)
-    rebuilt = outputs(cached[0])
+    rebuilt = dataset_outputs(cached[0])
     assert rebuilt != before
     assert rebuilt == fresh_outputs(cached, *second)
 
@@ -96,7 +89,7 @@ def test_a_hand_reformatted_request_file_keeps_its_answers_through_later_rule_ch
         build(cached, *extra)
         rejected = (cached[0] / "rejected.jsonl").read_text()
         assert "not_fetched" not in rejected
-        assert outputs(cached[0]) == fresh_outputs(cached, *extra)
+        assert dataset_outputs(cached[0]) == fresh_outputs(cached, *extra)
 
 
 def same_size_edit(path) -> None:
