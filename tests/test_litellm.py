@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from test_e2e import conversations, make
+
+from stages.localserver import free_port
 
 START_SECONDS = 120
 MOCKS = {f"mock-{name}": [{"role": "user", "content": f"hello {name}, who are you?"},
@@ -33,12 +34,6 @@ def litellm_command() -> str:
     if found is None:
         pytest.skip("LiteLLM's proxy is not installed: .venv/bin/pip install -e '.[server-test]' runs this test")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_config(folder: Path) -> Path:
