@@ -180,7 +180,7 @@ $(VENV)/.mutants-installed: $(VENV)/.installed
 	touch $@
 
 mutants: $(VENV)/.mutants-installed ## mutation testing of the modules that guard money and data (slow; see README)
-	TEST_TIME_LIMIT=30 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
+	TEST_TIME_LIMIT=60 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
 	$(VENV)/bin/mutmut results
 
 clean: ## remove derived data (DATA_DIR); the paid-for cache stays
