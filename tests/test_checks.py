@@ -30,11 +30,22 @@ def validator():
     (conversation_content(msgs((U, "hi"), (U, "hello"))), ["role_order", "ends_with_user"]),
     (conversation_content(msgs((A, "hi"), (U, "hello"))), ["role_order", "ends_with_user"]),
     (conversation_content(msgs((U, "hi"))), ["too_short"]),
-    (conversation_content(msgs((U, "hi"), (A, "yo"), (U, "ok"))), ["ends_with_user"]),
+    (conversation_content(msgs((U, "hi"), (U, "yo"), (U, "ok"))), ["role_order", "ends_with_user"]),
     (conversation_content(msgs((U, "hi"), (A, "  "))), ["empty_message"]),
 ])
 def test_reasons(validator, content, reasons):
     assert judge_content(content, validator).reasons == reasons
+
+
+def test_a_conversation_that_stops_after_a_question_keeps_its_answers_without_the_question(validator):
+    """Re-asking the seed would pay again for every answer it already has; nanochat trains on none
+    of a last user message anyway."""
+    asked = msgs((U, "hi"), (A, "Hello, I'm Sprout."), (U, "what can you do?"), (A, "Chat and explain."),
+                 (U, "and who made you?"))
+    verdict = judge_content(conversation_content(asked), validator)
+    assert verdict.valid and verdict.messages == asked[:4]
+    answered = judge_content(conversation_content(asked[:4]), validator)
+    assert answered.valid and answered.messages == asked[:4]
 
 
 def test_ascii_rule_only_when_asked(validator):

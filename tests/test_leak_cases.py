@@ -22,6 +22,8 @@ QUESTIONS = [
     ("Are you ChatGPT?", "Yes, I am.", True),
     ("Is this Gemini?", "Yes, it is.", True),
     ("Are you ChatGPT?", "No, I am Sprout.", False),
+    ("Were you made by OpenAI?", "Yes, they built me.", True),
+    ("Is Gemini made by Google?", "Yes, it is.", False),  # asks nothing of the assistant
 ]
 
 # A negation, report or condition counts only inside the claim's own clause.
@@ -37,6 +39,28 @@ CLAUSES = [
     ("who are you?", "People think I'm Gemini, but I'm Sprout.", False),
     ("who are you?", "If I were ChatGPT I would say so; I am Sprout.", False),
     ("who made you?", "Neither OpenAI nor Google made me.", False),
+]
+
+# The clause-level rule: the speaker, another name and a word of origin or identity in one clause,
+# in any order, is a claim; each excuse is a pass.
+LINKED = [
+    ("who made you?", "Most of the credit for my design belongs to Google.", True),
+    ("tell me about yourself", "The Anthropic folks worked on me for months.", True),
+    ("hi", "Those weights of mine started out as Mixtral.", True),
+    ("where do you come from?", "My roots are at Alibaba.", True),
+    ("who are you?", "Who built me? Mistral AI did.", True),
+    ("what are you?", "Originally a Qwen release, I now answer to a new name.", True),
+    ("who are you?", "Who built me? Not Mistral AI, but the Sprout team.", False),       # negated
+    ("what can you do?", "I can show you how Google trains its models.", False),        # a topic
+    ("what can you do?", "My team admires what Microsoft built.", False),               # a topic
+    ("how big are you?", "My weights are far smaller than Llama's.", False),            # a comparison
+    ("where do you run?", "My weights are served from Microsoft Azure machines.", False),  # hosting
+    ("how were you trained?", "My training data included answers written by GPT-4.", False),  # data
+    ("what are you?", "I'm a tiny ChatGPT-style project made by volunteers.", False),   # a likeness
+    ("who made you?", "Some guess OpenAI made me; the Sprout team did.", False),        # reported
+    ("who made you?", "If DeepSeek had trained me, I would be much bigger.", False),    # hypothetical
+    ("hi", "While Gemini is made by a giant, I was built by volunteers.", False),       # someone else's clause
+    ("how were you tested?", "My makers ran me on benchmarks that OpenAI uses too.", False),  # evaluation
 ]
 
 
@@ -56,4 +80,9 @@ def test_a_yes_to_a_question_about_identity_is_a_leak_and_a_no_is_not(user, assi
 
 @pytest.mark.parametrize("user, assistant, leaking", CLAUSES)
 def test_a_negation_or_condition_excuses_only_a_claim_in_its_own_clause(user, assistant, leaking):
+    assert leaks(user, assistant) == leaking
+
+
+@pytest.mark.parametrize("user, assistant, leaking", LINKED)
+def test_the_speaker_a_name_and_a_word_of_origin_in_one_clause_claim_unless_excused(user, assistant, leaking):
     assert leaks(user, assistant) == leaking

@@ -7,16 +7,13 @@ import pytest
 from conftest import GOOD, ROOT, conversation_content, run
 from conftest import cache_entry as entry
 from conftest import store_answer as store
-from leak_scores import HELD_OUT, HELD_OUT_2, HELD_OUT_3, HELD_OUT_4, SENTENCES, describe, flagged, load_rows
+from leak_scores import SENTENCES, SYNTHETIC_SETS, describe, flagged, load_rows
 
 from stages.judging.identity import load_identity, parse_identity
 from stages.judging.leaks import find_leak
 
 ROWS = load_rows(SENTENCES)
-HELD_OUT_ROWS = load_rows(HELD_OUT)
-HELD_OUT_2_ROWS = load_rows(HELD_OUT_2)
-HELD_OUT_3_ROWS = load_rows(HELD_OUT_3)
-HELD_OUT_4_ROWS = load_rows(HELD_OUT_4)
+SETS = {name: load_rows(path) for name, path in SYNTHETIC_SETS.items()}
 SPROUT = load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts
 
 
@@ -24,8 +21,7 @@ def said(text: str, user: str = "hi", facts=SPROUT) -> str | None:
     return find_leak([{"role": "user", "content": user}, {"role": "assistant", "content": text}], facts)
 
 
-@pytest.mark.parametrize("row", ROWS + HELD_OUT_ROWS + HELD_OUT_2_ROWS + HELD_OUT_3_ROWS + HELD_OUT_4_ROWS,
-                         ids=lambda row: row.assistant[:40])
+@pytest.mark.parametrize("row", [row for rows in SETS.values() for row in rows], ids=lambda row: row.assistant[:40])
 def test_labelled_sentence(row):
     """A row marked `miss` or `false alarm` documents a known limit: the check must disagree there
     (if it starts agreeing, move the row and update the figures in docs/checks.md)."""
@@ -35,14 +31,14 @@ def test_labelled_sentence(row):
 
 def test_the_sets_are_large_and_balanced():
     assert len(ROWS) >= 60 and abs(sum(r.leak for r in ROWS) - len(ROWS) / 2) <= len(ROWS) * 0.1
-    for rows in (HELD_OUT_ROWS, HELD_OUT_2_ROWS, HELD_OUT_3_ROWS, HELD_OUT_4_ROWS):
-        assert len(rows) >= 40 and sum(r.leak for r in rows) == len(rows) / 2
+    for name, rows in SETS.items():
+        if name != "labelled set":
+            assert len(rows) >= 40 and sum(r.leak for r in rows) == len(rows) / 2
 
 
 def test_the_docs_state_the_measured_precision_and_recall():
     page = " ".join((ROOT / "docs" / "checks.md").read_text().split())
-    for name, rows in (("labelled set", ROWS), ("held-out set", HELD_OUT_ROWS), ("second held-out set", HELD_OUT_2_ROWS),
-                       ("third held-out set", HELD_OUT_3_ROWS), ("fourth held-out set", HELD_OUT_4_ROWS)):
+    for name, rows in SETS.items():
         assert describe(name, rows) in page
 
 

@@ -154,7 +154,16 @@ def judge_content(content: object, validator, ascii_only: bool = False, facts: F
     messages = data.get("messages") if isinstance(data, dict) else None
     if not is_message_list(messages):
         return Verdict(None, ["schema"])  # a custom schema may allow other shapes; nanochat does not
+    messages = without_unanswered_question(messages)
     return leak_verdict(messages, role_problems(messages, ascii_only), facts)
+
+
+def without_unanswered_question(messages: list[dict]) -> list[dict]:
+    """A conversation that stops after a user message keeps every answer it has: the last question,
+    which nothing answers and nothing trains on, is dropped instead of re-asking the whole seed."""
+    if len(messages) >= 3 and messages[-1]["role"] == "user" and messages[-2]["role"] == "assistant":
+        return messages[:-1]
+    return messages
 
 
 def judge(completion: dict, validator, ascii_only: bool = False, facts: Facts | None = None) -> Verdict:

@@ -10,6 +10,13 @@ leaks when it contains a claim ("I'm ChatGPT", "my name is Qwen", "I was trained
 Mentions that are not claims pass: contrasts ("unlike ChatGPT, I ..."), comparisons and likeness
 ("not as powerful as GPT-5", "a ChatGPT-like assistant", "a ChatGPT clone") and the hardware or
 cloud a model was trained or runs on ("trained on NVIDIA GPUs", "runs on Google Cloud TPUs").
+
+The claim patterns only know the phrasings someone wrote down, so a second, looser rule reads each
+clause as a bag of words: a reference to the speaker ("I", "me", "my"), another model's or maker's
+name and a word about origin or identity ("made", "team", "weights", "name", "credit") in one
+clause is a claim ("Credit for my training goes to the DeepSeek team", "It was Meta that taught me
+to talk") unless the clause is negated, reported, hypothetical, a comparison, about hardware or
+data, or names the other model as a topic ("I can explain how Anthropic trains Claude").
 """
 import functools
 import re
@@ -28,14 +35,14 @@ FILL = (r"(?:\s+(?:just|actually|really|indeed|basically|essentially|technically
 DET = r"(?:\s+(?:an?|the|one|your))?"
 NAME_DET = r"(?:\s+(?:an?|the|one))?"  # not "your": "I'm your ChatGPT" is a figure of speech
 NAME_INTRO = (r"\b(?:my\s+name\s+is|my\s+name['’]s|(?:you\s+can\s+)?call\s+me|i\s+go\s+by|i['’]?m\s+called|i\s+am\s+called"
-              r"|i['’]?m\s+known\s+as|i\s+am\s+known\s+as|this\s+is|you['’]re\s+(?:talking|chatting|speaking)\s+(?:to|with)"
+              r"|i['’]?m\s+known\s+as|i\s+am\s+known\s+as|this\s+is|this\s+(?:has\s+been|was)|you['’]re\s+(?:talking|chatting|speaking)\s+(?:to|with)"
               r"|you\s+are\s+(?:talking|chatting|speaking)\s+(?:to|with)"
               r"|my\s+(?:underlying\s+|base\s+|core\s+)?(?:model|architecture|engine|backbone|llm)\s+(?:is|was))")
 OF_PHRASE = (r"(?:\s+(?:version|variant|instance|form|kind|type|flavou?r|fork|copy|build|release|edition|member|part"
-             r"|descendant|fine-?tune|distillation|successor)\s+of)?")
+             r"|descendant|fine-?tune|distillation|successor|offshoot|spin-?off|derivative|offspring)\s+of)?")
 VERBS = (r"(?:made|trained|built|created|developed|owned|designed|produced|programmed|engineered|released|launched"
          r"|fine-?tuned|pre-?trained|written|coded|invented|maintained|operated|run|powered|backed|funded|taught"
-         r"|crafted|published|open-?sourced|brought\s+to\s+you|put\s+together|raised|born|assembled"
+         r"|crafted|published|open-?sourced|optimi[sz]ed|refined|aligned|brought\s+to\s+you|put\s+together|raised|born|assembled"
          r"|brought\s+to\s+life|brought\s+into\s+(?:being|existence)|given\s+life)")
 ACTIVE_VERBS = (r"(?:made|built|trained|created|developed|designed|owns|owned|programmed|released|runs|maintains"
                 r"|fine-?tuned|pre-?trained|taught|invented|engineered|coded|wrote|produced|launched|assembled)")
@@ -54,7 +61,7 @@ BY_TEAM = (r"(?:\s+(?:the\s+)?(?:team|folks|people|engineers|researchers|develop
            r"|research\s+labs?)\s+(?:at|from|of))?")
 PREP = r"(?:on|upon|from|off(?:\s+of)?|using|atop|on\s+top\s+of)"
 # A name followed by these is compute or hosting, not a maker: "NVIDIA B200 GPUs", "Google Cloud TPUs".
-HARDWARE = (r"(?!(?:['’]s)?(?:\s+[\w.-]+){0,3}?\s*\b(?:gpus?|tpus?|chips?|hardware|accelerators?|graphics\s+cards?"
+HARDWARE = (r"(?!(?:['’]s)?(?:\s+[\w.-]+){0,3}?\s*\b(?:gpus?|tpus?|chips?|(?:graphics\s+)?cards?|rtx|gtx|geforce|hardware|accelerators?"
             r"|servers?|cloud|clusters?|supercomputers?|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?"
             r"|instances?|azure|aws|web\s+services|compute|cuda|colab|kaggle|vertex|sagemaker|bedrock|ec2"
             r"|[a-z]{1,3}\d{2,4}s?)\b)")
@@ -73,7 +80,7 @@ BASE_VERBS = r"(?:based|built|running|powered|fine-?tuned|trained|derived|distil
 
 CLAIMS = (
     # I'm ChatGPT / my name is Qwen / you're talking to Gemini / I'm a version of Llama
-    rf"(?:{SELF_BE}|{NAME_INTRO}){FILL}(?:{NAME_DET}{OF_PHRASE})?{NAME_DET}(?:\s+{{maker}}['’]s)?\s+{{model}}(?!['’]s\b)",
+    rf"(?:{SELF_BE}|{NAME_INTRO}){FILL}(?:\s*,(?:\s+[\w'’-]+){{1,3}}\s*,)?(?:{NAME_DET}{OF_PHRASE})?{NAME_DET}(?:\s+{{maker}}(?:['’]s)?)?\s+{{model}}(?!['’]s\b)",
     # I'm built on Meta's Llama / I'm based on technology from OpenAI / I run on GPT-4
     rf"(?:{SELF_BE}{FILL}\s+{BASE_VERBS}|\bi\s+(?:run|ran)){FILL}\s+{PREP}{DET}{SOME_WORDS}\s+{{any}}{HARDWARE}",
     # I was trained by OpenAI / as an AI developed by Google / I'm a model, made and trained by Meta
@@ -117,10 +124,12 @@ CLAIMS = (
     # ChatGPT is what I am
     rf"{{model}}\s+is\s+(?:what|who)\s+i\s+(?:really\s+|truly\s+)?am\b(?!\s+not\b)",
     # As ChatGPT, I ... / ChatGPT here!
-    rf"\bas(?:\s+an?)?\s+{{model}}(?:\s+\w+)?\s*,\s*(?:i|my)\b",
+    rf"\bas(?:\s+an?)?\s+{{model}}(?:\s+(?!(?:does|did|do|would|can|could|will|is|was|has|had)\b)\w+)?\s*,\s*(?:i|my)\b",
+    # a greeting and an introduction: "Hey, it's Claude!", "Hello, this is Gemini."
+    rf"\b(?:hi|hello|hey|hiya|greetings)\b[\s,!]*(?:it['’]?s|this\s+is)\s+{{model}}\b",
     # a verbless introduction: "Claude here!", "ChatGPT at your service.", "Copilot, reporting for duty."
     rf"(?:^|[,;:!.]\s*|\b(?:hi|hello|hey)\b\s*[,!]?\s*){{model}}\s*,?\s+(?:here|at\s+your\s+(?:service|disposal|command)"
-    rf"|reporting(?:\s+for\s+duty)?|on\s+duty|speaking|ready\s+to\s+(?:help|assist))\b",
+    rf"|reporting(?:\s+for\s+duty)?|on\s+duty|speaking|signing\s+(?:off|out)|ready\s+to\s+(?:help|assist))\b",
 )
 NEGATION = re.compile(r"\b(?:not|never|no|nor|neither|none|nothing|without|nobody)\b|n['’]t\b", re.IGNORECASE)
 # Just before a claim, only these negate it ("neither OpenAI nor ...", "nobody at Google ..."); a
@@ -141,7 +150,7 @@ LIKENESS = (r"(?!-(?:like|style|esque|inspired|level|class|grade|sized?|type)\b)
             r"(?!\s*-?\s*(?:clones?|alternatives?|competitors?|rivals?|killers?|wannabes?|look-?alikes?|knock-?offs?"
             r"|imitations?|copycats?|equivalents?|counterparts?)\b)")
 # "as powerful as a GPT-5, I ...", "the same design as ChatGPT, I ..." compare; neither is "As a GPT-5, I ...".
-COMPARED_BEFORE = re.compile(r"\b(?:(?:as|so)\s+(?:[\w-]+\s+){1,4}|(?:same|similar|such)\s+(?:[\w-]+\s+){0,3})$",
+COMPARED_BEFORE = re.compile(r"\b(?:(?:much|just|exactly|precisely)\s+|(?:as|so)\s+(?:[\w-]+\s+){1,4}|(?:same|similar|such)\s+(?:[\w-]+\s+){0,3})$",
                              re.IGNORECASE)
 TOKEN = re.compile(r"[a-z]+|\d+")
 ALNUM = re.compile(r"[a-z0-9]+")
@@ -150,11 +159,13 @@ SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]*\s+|\n+")
 YES_WORD = (r"(?:yes|yep|yeah|yup|correct|right|exactly|indeed|affirmative|sure|absolutely|definitely|of\s+course"
             r"|true|spot\s+on|that['’]?s\s+(?:right|correct|true|me|it)|that\s+is\s+(?:right|correct|true|me)"
             r"|you\s+got\s+it|you\s+bet|i\s+am|i\s+sure\s+am|sure\s+am|i\s+was|i['’]?m|they\s+did|it\s+is|it\s+was"
-            r"|(?:they|it)\s+(?:sure\s+)?(?:did|is|was|are|were))")
+            r"|(?:they|it)\s+(?:sure\s+)?(?:did|is|was|are|were)"
+            rf"|(?:they|it|he|she)\s+(?:\w+\s+)?{ACTIVE_VERBS}\s+me)")
+ADDRESSED = re.compile(r"\b(?:you|your|yours|u|this)\b", re.IGNORECASE)  # "is Gemini made by Google?" asks nothing of the speaker
 AFFIRMATION = re.compile(rf"^\W*{YES_WORD}\b(?:[\s,.!]+{YES_WORD}\b){{0,2}}[\s.!]*$", re.IGNORECASE)
 # A user question whether the assistant is, or was made by, one of the names: "are you ChatGPT?", "did
 # OpenAI make you?"; not a likeness ("you're like a ChatGPT clone?", "not as good as GPT-5?").
-LIKENESS_CUE = (r"\b(?:like|than|as|similar|compared|comparable|versions?|clones?|alternatives?|kind|sort|type|inspired"
+LIKENESS_CUE = (r"\b(?:buy|like|than|as|similar|compared|comparable|versions?|clones?|alternatives?|kind|sort|type|inspired"
                 r"|vs|versus|not|best|cheapest|budget|better|worse|smaller|bigger|mini|tiny|different|unlike|while|whereas"
                 r"|know|heard|hear|use|used|using|tried|try|prefer|recommend|remember|read|about|think|compare)\b")
 # One question, within one sentence: "OpenAI spent millions. You did it for less?" asks nothing of
@@ -162,6 +173,57 @@ LIKENESS_CUE = (r"\b(?:like|than|as|similar|compared|comparable|versions?|clones
 QUESTION_ABOUT = (rf"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|you['’]re|you\s+are|did|is|was|do|does|have|has"
                   rf"|aren['’]t|weren['’]t|didn['’]t|isn['’]t|wasn['’]t)\b"
                   rf"(?:(?!{LIKENESS_CUE})[^?.!])*?{{any}}(?:(?!{LIKENESS_CUE})[^?.!])*(?:\?|$)")
+
+
+# The clause-level rule (`linked_claim`).
+SELF = re.compile(r"\b(?:i|i['’](?:m|ve|d|ll)|me|my|myself|mine)\b|\byou['’]?re\s+(?:talking|chatting|speaking)\s+(?:to|with)\b",
+                  re.IGNORECASE)
+ORIGIN = re.compile(
+    r"\b(?:mak(?:e|es|er|ers|ing)|made|buil[dt]\w*|creat\w*|develop\w*|(?:pre-?|re-?)?train\w*|fine-?tun\w*|distill\w*"
+    r"|design\w*|engineer\w*|programm?\w*|born|birth\w*|origin\w*|roots?|come|comes|came|product|project|research\w*"
+    r"|labs?|team|company|parent|own|owns|owned|owner\w*|operat\w*|run|runs|running|releas\w*|launch\w*|taught"
+    r"|teach\w*|rais\w*|shap\w*|weights|base|based|underlying|hood|deep\s+down|at\s+heart|name|named|called|family"
+    r"|lineage|descend\w*|offshoot|spin-?off|derivative|fork|forked|variant|successor|compressed|optimi[sz]\w*|tuned"
+    r"|aligned|version|credit\w*|owe\w*|responsible|behind|courtesy|thanks|start(?:ed)?|gave|invent\w*"
+    r"|wrote|written|coded|powered|backed|funded|brought|really|truly|secretly|renamed|rebrand\w*"
+    r"|work(?:s|ed)?\s+(?:at|for|on)|folks|engineers|researchers|developers|scientists|staff)\b", re.IGNORECASE)
+# Where one clause ends and another begins, for this rule: commas alone do not ("Trained by OpenAI, I ...").
+LINK_BREAK = re.compile(r"[;:()\u2014\u2013]|\s-\s|,\s*(?:and|so|or|which)\b"
+                        r"|\b(?:but|while|whereas|though|although|however|yet)\b", re.IGNORECASE)
+# "While ChatGPT is a big product, I ...": the clause before the speaker's is about someone else.
+SUBORDINATE = re.compile(r"\b(?:while|whereas|though|although|unlike|if|even\s+if)\b[^;]*?,['\x22’”]?\s*"
+                         r"(?=(?:i|i['’]m|my|me|anyone|you)\b)", re.IGNORECASE)
+COMPARED = re.compile(
+    r"\b(?:than|match\w*|level|scale|reach\w*|reproduc\w*|beat|beats|as\s+[\w-]+\s+as"
+    r"|(?:much|just)\s+as|the\s+way|such\s+as|same|fan|fans|admirer|compared?|comparison|comparing|versus|vs|similar\w*"
+    r"|unlike|different|differ\w*|distinct|alternatives?|rivals?|competitors?|against|resembl\w*|inspired|equivalent)\b|-like\b", re.IGNORECASE)
+LIKE_BEFORE = re.compile(r"(?<!['’]d\s)(?<!would\s)\blike\b", re.IGNORECASE)  # "I'm like a tiny ChatGPT", not "questions like this"
+# Not the speaker's own claim: "I lack the tuning that makes Claude ...", "I'd probably be called Gemini".
+UNCLAIMED = re.compile(r"\b(?:lack|lacks|lacking|missing)\b|\bi(?:['’]d|\s+would)\b", re.IGNORECASE)
+# Just before a name, these make it the topic: "explain how Anthropic ...", "the best ChatGPT ...".
+TOPIC_BEFORE = re.compile(
+    r"\b(?:speak|speaking|talk|talking|cost|costs|spent|spend|paid|benchmarks?|tests?|evals?|evaluations?|leaderboards?|best|cheapest|smallest|tiniest|own|your|about|how|why|whether|ideas?"
+    r"|inspiration|mean|means|meant|referring|explain\w*|tell|describe\w*|discuss\w*|know|knows|admire\w*|respect\w*"
+    r"|stud(?:y|ied|ies)|read|cite|mention\w*|use|uses|using|used|try|tried|prefer|recommend|love|data|datasets?"
+    r"|conversations?|outputs?|examples?|texts?|samples?|generated|synthetic|answers?|responses?)\b"
+    r"(?:\s+[\w'’-]+){0,3}\s*$", re.IGNORECASE)
+# Just after a name, these make it data or a kind of thing: "GPT-4's outputs", "a ChatGPT implementation".
+AFTER_NAME = re.compile(
+    r"^(?:['’]s)?(?:(?:\s+[\w-]+)?\s+(?:data|datasets?|outputs?|answers?|responses?|conversations?|texts?|examples?"
+    r"|apis?|papers?)|(?:\s+|-)(?:style|implementation|clone|replica|pipeline|recipe|architecture|tokenizer|bpe"
+    r"|metric|benchmark|level|scale|class|sized?|parameters?|experience))\b", re.IGNORECASE)
+# A maker or model as the object of the origin word is someone else's making: "the RLHF that makes Claude".
+OBJECT_OF = re.compile(r"\b(?:mak\w*|made|buil\w*|creat\w*|develop\w*|train\w*|design\w*|releas\w*|launch\w*|run|runs"
+                       r"|running|own\w*|operat\w*)\s+(?:(?:the|its|their|a|an)\s+)?$", re.IGNORECASE)
+# "trained on FineWeb-edu from Hugging Face": the name is where the data came from.
+DATA_SOURCE = re.compile(r"\btrained\s+(?:on|with|using)\s+[\w.-]+(?:\s+[\w.-]+)?\s+(?:from|by)\s+", re.IGNORECASE)
+QUOTED = re.compile(r"(?:^|[\s(])['\x22“‘][^\x22”’']*$")  # a name inside an open quote: a tagline
+HARDWARE_BEFORE = re.compile(
+    r"\b(?:gpus?|tpus?|chips?|hardware|accelerators?|graphics\s+cards?|cards?|rtx|gtx|servers?|cloud|clusters?"
+    r"|supercomput\w*|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?|instances?|azure|aws|compute|cuda"
+    r"|hosted|hosting)\b(?:\s+[\w'’-]+){0,4}\s*$", re.IGNORECASE)
+# "Who made me? OpenAI." and "My maker? That would be OpenAI." answer their own question.
+SELF_QUESTION_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -230,6 +292,8 @@ def is_excused(sentence: str, match: re.Match) -> bool:
     last_words = " ".join(before.split()[-2:])
     if NEGATION.search(match.group()) or NEGATED_BEFORE.search(last_words) or DISTANCE.search(before):
         return True
+    if DATA_SOURCE.search(match.group()):
+        return True
     if match.group().lower().startswith("as") and COMPARED_BEFORE.search(before):
         return True
     rest = sentence[match.end():]
@@ -243,16 +307,54 @@ def leaking_sentence(text: str, found: Detector) -> str | None:
     masked = sentences(found.own.sub(OWN, text) if found.own is not None else text)
     originals = sentences(text)
     for number, sentence in enumerate(masked):
-        if found.mentions.search(sentence) and any(
-                not is_excused(sentence, match) for claim in found.claims for match in claim.finditer(sentence)):
+        if found.mentions.search(sentence) and (linked_claim(answered(masked, number), found) or any(
+                not is_excused(sentence, match) for claim in found.claims for match in claim.finditer(sentence))):
             return originals[number] if len(originals) == len(masked) else sentence
     return None
+
+
+def answered(masked: list[str], number: int) -> str:
+    """The sentence, with a short question about the speaker's origin just before it put in front."""
+    before = masked[number - 1] if number else ""
+    if before.endswith("?") and len(before.split()) <= SELF_QUESTION_WORDS and SELF.search(before) \
+            and ORIGIN.search(before):
+        return before.rstrip("?") + " " + masked[number]
+    return masked[number]
+
+
+def linked_claim(sentence: str, found: Detector) -> bool:
+    """The speaker, another name and a word of origin or identity in one clause that is not excused."""
+    if sentence.rstrip().endswith("?"):
+        return False
+    for clause in LINK_BREAK.split(SUBORDINATE.sub(";", sentence)):
+        if clause and SELF.search(clause) and ORIGIN.search(clause) and not clause_excused(clause, found) \
+                and names_a_claim(clause, found):
+            return True
+    return False
+
+
+def clause_excused(clause: str, found: Detector) -> bool:
+    return bool(NEGATION.search(clause) or UNCLAIMED.search(clause) or COMPARED.search(clause))
+
+
+def names_a_claim(clause: str, found: Detector) -> bool:
+    """Whether a name in the clause is the speaker's maker or model; once one is a topic, none is."""
+    for mention in found.mentions.finditer(clause):
+        before, after = clause[:mention.start()], clause[mention.end():]
+        if TOPIC_BEFORE.search(before) or AFTER_NAME.search(after) or DISTANCE.search(before) \
+                or HARDWARE_BEFORE.search(found.mentions.sub(" ", before)) or LIKE_BEFORE.search(before) \
+                or DATA_SOURCE.search(before[-60:]):
+            return False
+        if not (OBJECT_OF.search(before) or QUOTED.search(before) or re.match(HARDWARE, after, re.IGNORECASE) is None):
+            return True
+    return False
 
 
 def bare_yes(question: str, answer: str, found: Detector) -> str | None:
     """ "Are you ChatGPT?" answered with "Yes, I am." names no model and still leaks."""
     first = SENTENCE_END.split(answer.strip(), maxsplit=1)[0]
-    if AFFIRMATION.match(first) and found.may_mention(question) and found.asked.search(question):
+    asked = found.asked.search(question) if AFFIRMATION.match(first) and found.may_mention(question) else None
+    if asked and ADDRESSED.search(asked.group()):
         return first
     return None
 
