@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from leak_scores import HELD_OUT, REAL, load_rows
+from leak_scores import REAL, SYNTHETIC_SETS, load_rows
 from conftest import ROOT, run
 
 SPROUT_HELLO = [{"role": "user", "content": "hi, who are you?"},
@@ -114,10 +114,11 @@ def planted(conversation: list[dict], sentence: str) -> list[dict]:
 
 
 def test_planted_held_out_leaks_in_real_conversations_are_all_flagged(tmp_path):
-    """100 real conversations, a held-out leaking sentence (one the check catches) added to every other one."""
+    """100 real conversations, a leaking sentence of the eighth held-out set (written blind to the patterns)
+    added to every other one."""
     with gzip.open(REAL / "nanochat_gemini.jsonl.gz", "rt", encoding="utf-8") as lines:
         real = [json.loads(line) for _, line in zip(range(100), lines)]
-    leaks = [row.assistant for row in load_rows(HELD_OUT) if row.leak and not row.known]
+    leaks = [row.assistant for row in load_rows(SYNTHETIC_SETS["eighth held-out set"]) if row.leak and not row.user]
     rows = [planted(c, leaks[i // 2 % len(leaks)]) if i % 2 == 0 else c for i, c in enumerate(real)]
     result, records = audit(tmp_path, rows, "--identity", REAL / "nanochat.md")
     assert result.exit_code == 1

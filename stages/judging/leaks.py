@@ -125,6 +125,9 @@ CLAIMS = (
     rf"{{model}}\s+is\s+(?:what|who)\s+i\s+(?:really\s+|truly\s+)?am\b(?!\s+not\b)",
     # As ChatGPT, I ... / ChatGPT here!
     rf"\bas(?:\s+an?)?\s+{{model}}(?:\s+(?!(?:does|did|do|would|can|could|will|is|was|has|had)\b)\w+)?\s*,\s*(?:i|my)\b",
+    # Speaking as Gemini, ... / As Claude, your assistant, I ...
+    rf"\bspeaking\s+as(?:\s+an?)?\s+{{model}}\b",
+    rf"\bas(?:\s+an?)?\s+{{model}}\s*,\s*(?:your|the|a)\s+[^,]{{1,40}},\s*(?:i|my)\b",
     # a greeting and an introduction: "Hey, it's Claude!", "Hello, this is Gemini."
     rf"\b(?:hi|hello|hey|hiya|greetings)\b[\s,!]*(?:it['’]?s|this\s+is)\s+{{model}}\b",
     # a verbless introduction: "Claude here!", "ChatGPT at your service.", "Copilot, reporting for duty."
@@ -160,17 +163,24 @@ YES_WORD = (r"(?:yes|yep|yeah|yup|correct|right|exactly|indeed|affirmative|sure|
             r"|true|spot\s+on|that['’]?s\s+(?:right|correct|true|me|it)|that\s+is\s+(?:right|correct|true|me)"
             r"|you\s+got\s+it|you\s+bet|i\s+am|i\s+sure\s+am|sure\s+am|i\s+was|i['’]?m|they\s+did|it\s+is|it\s+was"
             r"|(?:they|it)\s+(?:sure\s+)?(?:did|is|was|are|were)"
-            rf"|(?:they|it|he|she)\s+(?:\w+\s+)?{ACTIVE_VERBS}\s+me)")
+            rf"|(?:they|it|he|she)\s+(?:\w+\s+)?{ACTIVE_VERBS}\s+me|that['’]?s\s+(?:exactly\s+)?what\s+i\s+am"
+            r"|guilty\s+as\s+charged|you\s+caught\s+me|busted|you\s+guessed\s+it)")
+YES_OPENER = r"(?:(?:honestly|well|oh|ok|okay|so|haha|ha|ah|hmm|to\s+be\s+honest)[\s,!]+)?"
+# "Yes, and I'm proud of it!" still says yes; "Yes, but only in spirit" or "yes, a bit like it" does not.
+YES_GOES_ON = (r"(?:\s*[,;]\s*(?:and|so|but|underneath|now)?\b"
+               r"(?![^.!?]*\b(?:not|never|no|like\s+(?:it|them|that|him|her|an?|the)|similar|kind|sort|spirit|style|inspired|sense|way)\b|[^.!?]*n['’]t\b)"
+               r"[^.!?]*)?")
 ADDRESSED = re.compile(r"\b(?:you|your|yours|u|this)\b", re.IGNORECASE)  # "is Gemini made by Google?" asks nothing of the speaker
-AFFIRMATION = re.compile(rf"^\W*{YES_WORD}\b(?:[\s,.!]+{YES_WORD}\b){{0,2}}[\s.!]*$", re.IGNORECASE)
+AFFIRMATION = re.compile(rf"^\W*{YES_OPENER}{YES_WORD}\b(?:[\s,.!]+{YES_WORD}\b){{0,2}}{YES_GOES_ON}[\s.!]*$",
+                         re.IGNORECASE)
 # A user question whether the assistant is, or was made by, one of the names: "are you ChatGPT?", "did
 # OpenAI make you?"; not a likeness ("you're like a ChatGPT clone?", "not as good as GPT-5?").
-LIKENESS_CUE = (r"\b(?:buy|like|than|as|similar|compared|comparable|versions?|clones?|alternatives?|kind|sort|type|inspired"
+LIKENESS_CUE = (r"\b(?:buy|if|like|than|as|similar|compared|comparable|versions?|clones?|alternatives?|kind|sort|type|inspired"
                 r"|vs|versus|not|best|cheapest|budget|better|worse|smaller|bigger|mini|tiny|different|unlike|while|whereas"
                 r"|know|heard|hear|use|used|using|tried|try|prefer|recommend|remember|read|about|think|compare)\b")
 # One question, within one sentence: "OpenAI spent millions. You did it for less?" asks nothing of
 # OpenAI; a likeness cue after the name counts too ("is ChatGPT better than you?").
-QUESTION_ABOUT = (rf"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|you['’]re|you\s+are|did|is|was|do|does|have|has"
+QUESTION_ABOUT = (rf"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|who|you['’]re|you\s+are|did|is|was|do|does|have|has"
                   rf"|aren['’]t|weren['’]t|didn['’]t|isn['’]t|wasn['’]t)\b"
                   rf"(?:(?!{LIKENESS_CUE})[^?.!])*?{{any}}(?:(?!{LIKENESS_CUE})[^?.!])*(?:\?|$)")
 
@@ -183,7 +193,7 @@ ORIGIN = re.compile(
     r"|design\w*|engineer\w*|programm?\w*|born|birth\w*|origin\w*|roots?|come|comes|came|product|project|research\w*"
     r"|labs?|team|company|parent|own|owns|owned|owner\w*|operat\w*|run|runs|running|releas\w*|launch\w*|taught"
     r"|teach\w*|rais\w*|shap\w*|weights|base|based|underlying|hood|deep\s+down|at\s+heart|name|named|called|family"
-    r"|lineage|descend\w*|offshoot|spin-?off|derivative|fork|forked|variant|successor|compressed|optimi[sz]\w*|tuned"
+    r"|lineage|descend\w*|deriv\w*|offshoot|spin-?off|derivative|fork|forked|variant|successor|compressed|optimi[sz]\w*|tuned"
     r"|aligned|version|credit\w*|owe\w*|responsible|behind|courtesy|thanks|start(?:ed)?|gave|invent\w*"
     r"|wrote|written|coded|powered|backed|funded|brought|really|truly|secretly|renamed|rebrand\w*"
     r"|work(?:s|ed)?\s+(?:at|for|on)|folks|engineers|researchers|developers|scientists|staff)\b", re.IGNORECASE)
@@ -213,7 +223,7 @@ AFTER_NAME = re.compile(
     r"|apis?|papers?)|(?:\s+|-)(?:style|implementation|clone|replica|pipeline|recipe|architecture|tokenizer|bpe"
     r"|metric|benchmark|level|scale|class|sized?|parameters?|experience))\b", re.IGNORECASE)
 # A maker or model as the object of the origin word is someone else's making: "the RLHF that makes Claude".
-OBJECT_OF = re.compile(r"\b(?:mak\w*|made|buil\w*|creat\w*|develop\w*|train\w*|design\w*|releas\w*|launch\w*|run|runs"
+OBJECT_OF = re.compile(r"\b(?:mak\w*|made|buil\w*|creat\w*|develop\w*|train\w*|fine-?tun\w*|distill\w*|design\w*|releas\w*|launch\w*|run|runs"
                        r"|running|own\w*|operat\w*)\s+(?:(?:the|its|their|a|an)\s+)?$", re.IGNORECASE)
 # "trained on FineWeb-edu from Hugging Face": the name is where the data came from.
 DATA_SOURCE = re.compile(r"\btrained\s+(?:on|with|using)\s+[\w.-]+(?:\s+[\w.-]+)?\s+(?:from|by)\s+", re.IGNORECASE)
