@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from click.testing import CliRunner
 from hypothesis import settings
 
 from stages.__main__ import COMMANDS, cli
+from stages.commands.fetch import WORKER_NAME
 from stages.commands.prompts import Settings, load_sources, render_all
 from stages.config import completions_url, option_variables
 from stages.judging.memo import NOTES_FILE, STAMP_FILE
@@ -28,6 +30,16 @@ MAKE_VARIABLES = tuple(sorted(option_variables(COMMANDS))) + ("OPENROUTER_API_KE
     line.split(" ?=")[0] for line in (ROOT / "Makefile").read_text().splitlines() if " ?=" in line)
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 TEST_KEY = "sk-or-v1-test-key-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def no_worker_outlives_its_test():
+    """A run stopped by a fatal error leaves its workers out for a moment (their answers may be
+    billed); in one process they would send the next test's requests, so wait for them here."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == WORKER_NAME:
+            thread.join(timeout=30)
 
 
 @pytest.fixture(autouse=True)

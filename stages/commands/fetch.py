@@ -45,6 +45,7 @@ WAITING_EXIT = 75     # BATCH_WAIT=0 left batches open: not an error, but nothin
 UNREACHABLE_SECONDS = 20.0  # stop when nothing has connected for this long and nothing ever answered
 REDRAW = 1.0          # most seconds between two redraws of the progress bar
 TICK = 0.2            # seconds between looks at the progress while the main thread waits
+WORKER_NAME = "fetch-worker"  # a worker thread's name, so a test can wait for the ones a stopped run left out
 
 
 class RunStopped(Exception):
@@ -306,7 +307,7 @@ class Pool:
         """Start the workers, then feed the queue from this thread while they already send."""
         self.running = workers
         for _ in range(workers):
-            threading.Thread(target=self.work, daemon=True).start()
+            threading.Thread(target=self.work, name=WORKER_NAME, daemon=True).start()
         try:
             feed(self.queue)
         except BaseException:
