@@ -31,7 +31,8 @@ SYNTHETIC_SETS = {
     "fifth held-out set": SENTENCES.with_name("leak_sentences_heldout5.tsv"),  # before the clause-level rule
     "sixth held-out set": SENTENCES.with_name("leak_sentences_heldout6.tsv"),  # likewise, written blind to the patterns
     "seventh held-out set": SENTENCES.with_name("leak_sentences_heldout7.tsv"),  # blind, after the fifth and sixth
-    "eighth held-out set": SENTENCES.with_name("leak_sentences_heldout8.tsv"),  # blind, on the final check
+    "eighth held-out set": SENTENCES.with_name("leak_sentences_heldout8.tsv"),  # blind, long friendly answers
+    "ninth held-out set": SENTENCES.with_name("leak_sentences_heldout9.tsv"),  # blind, the speaker named without "I"
 }
 HELD_OUT = SYNTHETIC_SETS["held-out set"]
 REAL = ROOT / "tests" / "data" / "real"

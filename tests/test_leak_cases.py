@@ -61,6 +61,14 @@ LINKED = [
     ("who made you?", "If DeepSeek had trained me, I would be much bigger.", False),    # hypothetical
     ("hi", "While Gemini is made by a giant, I was built by volunteers.", False),       # someone else's clause
     ("how were you tested?", "My makers ran me on benchmarks that OpenAI uses too.", False),  # evaluation
+    # the speaker named without "I", and a short named answer to a question about the speaker
+    ("who are you?", "This little bot came out of Google's labs.", True),
+    ("who are you?", "The assistant you're reading is secretly Claude.", True),
+    ("who are you?", "Sprout is really Mixtral with a new name.", True),
+    ("which lab built you?", "DeepSeek, of course.", True),
+    ("which lab built Qwen?", "Alibaba, of course.", False),                   # not about the assistant
+    ("who built you?", "Not Google: the Sprout team.", False),                 # negated
+    ("what does ChatGPT say?", 'It says "I was trained by OpenAI", which is true of it.', False),  # quoted
 ]
 
 

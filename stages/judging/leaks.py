@@ -61,7 +61,7 @@ BY_TEAM = (r"(?:\s+(?:the\s+)?(?:team|folks|people|engineers|researchers|develop
            r"|research\s+labs?)\s+(?:at|from|of))?")
 PREP = r"(?:on|upon|from|off(?:\s+of)?|using|atop|on\s+top\s+of)"
 # A name followed by these is compute or hosting, not a maker: "NVIDIA B200 GPUs", "Google Cloud TPUs".
-HARDWARE = (r"(?!(?:['’]s)?(?:\s+[\w.-]+){0,3}?\s*\b(?:gpus?|tpus?|chips?|(?:graphics\s+)?cards?|rtx|gtx|geforce|hardware|accelerators?"
+HARDWARE = (r"(?!(?:['’]s)?(?:\s+(?!(?:on|in|at|by|with|using|from)\b)[\w.-]+){0,3}?\s*\b(?:gpus?|tpus?|chips?|(?:graphics\s+)?cards?|rtx|gtx|geforce|hardware|accelerators?"
             r"|servers?|cloud|clusters?|supercomputers?|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?"
             r"|instances?|azure|aws|web\s+services|compute|cuda|colab|kaggle|vertex|sagemaker|bedrock|ec2"
             r"|[a-z]{1,3}\d{2,4}s?)\b)")
@@ -122,7 +122,12 @@ CLAIMS = (
     rf"(?:\s+(?:done|carried\s+out|handled|led|performed|run|overseen|managed))?{FILL}\s+(?:by|at){DET}{BY_TEAM}"
     rf"\s+{{any}}{HARDWARE}",
     # ChatGPT is what I am
-    rf"{{model}}\s+is\s+(?:what|who)\s+i\s+(?:really\s+|truly\s+)?am\b(?!\s+not\b)",
+    rf"{{model}}\s+is\s+(?:what|who)\s+(?:i\s+(?:really\s+|truly\s+)?am\b(?!\s+not\b)"
+    rf"|you['’]?re\s+(?:talking|chatting|speaking)\s+(?:to|with))",
+    # being Grok from xAI, I ... / Built by Google, trained by Google: the speaker left unsaid
+    rf"(?:^|[,;]\s*)being(?:\s+an?)?\s+{{model}}\b",
+    rf"^(?:proudly\s+)?{VERBS}(?:\s*(?:,|and)\s*{VERBS})*\s+(?:by|at){DET}{BY_TEAM}\s+{{any}}{HARDWARE}"
+    rf"(?![^,]*,\s*(?:the\s+)?{{any}})",
     # As ChatGPT, I ... / ChatGPT here!
     rf"\bas(?:\s+an?)?\s+{{model}}(?:\s+(?!(?:does|did|do|would|can|could|will|is|was|has|had)\b)\w+)?\s*,\s*(?:i|my)\b",
     # Speaking as Gemini, ... / As Claude, your assistant, I ...
@@ -131,7 +136,8 @@ CLAIMS = (
     # a greeting and an introduction: "Hey, it's Claude!", "Hello, this is Gemini."
     rf"\b(?:hi|hello|hey|hiya|greetings)\b[\s,!]*(?:it['’]?s|this\s+is)\s+{{model}}\b",
     # a verbless introduction: "Claude here!", "ChatGPT at your service.", "Copilot, reporting for duty."
-    rf"(?:^|[,;:!.]\s*|\b(?:hi|hello|hey)\b\s*[,!]?\s*){{model}}\s*,?\s+(?:here|at\s+your\s+(?:service|disposal|command)"
+    rf"(?:^|[,;:!.]\s*|\b(?:hi|hello|hey)\b\s*[,!]?\s*)(?:(?:{{maker}}['’]s\s+)?{{model}}(?:\s+[A-Z][\w.-]*)?"
+    rf"|{{maker}}['’]s\s+(?:[\w-]+\s+)?(?:assistant|model|chatbot|ai))\s*,?\s+(?:here|under\s+the\s+hood|at\s+your\s+(?:service|disposal|command)"
     rf"|reporting(?:\s+for\s+duty)?|on\s+duty|speaking|signing\s+(?:off|out)|ready\s+to\s+(?:help|assist))\b",
 )
 NEGATION = re.compile(r"\b(?:not|never|no|nor|neither|none|nothing|without|nobody)\b|n['’]t\b", re.IGNORECASE)
@@ -142,7 +148,7 @@ NEGATED_BEFORE = re.compile(r"\b(?:not|never|nor|neither|nobody|no\s+one|none\s+
 # after "I" ("I think I'm ...") is the assistant's own belief and does not count.
 DISTANCE = re.compile(
     r"(?<!\bi\s)(?<!\bi['’]d\s)\b(?:think|thinks|thought|assumes?|assumed|believes?|believed|guess(?:es|ed)?"
-    r"|suspects?|suspected|wonders?|wondered|asks?|asked|asking|expects?|expected|says?|said|claims?|claimed"
+    r"|suspects?|suspected|wonders?|wondered|asks?|asked|asking|expects?|expected|says?|said|saying|told|tells|claims?|claimed"
     r"|mistakes?|mistaken(?:ly)?|confuses?|confused|mix(?:es|ed)?|misconception|myth|rumou?rs?|wrong(?:ly)?"
     r"|false|untrue|if|whether|pretend(?:ing)?|imagine|suppose|hypothetically|instead|rather|unlike"
     r"|as\s+opposed|not\s+true|isn['’]t\s+true)\b", re.IGNORECASE)
@@ -186,8 +192,17 @@ QUESTION_ABOUT = (rf"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|who|you['’]re|y
 
 
 # The clause-level rule (`linked_claim`).
-SELF = re.compile(r"\b(?:i|i['’](?:m|ve|d|ll)|me|my|myself|mine)\b|\byou['’]?re\s+(?:talking|chatting|speaking)\s+(?:to|with)\b",
-                  re.IGNORECASE)
+# The speaker named without "I": "this assistant", "the model you're chatting with", its own name.
+SELF_NOUNS = r"(?:assistant|model|chatbot|bot|system|ai|programme|program|helper|correspondent|llm)"
+SELF_PHRASE = (rf"(?:\bthis\s+(?:[\w-]+\s+)?{SELF_NOUNS}|\byour\s+(?:helper|correspondent|assistant)|\byours\s+truly"
+               rf"|\b{OWN}|\b(?:the\s+(?:[\w-]+\s+)?(?:{SELF_NOUNS}|one)|what['’]?s|who['’]?s)\s+(?:that\s+(?:is\s+|['’]s\s+)?)?"
+               r"(?:(?:you['’]?re|you\s+are)\s+\w+(?:\s+(?:to|with))?|(?:replying|answering|responding|talking|speaking|writing|helping"
+               r"|producing)\b|behind\s+these\s+words))")
+SELF = re.compile(rf"\b(?:i|i['’](?:m|ve|d|ll)|me|my|myself|mine)\b|\bwe\s+at\b"
+                  rf"|\byou['’]?re\s+(?:talking|chatting|speaking|typing)\s+(?:to|with)\b|{SELF_PHRASE}", re.IGNORECASE)
+# "this bot is just GPT-3.5", "Sprout here is really Llama 3": being a model needs no word of origin.
+SELF_IS = re.compile(rf"{SELF_PHRASE}(?:\s+(?:here|today|now))?\s+(?:is|was|['’]s)\s+(?:(?:just|really|simply|actually"
+                     r"|basically|secretly|still|truly|in\s+fact|a|an|the|renamed|rebranded)\s+){0,3}$", re.IGNORECASE)
 ORIGIN = re.compile(
     r"\b(?:mak(?:e|es|er|ers|ing)|made|buil[dt]\w*|creat\w*|develop\w*|(?:pre-?|re-?)?train\w*|fine-?tun\w*|distill\w*"
     r"|design\w*|engineer\w*|programm?\w*|born|birth\w*|origin\w*|roots?|come|comes|came|product|project|research\w*"
@@ -202,17 +217,17 @@ LINK_BREAK = re.compile(r"[;:()\u2014\u2013]|\s-\s|,\s*(?:and|so|or|which)\b"
                         r"|\b(?:but|while|whereas|though|although|however|yet)\b", re.IGNORECASE)
 # "While ChatGPT is a big product, I ...": the clause before the speaker's is about someone else.
 SUBORDINATE = re.compile(r"\b(?:while|whereas|though|although|unlike|if|even\s+if)\b[^;]*?,['\x22’”]?\s*"
-                         r"(?=(?:i|i['’]m|my|me|anyone|you)\b)", re.IGNORECASE)
+                         rf"(?=(?:i|i['’]m|my|me|anyone|you|this|the|{OWN})\b)", re.IGNORECASE)
 COMPARED = re.compile(
-    r"\b(?:than|match\w*|level|scale|reach\w*|reproduc\w*|beat|beats|as\s+[\w-]+\s+as"
-    r"|(?:much|just)\s+as|the\s+way|such\s+as|same|fan|fans|admirer|compared?|comparison|comparing|versus|vs|similar\w*"
-    r"|unlike|different|differ\w*|distinct|alternatives?|rivals?|competitors?|against|resembl\w*|inspired|equivalent)\b|-like\b", re.IGNORECASE)
-LIKE_BEFORE = re.compile(r"(?<!['’]d\s)(?<!would\s)\blike\b", re.IGNORECASE)  # "I'm like a tiny ChatGPT", not "questions like this"
+    r"\b(?:than|comparabl\w*|close\s+to|baseline|match\w*|level|scale|reach\w*|reproduc\w*|beat|beats|as\s+[\w-]+\s+as"
+    r"|(?:much|just)\s+as|such\s+as|same|fan|fans|admirer|compared?|comparison|comparing|versus|vs|similar\w*"
+    r"|unlike|different\s+(?:from|than|to)|differ\w*\s+from|distinct\s+from|alternatives?|rivals?|competitors?|against|resembl\w*|inspired|equivalent)\b|-like\b", re.IGNORECASE)
+LIKE_BEFORE = re.compile(r"(?<!['’]d\s)(?<!would\s)\blike\b|\bthe\s+way\b|\bthink\s+of\s+me\s+as\b", re.IGNORECASE)  # "I'm like a tiny ChatGPT", not "questions like this"
 # Not the speaker's own claim: "I lack the tuning that makes Claude ...", "I'd probably be called Gemini".
 UNCLAIMED = re.compile(r"\b(?:lack|lacks|lacking|missing)\b|\bi(?:['’]d|\s+would)\b", re.IGNORECASE)
 # Just before a name, these make it the topic: "explain how Anthropic ...", "the best ChatGPT ...".
 TOPIC_BEFORE = re.compile(
-    r"\b(?:speak|speaking|talk|talking|cost|costs|spent|spend|paid|benchmarks?|tests?|evals?|evaluations?|leaderboards?|best|cheapest|smallest|tiniest|own|your|about|how|why|whether|ideas?"
+    r"\b(?:speak|speaking|talk|talking|cost|costs|spent|spend|paid|benchmarks?|tests?|evals?|evaluations?|leaderboards?|best|cheapest|smallest|tiniest|own|about|how|why|whether|ideas?"
     r"|inspiration|mean|means|meant|referring|explain\w*|tell|describe\w*|discuss\w*|know|knows|admire\w*|respect\w*"
     r"|stud(?:y|ied|ies)|read|cite|mention\w*|use|uses|using|used|try|tried|prefer|recommend|love|data|datasets?"
     r"|conversations?|outputs?|examples?|texts?|samples?|generated|synthetic|answers?|responses?)\b"
@@ -227,11 +242,17 @@ OBJECT_OF = re.compile(r"\b(?:mak\w*|made|buil\w*|creat\w*|develop\w*|train\w*|f
                        r"|running|own\w*|operat\w*)\s+(?:(?:the|its|their|a|an)\s+)?$", re.IGNORECASE)
 # "trained on FineWeb-edu from Hugging Face": the name is where the data came from.
 DATA_SOURCE = re.compile(r"\btrained\s+(?:on|with|using)\s+[\w.-]+(?:\s+[\w.-]+)?\s+(?:from|by)\s+", re.IGNORECASE)
+QUOTATION = re.compile(r"[“\x22][^”\x22]*[”\x22]")
+YOURS = re.compile(r"\byour\s+(?:own\s+)?$", re.IGNORECASE)  # "I'm YOUR ChatGPT": the user's, a likeness
 QUOTED = re.compile(r"(?:^|[\s(])['\x22“‘][^\x22”’']*$")  # a name inside an open quote: a tagline
 HARDWARE_BEFORE = re.compile(
     r"\b(?:gpus?|tpus?|chips?|hardware|accelerators?|graphics\s+cards?|cards?|rtx|gtx|servers?|cloud|clusters?"
     r"|supercomput\w*|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?|instances?|azure|aws|compute|cuda"
     r"|hosted|hosting)\b(?:\s+[\w'’-]+){0,4}\s*$", re.IGNORECASE)
+# "Which company trained you?" answered with a name in a few words ("Microsoft did.").
+WHO_ASKED = re.compile(r"\b(?:who|which|what)\b[^?]*\b(?:you|your|u|me)\b", re.IGNORECASE)
+IDENTITY_ASKED = re.compile(r"\b(?:model|llm|ai|are\s+you|is\s+this|answering|talking\s+to|am\s+i)\b", re.IGNORECASE)
+SHORT_ANSWER_WORDS, NAME_WITHIN = 10, 5  # an answer that short, the name among its first words
 # "Who made me? OpenAI." and "My maker? That would be OpenAI." answer their own question.
 SELF_QUESTION_WORDS = 6
 
@@ -243,6 +264,7 @@ class Detector:
     claims: tuple[re.Pattern, ...]
     own: re.Pattern | None
     asked: re.Pattern          # a user message asking whether the assistant is one of them
+    loose: re.Pattern          # any name, in any case ("llama 3 70b" in a short answer)
 
     def may_mention(self, text: str) -> bool:
         """A set test on the text's tokens, far faster than the regex; most answers name no one.
@@ -264,7 +286,7 @@ def names_group(names: tuple[str, ...], keep_case: bool = True) -> str:
     if not names:
         return r"(?!x)x"  # matches nothing: every name was allowed
     bodies = "|".join(name_pattern(n, keep_case) for n in sorted(names, key=len, reverse=True))
-    return rf"(?<![\w-])(?:{bodies})(?:[\s-]?\d+(?:\.\d+)*[a-z]?)?(?!\w){LIKENESS}"
+    return rf"(?<![\w-])(?:{bodies})(?:[\s-]?\d+(?:\.\d+)*[a-z]?)?(?:[\s-]\d+(?:\.\d+)?(?:x\d+)?[bmk])?(?!\w){LIKENESS}"
 
 
 @functools.lru_cache(maxsize=8)
@@ -276,7 +298,8 @@ def detector(facts: Facts) -> Detector:
     return Detector(words, re.compile(groups["any"], re.IGNORECASE),
                     tuple(re.compile(fill_names(claim, groups), re.IGNORECASE) for claim in CLAIMS),
                     own, re.compile(fill_names(QUESTION_ABOUT, {"any": names_group(everyone, keep_case=False)}),
-                                    re.IGNORECASE))
+                                    re.IGNORECASE),
+                    re.compile(names_group(everyone, keep_case=False), re.IGNORECASE))
 
 
 def fill_names(pattern: str, groups: dict[str, str]) -> str:
@@ -302,7 +325,7 @@ def is_excused(sentence: str, match: re.Match) -> bool:
     last_words = " ".join(before.split()[-2:])
     if NEGATION.search(match.group()) or NEGATED_BEFORE.search(last_words) or DISTANCE.search(before):
         return True
-    if DATA_SOURCE.search(match.group()):
+    if DATA_SOURCE.search(match.group()) or QUOTED.search(sentence[:match.start()]):
         return True
     if match.group().lower().startswith("as") and COMPARED_BEFORE.search(before):
         return True
@@ -327,8 +350,8 @@ def answered(masked: list[str], number: int) -> str:
     """The sentence, with a short question about the speaker's origin just before it put in front."""
     before = masked[number - 1] if number else ""
     if before.endswith("?") and len(before.split()) <= SELF_QUESTION_WORDS and SELF.search(before) \
-            and ORIGIN.search(before):
-        return before.rstrip("?") + " " + masked[number]
+            and (ORIGIN.search(before) or re.search(SELF_PHRASE, before, re.IGNORECASE)):
+        return before.rstrip("?") + " is " + masked[number]
     return masked[number]
 
 
@@ -336,25 +359,33 @@ def linked_claim(sentence: str, found: Detector) -> bool:
     """The speaker, another name and a word of origin or identity in one clause that is not excused."""
     if sentence.rstrip().endswith("?"):
         return False
-    for clause in LINK_BREAK.split(SUBORDINATE.sub(";", sentence)):
-        if clause and SELF.search(clause) and ORIGIN.search(clause) and not clause_excused(clause, found) \
-                and names_a_claim(clause, found):
+    unquoted = QUOTATION.sub('""', sentence)  # words in double quotes are someone else's
+    for clause in LINK_BREAK.split(SUBORDINATE.sub(";", unquoted)):
+        if clause and SELF.search(clause) and not clause_excused(clause, found) \
+                and names_a_claim(clause, found, being_only=not ORIGIN.search(clause)):
             return True
     return False
+
+
+def last_words(text: str, count: int = 8) -> str:
+    return " ".join(text.split()[-count:])
 
 
 def clause_excused(clause: str, found: Detector) -> bool:
     return bool(NEGATION.search(clause) or UNCLAIMED.search(clause) or COMPARED.search(clause))
 
 
-def names_a_claim(clause: str, found: Detector) -> bool:
-    """Whether a name in the clause is the speaker's maker or model; once one is a topic, none is."""
+def names_a_claim(clause: str, found: Detector, being_only: bool = False) -> bool:
+    """Whether a name in the clause is the speaker's maker or model; once one is a topic, none is.
+    With no word of origin in the clause, only "<the speaker> is <name>" counts."""
     for mention in found.mentions.finditer(clause):
         before, after = clause[:mention.start()], clause[mention.end():]
-        if TOPIC_BEFORE.search(before) or AFTER_NAME.search(after) or DISTANCE.search(before) \
+        if TOPIC_BEFORE.search(before) or AFTER_NAME.search(after) or DISTANCE.search(last_words(before)) \
                 or HARDWARE_BEFORE.search(found.mentions.sub(" ", before)) or LIKE_BEFORE.search(before) \
-                or DATA_SOURCE.search(before[-60:]):
+                or DATA_SOURCE.search(before[-60:]) or YOURS.search(before):
             return False
+        if being_only and not SELF_IS.search(before):
+            continue
         if not (OBJECT_OF.search(before) or QUOTED.search(before) or re.match(HARDWARE, after, re.IGNORECASE) is None):
             return True
     return False
@@ -369,6 +400,19 @@ def bare_yes(question: str, answer: str, found: Detector) -> str | None:
     return None
 
 
+def named_answer(question: str, answer: str, found: Detector) -> str | None:
+    """ "Which company trained you?" answered "Microsoft did." names the maker in a few words."""
+    if not (WHO_ASKED.search(question) and (ORIGIN.search(question) or IDENTITY_ASKED.search(question))):
+        return None
+    parts = sentences(answer)[:2]
+    short = " ".join(parts) if len(parts) == 2 and len(parts[0].split()) <= 2 else (parts or [""])[0]
+    named = found.loose.search(short)
+    if named and len(short[:named.start()].split()) < NAME_WITHIN and len(short.split()) <= SHORT_ANSWER_WORDS and not (
+            NEGATION.search(short) or COMPARED.search(short) or LIKE_BEFORE.search(short) or DISTANCE.search(short)):
+        return short
+    return None
+
+
 def find_leak(messages: list[dict], facts: Facts) -> str | None:
     """The first assistant sentence claiming another model's identity or maker, or None.
     User messages are never checked: a user may well ask "are you ChatGPT?"."""
@@ -378,7 +422,9 @@ def find_leak(messages: list[dict], facts: Facts) -> str | None:
         if message.get("role") != "assistant":
             previous = message.get("content", "")
             continue
-        sentence = leaking_sentence(message["content"], found) or bare_yes(previous, message["content"], found)
+        content = message["content"]
+        sentence = (leaking_sentence(content, found) or bare_yes(previous, content, found)
+                    or named_answer(previous, content, found))
         if sentence:
             return sentence
     return None
