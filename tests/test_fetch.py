@@ -10,12 +10,14 @@ import responses
 from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing, run
 
 from stages.commands import fetch as fetch_module
-from stages.commands.fetch import Job, backoff_delay, run_fetch
+from stages.commands.fetch import Job, backoff_delay, is_outage, run_fetch
 from stages.commands.prompts import load_sources
 from stages.errors import FatalAPIError, PipelineError
 from stages.judging.review import make_rules
 from stages.storage.bodies import load_body
 from stages.storage.cache import answer_key, cached_attempts, decode_entry, open_cache
+from stages.transport.answers import TransientAnswer
+from stages.transport.client import TransientHTTP
 
 URL = "http://127.0.0.1:9/api/v1/chat/completions"
 OK = chat_answer(conversation_content(GOOD))
@@ -253,3 +255,13 @@ def test_a_body_rendered_differently_is_asked_for_after_a_finished_run(dirs, fak
     again = fetch_cli(dirs, server, "--n", 4)
     assert "earlier run" not in again.stderr and "4/4 seeds valid" in again.stderr
     assert server.stats.requests == 5
+
+
+@pytest.mark.parametrize("failure, outage", [
+    (TransientHTTP("internal error", status=500), True), (TransientHTTP("bad gateway", status=502), True),
+    (TransientHTTP("connection reset"), True), (TransientHTTP("request timeout", status=408), False),
+    (TransientHTTP("rate limited", status=429), False), (TransientAnswer("an empty body"), False)])
+def test_only_server_errors_and_dropped_connections_count_toward_an_outage(failure, outage):
+    """A share of outage failures halves the concurrency (see throttle); a 408, a 429 (which has
+    its own pause) or a body that could not be read do not."""
+    assert is_outage(failure) is outage

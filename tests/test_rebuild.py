@@ -173,3 +173,32 @@ def test_a_broken_schema_is_named_by_the_validator_built_on_first_use(schema):
     from stages.judging.checks import LazyValidator
     with pytest.raises(PipelineError, match="is not a valid JSON schema"):
         LazyValidator(schema).is_valid({})
+
+
+def test_a_rebuild_that_needs_nothing_new_finds_every_note_and_rewrites_none(cached):
+    """With only the stamp gone, every seed's outcome and sketch is noted: a rebuild reviews and
+    sketches nothing again. The first such rebuild keeps only the notes it used; the next one
+    then finds all it needs and leaves the notes file as it was."""
+    notes = cached[0] / NOTES_FILE
+    build(cached)
+    for _ in range(2):
+        (cached[0] / STAMP_FILE).unlink()
+        before = (notes.read_bytes(), notes.stat().st_mtime_ns)
+        build(cached)
+    assert (notes.read_bytes(), notes.stat().st_mtime_ns) == before
+    assert json.loads(notes.read_text())["outcomes"]  # the notes are there to be found
+
+
+def test_notes_written_by_other_code_are_not_trusted(cached):
+    """Notes carry the digest of the code that wrote them; another code's notes, here claiming
+    every answer failed its schema, are dropped and the build is the same as a fresh one."""
+    build(cached)
+    fresh = dataset_outputs(cached[0])
+    notes = cached[0] / NOTES_FILE
+    data = json.loads(notes.read_text())
+    data["code"] = "0" * 64
+    data["answers"] = {entry: [None, ["schema"]] for entry in data["answers"]}
+    notes.write_text(json.dumps(data))
+    (cached[0] / STAMP_FILE).unlink()
+    build(cached)
+    assert dataset_outputs(cached[0]) == fresh
