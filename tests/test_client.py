@@ -1,16 +1,21 @@
 """The HTTP client against the real loopback fake: keep-alive whitespace, hung answers, statuses."""
+import json
+import subprocess
+import sys
+import threading
 import time
 from email.utils import formatdate
 
 import pytest
 import requests
 import responses
-from conftest import TEST_KEY
+from conftest import ROOT, TEST_KEY, project_env
 
 from stages.commands.prompts import Settings, load_sources, request_body
 from stages.errors import FatalAPIError
 from stages.transport.answers import parse_completion
-from stages.transport.client import Request, TransientHTTP, connection_failure, post_completion
+from stages.transport import client
+from stages.transport.client import Request, TransientHTTP, Watchdog, connection_failure, post_completion
 
 BODY = request_body(load_sources(), Settings(), 0)
 
@@ -31,6 +36,61 @@ def test_hung_answer_ends_at_the_total_deadline(fake_api):
     with pytest.raises(TransientHTTP, match="deadline|cut off"):
         ask(server, timeout=1.0)
     assert time.monotonic() - started < 5.0
+
+
+@pytest.fixture
+def watchdog(monkeypatch):
+    """A watchdog of the test's own: it starts in the test, with nothing left by earlier tests."""
+    monkeypatch.setattr(client, "WATCHDOG", Watchdog())
+
+
+def stuck_for(server, timeout, limit=3.0):
+    """Ask a server that never finishes; the error and the seconds until the client gave up."""
+    outcome = {}
+
+    def call():
+        started = time.monotonic()
+        try:
+            ask(server, timeout=timeout)
+        except Exception as err:
+            outcome["error"] = err
+        outcome["seconds"] = time.monotonic() - started
+    worker = threading.Thread(target=call, daemon=True)  # left reading if it never gives up
+    worker.start()
+    worker.join(limit)
+    assert "seconds" in outcome, f"still reading after {limit} s with timeout={timeout}"
+    assert isinstance(outcome.get("error"), TransientHTTP), outcome.get("error")
+    assert "deadline" in str(outcome["error"]) or "cut off" in str(outcome["error"])
+    return outcome["seconds"]
+
+
+def test_each_stuck_answer_in_a_row_is_given_up_on_soon_after_its_deadline(fake_api, watchdog):
+    server = fake_api(hang=True)  # whitespace forever
+    for _ in range(2):   # the second starts once the watchdog has nothing left to watch
+        assert stuck_for(server, timeout=0.2) < 0.9
+    assert server.stats.requests == 2
+
+
+def test_a_stuck_answer_is_given_up_on_while_another_is_answered(fake_api, watchdog):
+    stuck, quick = fake_api(hang=True), fake_api()
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(seconds=stuck_for(stuck, timeout=0.6)), daemon=True)
+    worker.start()
+    while stuck.stats.requests == 0:
+        time.sleep(0.01)
+    time.sleep(0.05)   # the stuck answer is being read
+    assert parse_completion(ask(quick))["choices"][0]["finish_reason"] == "stop"
+    worker.join(4.0)
+    assert outcome.get("seconds", 99) < 1.3
+
+
+def test_a_process_that_asked_exits_when_done(fake_api):
+    server = fake_api()
+    script = ("import json, sys; from stages.transport.client import Request, post_completion; "
+              "post_completion(Request(sys.argv[1], json.loads(sys.argv[2]), 'k', 10.0)); print('answered')")
+    done = subprocess.run([sys.executable, "-c", script, server.base_url + "/chat/completions", json.dumps(BODY)],
+                          cwd=ROOT, env=project_env(), capture_output=True, text=True, timeout=20)
+    assert (done.returncode, done.stdout.strip()) == (0, "answered"), done.stderr[-300:]
 
 
 def test_wrong_key_is_fatal_and_the_message_hides_the_key(fake_api):
