@@ -1,5 +1,6 @@
 """The HTTP client against the real loopback fake: keep-alive whitespace, hung answers, statuses."""
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ from stages.commands.prompts import Settings, load_sources, request_body
 from stages.errors import FatalAPIError
 from stages.transport.answers import parse_completion
 from stages.transport import client
-from stages.transport.client import Request, TransientHTTP, Watchdog, connection_failure, post_completion
+from stages.transport.client import Request, TransientHTTP, Watchdog, connection_failure, get_json, post_completion
 
 BODY = request_body(load_sources(), Settings(), 0)
 
@@ -44,24 +45,82 @@ def watchdog(monkeypatch):
     monkeypatch.setattr(client, "WATCHDOG", Watchdog())
 
 
-def stuck_for(server, timeout, limit=3.0):
-    """Ask a server that never finishes; the error and the seconds until the client gave up."""
+def outcome_within(call, limit=3.0) -> dict:
+    """Run call() in a new thread (its own connection, settings read afresh): its result or error and seconds."""
     outcome = {}
 
-    def call():
+    def run():
         started = time.monotonic()
         try:
-            ask(server, timeout=timeout)
+            outcome["result"] = call()
         except Exception as err:
             outcome["error"] = err
         outcome["seconds"] = time.monotonic() - started
-    worker = threading.Thread(target=call, daemon=True)  # left reading if it never gives up
+    worker = threading.Thread(target=run, daemon=True)  # left waiting if the call never returns
     worker.start()
     worker.join(limit)
-    assert "seconds" in outcome, f"still reading after {limit} s with timeout={timeout}"
-    assert isinstance(outcome.get("error"), TransientHTTP), outcome.get("error")
+    assert "seconds" in outcome, f"no answer and no error after {limit} s"
+    return outcome
+
+
+def stuck_for(server, timeout):
+    """Ask a server that never finishes; the seconds until the client gave up."""
+    outcome = outcome_within(lambda: ask(server, timeout=timeout))
+    assert isinstance(outcome.get("error"), TransientHTTP), outcome
     assert "deadline" in str(outcome["error"]) or "cut off" in str(outcome["error"])
     return outcome["seconds"]
+
+
+class RawServer:
+    """A loopback TCP server giving each connection, with its number, to handle(conn, n)."""
+
+    def __init__(self, handle):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.handle, self.connections, self.requests = handle, 0, []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed at teardown
+                return
+            self.connections += 1
+            threading.Thread(target=self.handle, args=(conn, self.connections), daemon=True).start()
+
+    def read_request(self, conn) -> bytes:
+        """The request head and body (the client always sends Content-Length)."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), b"0"))
+        while len(body) < length:
+            body += conn.recv(65536)
+        self.requests.append(head.split(b"\r\n")[0].decode())
+        return body
+
+
+def http_answer(body: bytes, status: str = "200 OK", length: int | None = None) -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            f"Content-Length: {len(body) if length is None else length}\r\n\r\n").encode() + body
+
+
+@pytest.fixture
+def raw_server():
+    servers = []
+
+    def start(handle):
+        servers.append(RawServer(handle))
+        return servers[-1]
+    yield start
+    for server in servers:
+        server.sock.close()
 
 
 def test_each_stuck_answer_in_a_row_is_given_up_on_soon_after_its_deadline(fake_api, watchdog):
@@ -91,6 +150,53 @@ def test_a_process_that_asked_exits_when_done(fake_api):
     done = subprocess.run([sys.executable, "-c", script, server.base_url + "/chat/completions", json.dumps(BODY)],
                           cwd=ROOT, env=project_env(), capture_output=True, text=True, timeout=10)
     assert (done.returncode, done.stdout.strip()) == (0, "answered"), done.stderr[-300:]
+
+
+def test_a_server_that_takes_the_request_and_never_answers_is_given_up_on_after_timeout(raw_server):
+    held = []
+    server = raw_server(lambda conn, n: (server.read_request(conn), held.append(conn)))  # no status line, ever
+    outcome = outcome_within(lambda: post_completion(Request(server.url + "/v1/chat/completions", BODY, "k", 0.3)))
+    assert isinstance(outcome.get("error"), TransientHTTP) and not outcome["error"].unreachable, outcome
+    assert outcome["seconds"] < 2.0
+
+
+def test_an_answer_with_bytes_that_are_not_utf8_is_read_with_replacement_characters(raw_server):
+    body = b'{"choices": [], "note": "caf\xe9"}'
+    server = raw_server(lambda conn, n: (server.read_request(conn), conn.sendall(http_answer(body)), conn.close()))
+    text = post_completion(Request(server.url + "/v1/chat/completions", BODY, "k", 5.0))
+    assert json.loads(text)["note"] == "caf\ufffd"
+
+
+def test_an_answer_cut_short_of_its_length_is_reported_as_cut_off(raw_server):
+    server = raw_server(lambda conn, n: (server.read_request(conn), conn.sendall(http_answer(b'{"cho', length=500)),
+                                         conn.close()))
+    with pytest.raises(TransientHTTP, match="answer cut off"):
+        post_completion(Request(server.url + "/v1/chat/completions", BODY, "k", 5.0))
+
+
+def test_a_dropped_get_is_not_retried_by_the_client(raw_server):
+    # fetch retries, behind its shared rate limiter; a second try here would bypass it
+    def drop_first(conn, n):
+        server.read_request(conn)
+        if n > 1:
+            conn.sendall(http_answer(b'{"data": []}'))
+        conn.close()
+    server = raw_server(drop_first)
+    outcome = outcome_within(lambda: get_json(server.url + "/v1/models", None, 5.0))
+    assert isinstance(outcome.get("error"), TransientHTTP), outcome
+    assert server.connections == 1
+
+
+def test_the_proxy_named_in_the_environment_carries_the_request(raw_server, monkeypatch):
+    proxy = raw_server(lambda conn, n: (proxy.read_request(conn), conn.sendall(http_answer(b'{"via": "proxy"}')),
+                                        conn.close()))
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.delenv("no_proxy", raising=False)
+    target = "http://127.0.0.1:9/v1/chat/completions"  # nothing listens there
+    outcome = outcome_within(lambda: post_completion(Request(target, BODY, "k", 5.0)))
+    assert json.loads(outcome.get("result") or "{}") == {"via": "proxy"}, outcome
+    assert proxy.requests == [f"POST {target} HTTP/1.1"]
 
 
 def test_wrong_key_is_fatal_and_the_message_hides_the_key(fake_api):
