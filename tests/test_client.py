@@ -1,6 +1,8 @@
 """The HTTP client against the real loopback fake: keep-alive whitespace, hung answers, statuses."""
+import functools
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -72,7 +74,7 @@ def stuck_for(server, timeout):
 
 
 class RawServer:
-    """A loopback TCP server giving each connection, with its number, to handle(conn, n)."""
+    """A loopback TCP server giving each connection, with its number, to handle(server, conn, n)."""
 
     def __init__(self, handle):
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -90,13 +92,16 @@ class RawServer:
             except OSError:  # closed at teardown
                 return
             self.connections += 1
-            threading.Thread(target=self.handle, args=(conn, self.connections), daemon=True).start()
+            threading.Thread(target=self.handle, args=(self, conn, self.connections), daemon=True).start()
 
     def read_request(self, conn) -> bytes:
         """The request head and body (the client always sends Content-Length)."""
         data = b""
         while b"\r\n\r\n" not in data:
-            data += conn.recv(65536)
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise EOFError("the client closed the connection")
+            data += chunk
         head, _, body = data.partition(b"\r\n\r\n")
         length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
                            if line.lower().startswith(b"content-length:")), b"0"))
@@ -106,9 +111,31 @@ class RawServer:
         return body
 
 
-def http_answer(body: bytes, status: str = "200 OK", length: int | None = None) -> bytes:
-    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\n"
+def http_answer(body: bytes, length: int | None = None, close: bool = True) -> bytes:
+    return (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{'Connection: close' if close else 'X-Keep: 1'}\r\n"
             f"Content-Length: {len(body) if length is None else length}\r\n\r\n").encode() + body
+
+
+def answer_every_request(server, conn, n, wrap=lambda conn: conn) -> None:
+    """Answer each request on a connection until the client closes it."""
+    try:
+        conn = wrap(conn)
+        while True:
+            server.read_request(conn)
+            conn.sendall(http_answer(b'{"answered": true}', close=False))
+    except (EOFError, OSError):  # the client hung up, or refused the certificate
+        conn.close()
+
+
+TLS = ROOT / "tests" / "data" / "tls"   # a self-signed pair for 127.0.0.1, for the loopback server only
+
+
+def tls_server(raw_server):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS / "loopback-cert.pem", TLS / "loopback-key.pem")
+    wrap = functools.partial(context.wrap_socket, server_side=True)
+    server = raw_server(functools.partial(answer_every_request, wrap=wrap))
+    return server.url.replace("http://", "https://") + "/v1/chat/completions"
 
 
 @pytest.fixture
@@ -154,7 +181,7 @@ def test_a_process_that_asked_exits_when_done(fake_api):
 
 def test_a_server_that_takes_the_request_and_never_answers_is_given_up_on_after_timeout(raw_server):
     held = []
-    server = raw_server(lambda conn, n: (server.read_request(conn), held.append(conn)))  # no status line, ever
+    server = raw_server(lambda server, conn, n: (server.read_request(conn), held.append(conn)))  # no status line, ever
     outcome = outcome_within(lambda: post_completion(Request(server.url + "/v1/chat/completions", BODY, "k", 0.3)))
     assert isinstance(outcome.get("error"), TransientHTTP) and not outcome["error"].unreachable, outcome
     assert outcome["seconds"] < 2.0
@@ -162,21 +189,21 @@ def test_a_server_that_takes_the_request_and_never_answers_is_given_up_on_after_
 
 def test_an_answer_with_bytes_that_are_not_utf8_is_read_with_replacement_characters(raw_server):
     body = b'{"choices": [], "note": "caf\xe9"}'
-    server = raw_server(lambda conn, n: (server.read_request(conn), conn.sendall(http_answer(body)), conn.close()))
+    server = raw_server(lambda server, conn, n: (server.read_request(conn), conn.sendall(http_answer(body)), conn.close()))
     text = post_completion(Request(server.url + "/v1/chat/completions", BODY, "k", 5.0))
     assert json.loads(text)["note"] == "caf\ufffd"
 
 
 def test_an_answer_cut_short_of_its_length_is_reported_as_cut_off(raw_server):
-    server = raw_server(lambda conn, n: (server.read_request(conn), conn.sendall(http_answer(b'{"cho', length=500)),
-                                         conn.close()))
+    server = raw_server(lambda server, conn, n: (server.read_request(conn),
+                                                 conn.sendall(http_answer(b'{"cho', length=500)), conn.close()))
     with pytest.raises(TransientHTTP, match="answer cut off"):
         post_completion(Request(server.url + "/v1/chat/completions", BODY, "k", 5.0))
 
 
 def test_a_dropped_get_is_not_retried_by_the_client(raw_server):
     # fetch retries, behind its shared rate limiter; a second try here would bypass it
-    def drop_first(conn, n):
+    def drop_first(server, conn, n):
         server.read_request(conn)
         if n > 1:
             conn.sendall(http_answer(b'{"data": []}'))
@@ -188,8 +215,8 @@ def test_a_dropped_get_is_not_retried_by_the_client(raw_server):
 
 
 def test_the_proxy_named_in_the_environment_carries_the_request(raw_server, monkeypatch):
-    proxy = raw_server(lambda conn, n: (proxy.read_request(conn), conn.sendall(http_answer(b'{"via": "proxy"}')),
-                                        conn.close()))
+    proxy = raw_server(lambda server, conn, n: (server.read_request(conn),
+                                                conn.sendall(http_answer(b'{"via": "proxy"}')), conn.close()))
     monkeypatch.setenv("HTTP_PROXY", proxy.url)
     monkeypatch.delenv("NO_PROXY")
     monkeypatch.delenv("no_proxy", raising=False)
@@ -197,6 +224,28 @@ def test_the_proxy_named_in_the_environment_carries_the_request(raw_server, monk
     outcome = outcome_within(lambda: post_completion(Request(target, BODY, "k", 5.0)))
     assert json.loads(outcome.get("result") or "{}") == {"via": "proxy"}, outcome
     assert proxy.requests == [f"POST {target} HTTP/1.1"]
+
+
+def test_one_threads_requests_share_one_connection(raw_server):
+    server = raw_server(answer_every_request)
+    ask_three = lambda: [post_completion(Request(server.url + "/v1/chat/completions", BODY, "k", 5.0)) for _ in range(3)]
+    assert outcome_within(ask_three).get("result") == ['{"answered": true}'] * 3
+    assert (len(server.requests), server.connections) == (3, 1)
+
+
+def test_a_certificate_the_system_does_not_trust_is_refused(raw_server, monkeypatch):
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    url = tls_server(raw_server)
+    outcome = outcome_within(lambda: post_completion(Request(url, BODY, "k", 5.0)))
+    assert isinstance(outcome.get("error"), TransientHTTP), outcome
+    assert str(outcome["error"]) == "TLS error" and outcome["error"].unreachable
+
+
+def test_the_ca_bundle_named_in_the_environment_is_trusted(raw_server, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(TLS / "loopback-cert.pem"))
+    url = tls_server(raw_server)
+    assert outcome_within(lambda: post_completion(Request(url, BODY, "k", 5.0))).get("result") == '{"answered": true}'
 
 
 def test_wrong_key_is_fatal_and_the_message_hides_the_key(fake_api):
