@@ -1,4 +1,5 @@
-"""The HTTP client against the real loopback fake: keep-alive whitespace, hung answers, statuses."""
+"""The HTTP client against the loopback fake and small loopback servers: keep-alive whitespace, stuck and
+silent servers, statuses, what the server receives, connections, proxies and certificates."""
 import functools
 import json
 import socket
@@ -78,7 +79,7 @@ class RawServer:
 
     def __init__(self, handle):
         self.sock = socket.create_server(("127.0.0.1", 0))
-        self.handle, self.connections, self.requests = handle, 0, []
+        self.handle, self.connections, self.requests, self.heads, self.bodies = handle, 0, [], [], []
         threading.Thread(target=self.serve, daemon=True).start()
 
     @property
@@ -107,7 +108,10 @@ class RawServer:
                            if line.lower().startswith(b"content-length:")), b"0"))
         while len(body) < length:
             body += conn.recv(65536)
-        self.requests.append(head.split(b"\r\n")[0].decode())
+        lines = head.decode().split("\r\n")
+        self.requests.append(lines[0])
+        self.heads.append({name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])})
+        self.bodies.append(body)
         return body
 
 
@@ -246,6 +250,32 @@ def test_the_ca_bundle_named_in_the_environment_is_trusted(raw_server, monkeypat
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(TLS / "loopback-cert.pem"))
     url = tls_server(raw_server)
     assert outcome_within(lambda: post_completion(Request(url, BODY, "k", 5.0))).get("result") == '{"answered": true}'
+
+
+def test_the_body_is_sent_as_compact_utf8_json_with_the_headers_an_api_reads(raw_server):
+    server = raw_server(answer_every_request)
+    body = {"model": "m", "messages": [{"role": "user", "content": "café"}], "n": 1}
+    post_completion(Request(server.url + "/v1/chat/completions", body, "sk-test", 5.0))
+    assert server.requests == ["POST /v1/chat/completions HTTP/1.1"]
+    assert server.bodies == ['{"model":"m","messages":[{"role":"user","content":"café"}],"n":1}'.encode()]
+    head = server.heads[0]
+    assert head["content-type"].lower() == "application/json" and head["content-length"] == str(len(server.bodies[0]))
+    assert (head["authorization"], head["x-title"]) == ("Bearer sk-test", "identity-chats")
+
+
+def test_a_body_that_is_not_valid_json_is_never_sent(raw_server):
+    server = raw_server(answer_every_request)
+    with pytest.raises(ValueError):
+        post_completion(Request(server.url + "/v1/chat/completions", {"temperature": float("nan")}, "k", 5.0))
+    assert server.connections == 0
+
+
+def test_a_get_answered_with_something_other_than_json_names_what_was_asked(raw_server):
+    server = raw_server(lambda server, conn, n: (server.read_request(conn),
+                                                 conn.sendall(http_answer(b"<html>sign in</html>")), conn.close()))
+    with pytest.raises(TransientHTTP) as err:
+        get_json(server.url + "/v1/models", None, 5.0)
+    assert "GET models" in str(err.value) and "not JSON" in str(err.value)
 
 
 def test_wrong_key_is_fatal_and_the_message_hides_the_key(fake_api):
