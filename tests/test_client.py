@@ -314,6 +314,23 @@ def test_retry_after_in_seconds_or_as_an_http_date(header, low, high):
         assert low <= err.value.retry_after <= high
 
 
+@pytest.mark.parametrize("status, body, error, words", [
+    (400, {"error": {"message": "messages: field required"}}, FatalAPIError, ["HTTP 400", "field required", "MODEL"]),
+    (405, {"error": {"message": "POST is not allowed here"}}, FatalAPIError, ["HTTP 405", "not allowed", "BASE_URL"]),
+    (409, "", FatalAPIError, ["HTTP 409", "no details", "BASE_URL"]),
+    (500, "upstream crashed", TransientHTTP, ["HTTP 500", "upstream crashed"]),
+    (502, {"error": {"message": "provider overloaded"}}, TransientHTTP, ["HTTP 502", "provider overloaded"])])
+@responses.activate
+def test_a_failed_call_names_the_status_and_the_servers_own_words(status, body, error, words):
+    url = "http://127.0.0.1:9/api/v1/chat/completions"
+    responses.post(url, status=status, **({"json": body} if isinstance(body, dict) else {"body": body}))
+    with pytest.raises(error) as err:
+        post_completion(Request(url, BODY, TEST_KEY, 5.0))
+    assert [word for word in words if word not in str(err.value)] == []
+    if isinstance(body, dict):
+        assert err.value.detail == body["error"]["message"]
+
+
 @pytest.mark.parametrize("error, reason, unreachable", [
     (requests.exceptions.SSLError("bad certificate"), "TLS error", True),
     (requests.exceptions.ConnectTimeout("too slow"), "connect timeout", True),
