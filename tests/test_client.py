@@ -116,7 +116,8 @@ class RawServer:
 
 
 def http_answer(body: bytes, length: int | None = None, close: bool = True) -> bytes:
-    return (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{'Connection: close' if close else 'X-Keep: 1'}\r\n"
+    closing = "Connection: close\r\n" if close else ""   # else HTTP/1.1 keeps the connection open
+    return (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{closing}"
             f"Content-Length: {len(body) if length is None else length}\r\n\r\n").encode() + body
 
 
