@@ -233,7 +233,9 @@ def test_the_proxy_named_in_the_environment_carries_the_request(raw_server, monk
 
 def test_one_threads_requests_share_one_connection(raw_server):
     server = raw_server(answer_every_request)
-    ask_three = lambda: [post_completion(Request(server.url + "/v1/chat/completions", BODY, "k", 5.0)) for _ in range(3)]
+
+    def ask_three():
+        return [post_completion(Request(server.url + "/v1/chat/completions", BODY, "k", 5.0)) for _ in range(3)]
     assert outcome_within(ask_three).get("result") == ['{"answered": true}'] * 3
     assert (len(server.requests), server.connections) == (3, 1)
 
