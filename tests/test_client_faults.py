@@ -85,7 +85,7 @@ def test_a_stuck_server_is_given_up_on_after_timeout_and_asked_again(rendered, f
     assert server.stats.requests >= 3
 
 
-@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 307, 308])
 def test_a_redirect_stops_the_run_at_once_naming_base_url(rendered, scripted, status):
     server = scripted(lambda _: (status, {"Location": "https://elsewhere.invalid/api/v1/chat/completions"}, b""))
     result = fetch(rendered, server.base_url, 5)
