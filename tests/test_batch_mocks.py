@@ -1,6 +1,7 @@
 """The batch transport against `responses` mocks: what goes on the wire, and each way a batch call fails."""
 import json
 import re
+from dataclasses import replace
 
 import pytest
 import requests
@@ -107,6 +108,8 @@ def test_402_on_a_poll_keeps_the_batch_for_the_next_run(rendered):
         "Error: batch b1 has finished but the API withholds its results until credits are added (HTTP 402); "
         "add credits, then run the same command again to collect them (the batch is not run or billed again)")
     assert [(r.id, r.collected) for r in records(rendered)] == [("b1", False)]
+    note = batch_row(rendered, "b1")
+    assert "402" in note and "credits" in note
     responses.reset()
     mock_api(mock)
     again = fetch(rendered)
@@ -194,3 +197,132 @@ def test_a_404_for_an_unsupported_parameter_names_it(rendered):
     assert "set REASONING=default" in line
     estimate = run("estimate", "--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", BASE)
     assert f"warning: {MODEL} does not support `reasoning`" in estimate.output
+
+
+def edit_bodies(rendered, seeds, change) -> None:
+    for seed in seeds:
+        path = rendered[0] / "prompts" / f"{seed}.json"
+        body = json.loads(path.read_text())
+        change(body)
+        path.write_text(json.dumps(body))
+
+
+def batch_row(rendered, batch_id: str) -> str:
+    """The line `make batches` prints for this batch."""
+    listed = run("batches", "--cache-dir", rendered[1], "--base-url", BASE)
+    assert listed.exit_code == 0, listed.output
+    return next(line for line in listed.output.splitlines() if line.startswith(batch_id))
+
+
+def lose_a_create(rendered) -> None:
+    """A first run whose create is sent and its answer lost: the ledger holds a `lost` record."""
+    responses.post(BATCHES, body=requests.ConnectionError("connection reset by peer"))
+    assert fetch(rendered).exit_code == 1
+    responses.reset()
+
+
+def listed_batch(batch_id: str, slug: str, total, created: float, status: str = "in_progress") -> dict:
+    counts = {"total": total, "completed": 0, "failed": 0} if total is not None else None
+    return {"id": batch_id, "object": "batch", "model": slug, "status": status, "request_counts": counts,
+            "created_at": int(created)}
+
+
+@responses.activate
+def test_batches_are_split_by_response_format_not_by_the_order_its_keys_are_written(rendered):
+    edit_bodies(rendered, [1, 2], lambda body: body.update(response_format=dict(reversed(body["response_format"].items()))))
+    edit_bodies(rendered, [3, 4], lambda body: body["response_format"]["json_schema"].update(name="conversation_b"))
+    mock = mock_api()
+    result = fetch(rendered)
+    assert result.exit_code == 0 and "5/5 seeds valid" in result.stderr, result.output
+    names = [[r["body"]["response_format"]["json_schema"]["name"] for r in data["requests"]]
+             for data in mock.created.values()]
+    assert sorted(names) == [["conversation"] * 3, ["conversation_b"] * 2]
+
+
+@responses.activate
+def test_the_summary_counts_every_batch_and_request_sent(rendered):
+    mock_api()
+    result = fetch(rendered, "--batch-size", 2)
+    assert result.exit_code == 0, result.output
+    assert "5 requests in 3 batches" in result.stderr
+
+
+@responses.activate
+def test_a_lost_create_adopts_no_listed_batch_of_another_slug_size_or_time(rendered):
+    lose_a_create(rendered)
+    sent = records(rendered)[0].sent
+    slug = MODEL + ":batch"
+    others = [listed_batch("other-counts-null", slug, None, sent),
+              listed_batch("other-size", slug, 4, sent),
+              listed_batch("other-slug", MODEL, 5, sent),
+              listed_batch("other-earlier", slug, 5, sent - 3600, "completed")]
+    responses.get(BATCHES, json={"object": "list", "data": others, "has_more": False})
+    mock = mock_api()
+    again = fetch(rendered)
+    assert again.exit_code == 0 and "5/5 seeds valid" in again.stderr, again.output
+    assert "is not listed by get /batches" in again.stderr.lower()
+    assert [len(data["requests"]) for data in mock.created.values()] == [5]   # sent again, once
+    assert [r.id for r in records(rendered) if r.status != "not created"] == ["b1"]
+    lost = next(r for r in records(rendered) if r.status == "not created")
+    assert "get /batches does not list it" in batch_row(rendered, lost.id).lower()
+
+
+@responses.activate
+def test_two_lost_creates_of_one_size_adopt_the_one_listed_batch_once(rendered):
+    """Two runs of the same command, each losing its create: the list holds one batch of that size."""
+    lose_a_create(rendered)
+    first = records(rendered)[0]
+    with open_cache(rendered[1]) as cache:
+        Ledger(cache, BASE).write(replace(first, id="sending-second"))
+    mock = MockBatches()
+    mock.created["b1"] = {"requests": [{"custom_id": c.custom_id} for c in first.asks]}
+    responses.get(BATCHES, json={"object": "list", "data": [listed_batch("b1", first.slug, 5, first.sent)],
+                                 "has_more": False})
+    mock_api(mock)
+    again = fetch(rendered)
+    assert again.exit_code == 0 and "5/5 seeds valid" in again.stderr, again.output
+    assert again.stderr.count("is listed by the API") == 1 and "is not listed" in again.stderr
+    assert sorted(r.status for r in records(rendered)) == ["completed", "not created"]
+    assert not [c for c in responses.calls if c.request.method == "POST"]   # covered by the adopted batch
+
+
+@responses.activate
+def test_a_lost_create_with_an_unreadable_batch_list_stops_and_sends_nothing(rendered):
+    lose_a_create(rendered)
+    responses.get(BATCHES, status=404, json={"error": {"code": 404, "message": "not found"}})
+    again = fetch(rendered)
+    assert again.exit_code == 1
+    line = again.stderr.strip().splitlines()[-1]
+    assert f"GET {BATCHES}" in line and "run again later" in line
+    assert not [c for c in responses.calls if c.request.method == "POST"]
+    assert [r.status for r in records(rendered)] == ["lost"]
+
+
+@responses.activate
+def test_a_found_batch_is_listed_with_the_status_the_api_gave_and_how_it_was_found(rendered):
+    lose_a_create(rendered)
+    sent = records(rendered)[0].sent
+    responses.get(BATCHES, json={"object": "list", "data": [listed_batch("b7", MODEL + ":batch", 5, sent)],
+                                 "has_more": False})
+    responses.get(BATCHES + "/b7", body=requests.ConnectionError("reset"))
+    again = fetch(rendered, "--batch-wait", 0)
+    assert again.exit_code == 75, again.output
+    row = batch_row(rendered, "b7")
+    assert "in_progress (open)" in row and "found in get /batches" in row.lower()
+
+
+@responses.activate
+def test_both_slugs_rejected_while_validating_stops_naming_each_slug_and_reason(rendered):
+    mock = MockBatches()
+    responses.add_callback(responses.POST, BATCHES, callback=mock.create)
+    responses.get(BATCHES + "/b1", json={"id": "b1", "status": "failed", "in_progress_at": None,
+                                         "error": {"message": f"unknown model {MODEL}:batch"}})
+    responses.get(BATCHES + "/b2", json={"id": "b2", "status": "failed", "in_progress_at": None})
+    result = fetch(rendered)
+    assert result.exit_code == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert f"rejected {MODEL} under every slug" in line
+    assert f"{MODEL}:batch: unknown model {MODEL}:batch" in line
+    assert f"{MODEL}: failed while validating".lower() in line.lower()
+    assert "check MODEL" in line and "without BATCH=1" in line
+    assert "unknown model" in batch_row(rendered, "b1")
