@@ -108,7 +108,7 @@ def test_402_on_a_poll_keeps_the_batch_for_the_next_run(rendered):
         "Error: batch b1 has finished but the API withholds its results until credits are added (HTTP 402); "
         "add credits, then run the same command again to collect them (the batch is not run or billed again)")
     assert [(r.id, r.collected) for r in records(rendered)] == [("b1", False)]
-    note = batch_row(rendered, "b1")
+    note = batch_row(rendered, "b1").lower()
     assert "402" in note and "credits" in note
     responses.reset()
     mock_api(mock)
@@ -244,7 +244,7 @@ def test_the_summary_counts_every_batch_and_request_sent(rendered):
     mock_api()
     result = fetch(rendered, "--batch-size", 2)
     assert result.exit_code == 0, result.output
-    assert "5 requests in 3 batches" in result.stderr
+    assert "answer; 5 requests in 3 batches" in result.stderr
 
 
 @responses.activate
@@ -257,6 +257,7 @@ def test_a_lost_create_adopts_no_listed_batch_of_another_slug_size_or_time(rende
               listed_batch("other-slug", MODEL, 5, sent),
               listed_batch("other-earlier", slug, 5, sent - 3600, "completed")]
     responses.get(BATCHES, json={"object": "list", "data": others, "has_more": False})
+    responses.get(re.compile(BATCHES + r"/other-"), status=404, json={"error": {"code": 404, "message": "not here"}})
     mock = mock_api()
     again = fetch(rendered)
     assert again.exit_code == 0 and "5/5 seeds valid" in again.stderr, again.output
