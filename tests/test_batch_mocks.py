@@ -8,8 +8,10 @@ import requests
 import responses
 from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, run
 
+from stages.storage.bodies import load_body
 from stages.storage.cache import open_cache
 from stages.transport.ledger import Ledger
+from stages.transport.prices import Prices, request_estimate
 
 BASE = "http://127.0.0.1:9/api/v1"
 BATCHES = BASE + "/batches"
@@ -327,3 +329,38 @@ def test_both_slugs_rejected_while_validating_stops_naming_each_slug_and_reason(
     assert f"{MODEL}: failed while validating".lower() in line.lower()
     assert "check MODEL" in line and "without BATCH=1" in line
     assert "unknown model" in batch_row(rendered, "b1")
+
+
+class FirstBatchFails(MockBatches):
+    """The first batch bills `cost` and ends its last two requests with per-request errors."""
+
+    def __init__(self, cost: float):
+        super().__init__()
+        self.cost = cost
+
+    def get(self, request):
+        status, headers, text = super().get(request)
+        data = json.loads(text)
+        if data["id"] == "b1":
+            data["usage"]["cost"] = self.cost
+            for result in data["results"][-2:]:
+                result.pop("response")
+                result["error"] = {"message": "the provider failed this request"}
+        return status, headers, json.dumps(data)
+
+
+@responses.activate
+def test_budget_holds_a_later_batch_at_the_answer_length_this_run_measured(rendered):
+    """20 answers of 50 completion tokens: the re-asked two are held at 50 tokens each, not at the
+    assumed length, which would pass the cap."""
+    assert run("prompts", "--n", 22, "--data-dir", rendered[0]).exit_code == 0
+    prices = Prices(0.15e-6, 1.25e-6, "half of PRICE_IN/PRICE_OUT")
+    bodies = [load_body(rendered[0], seed) for seed in range(22)]
+    cap = 1.01 * sum(request_estimate(body, prices) for body in bodies)   # room for the first batch's hold
+    measured = sum(request_estimate(body, prices, 50) for body in bodies[20:])
+    assumed = sum(request_estimate(body, prices) for body in bodies[20:])
+    mock = mock_api(FirstBatchFails(cost=cap - (measured + assumed) / 2))
+    result = run("fetch", "--n", 22, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", BASE,
+                 "--batch", 1, *PRICES, "--budget", f"{cap:.6f}", OPENROUTER_API_KEY=TEST_KEY)
+    assert result.exit_code == 0 and "22/22 seeds valid" in result.stderr, result.output
+    assert [len(data["requests"]) for data in mock.created.values()] == [22, 2]
