@@ -317,12 +317,21 @@ def test_a_found_batch_is_listed_with_the_status_the_api_gave_and_how_it_was_fou
 @responses.activate
 def test_both_slugs_rejected_while_validating_stops_naming_each_slug_and_reason(rendered):
     mock = MockBatches()
-    responses.add_callback(responses.POST, BATCHES, callback=mock.create)
-    responses.get(BATCHES + "/b1", json={"id": "b1", "status": "failed", "in_progress_at": None,
-                                         "error": {"message": f"unknown model {MODEL}:batch"}})
-    responses.get(BATCHES + "/b2", json={"id": "b2", "status": "failed", "in_progress_at": None})
+
+    def create(request):   # a third create would try a slug already refused
+        if len(mock.created) == 2:
+            return 400, {}, json.dumps({"error": {"code": 400, "message": "a third create"}})
+        return mock.create(request)
+
+    def get(request):      # the :batch slug refused with a reason, the other with none
+        batch_id = request.url.rsplit("/", 1)[-1]
+        slug = mock.created[batch_id]["model"]
+        error = {"message": f"unknown model {slug}"} if slug.endswith(":batch") else None
+        return 200, {}, json.dumps({"id": batch_id, "status": "failed", "in_progress_at": None, "error": error})
+    responses.add_callback(responses.POST, BATCHES, callback=create)
+    responses.add_callback(responses.GET, re.compile(BATCHES + r"/b\d+$"), callback=get)
     result = fetch(rendered)
-    assert result.exit_code == 1
+    assert result.exit_code == 1 and len(mock.created) == 2   # each slug tried once
     line = result.stderr.strip().splitlines()[-1]
     assert f"rejected {MODEL} under every slug" in line
     assert f"{MODEL}:batch: unknown model {MODEL}:batch" in line
