@@ -373,3 +373,26 @@ def test_budget_holds_a_later_batch_at_the_answer_length_this_run_measured(rende
                  "--batch", 1, *PRICES, "--budget", f"{cap:.6f}", OPENROUTER_API_KEY=TEST_KEY)
     assert result.exit_code == 0 and "22/22 seeds valid" in result.stderr, result.output
     assert [len(data["requests"]) for data in mock.created.values()] == [22, 2]
+
+
+class SeedZeroFails(MockBatches):
+    """Every batch ends seed 0's request with a per-request error."""
+
+    def get(self, request):
+        status, headers, text = super().get(request)
+        data = json.loads(text)
+        for result in data["results"]:
+            if result["custom_id"].startswith("s0-"):
+                result.pop("response")
+                result["error"] = {"message": "the provider failed this request"}
+        return status, headers, json.dumps(data)
+
+
+@responses.activate
+def test_a_request_failing_in_every_batch_is_tried_five_times_then_left_for_the_next_run(rendered):
+    mock = mock_api(SeedZeroFails())
+    result = fetch(rendered)
+    assert result.exit_code == 0, result.output
+    assert "fetch: 4/5 seeds valid, 1 without a valid answer" in result.stderr
+    tries = [data for data in mock.created.values() if any(r["custom_id"].startswith("s0-") for r in data["requests"])]
+    assert len(tries) == 5
