@@ -242,11 +242,13 @@ def test_batches_are_split_by_response_format_not_by_the_order_its_keys_are_writ
 
 
 @responses.activate
-def test_the_summary_counts_every_batch_and_request_sent(rendered):
+def test_the_summary_and_the_bar_count_every_batch_and_request_sent(rendered):
     mock_api()
     result = fetch(rendered, "--batch-size", 2)
     assert result.exit_code == 0, result.output
     assert "answer; 5 requests in 3 batches" in result.stderr
+    bar = result.stderr.split("\r")[-1].splitlines()[0]   # the progress bar as last drawn
+    assert "requests=5/5" in bar and "batches=completed=3," in bar
 
 
 @responses.activate
