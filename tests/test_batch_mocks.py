@@ -396,30 +396,33 @@ def test_a_request_failing_in_every_batch_is_tried_five_times_then_left_for_the_
     result = fetch(rendered)
     assert result.exit_code == 0, result.output
     assert "fetch: 4/5 seeds valid, 1 without a valid answer" in result.stderr
+    assert "last failure: in batch: the provider failed" in result.stderr   # the provider's reason
     tries = [data for data in mock.created.values() if any(r["custom_id"].startswith("s0-") for r in data["requests"])]
     assert len(tries) == 5
 
 
 class ResultShapes(MockBatches):
     """The first batch's results in shapes providers use: no status_code, the body as JSON text,
-    and a 500 carrying the provider's error."""
+    an error given as plain text, and a 500 carrying the provider's error."""
 
     def get(self, request):
         status, headers, text = super().get(request)
         data = json.loads(text)
         if data["id"] == "b1":
-            no_status, as_text, failed = data["results"][:3]
+            no_status, as_text, plain, failed = data["results"][:4]
             del no_status["response"]["status_code"]
             as_text["response"]["body"] = json.dumps(as_text["response"]["body"])
+            plain.pop("response")
+            plain["error"] = "quota exceeded"
             failed["response"] = {"status_code": 500, "body": {"error": {"message": "provider overloaded"}}}
         return status, headers, json.dumps(data)
 
 
 @responses.activate
-def test_results_without_status_or_with_a_text_body_are_stored_and_a_500_is_asked_again(rendered):
+def test_results_without_status_or_with_a_text_body_are_stored_and_errors_are_asked_again(rendered):
     mock = mock_api(ResultShapes())
     result = fetch(rendered)
     assert result.exit_code == 0 and "5/5 seeds valid" in result.stderr, result.output
-    assert [[r["custom_id"] for r in data["requests"]] for data in mock.created.values()][1:] == [["s2-c0"]]
-    assert "(1 per-request errors" in result.stderr
+    assert [[r["custom_id"] for r in data["requests"]] for data in mock.created.values()][1:] == [["s2-c0", "s3-c0"]]
+    assert "(2 per-request errors" in result.stderr
     assert "last=in batch: provider overloaded" in result.stderr   # the provider's reason, not "no answer"
