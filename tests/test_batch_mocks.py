@@ -403,7 +403,7 @@ def test_a_request_failing_in_every_batch_is_tried_five_times_then_left_for_the_
 
 class ResultShapes(MockBatches):
     """The first batch's results in shapes providers use: no status_code, the body as JSON text,
-    an error given as plain text, and a 500 carrying the provider's error."""
+    an error given as plain text, a 500 carrying the provider's error, and one result twice."""
 
     def get(self, request):
         status, headers, text = super().get(request)
@@ -414,6 +414,7 @@ class ResultShapes(MockBatches):
             as_text["response"]["body"] = json.dumps(as_text["response"]["body"])
             plain.pop("response")
             plain["error"] = "quota exceeded"
+            data["results"].append(dict(data["results"][-1]))   # one result given twice
             failed["response"] = {"status_code": 500, "body": {"error": {"message": "provider overloaded"}}}
         return status, headers, json.dumps(data)
 
@@ -426,3 +427,13 @@ def test_results_without_status_or_with_a_text_body_are_stored_and_errors_are_as
     assert [[r["custom_id"] for r in data["requests"]] for data in mock.created.values()][1:] == [["s2-c0", "s3-c0"]]
     assert "(2 per-request errors" in result.stderr
     assert "last=in batch: provider overloaded" in result.stderr   # the provider's reason, not "no answer"
+
+
+@responses.activate
+def test_a_busy_create_is_shown_as_the_last_failure(rendered):
+    responses.post(BATCHES, status=429, json={"error": {"code": 429, "message": "slow down"}})
+    mock_api()
+    result = fetch(rendered, "--backoff", 0)
+    assert result.exit_code == 0 and "5/5 seeds valid" in result.stderr, result.output
+    bar = result.stderr.split("\r")[-1].splitlines()[0]
+    assert "last=" in bar and "429" in bar.split("last=")[1]
