@@ -118,7 +118,9 @@ def test_a_batch_rejected_as_invalid_after_its_slug_worked_stops_the_run(dirs, f
     server.config.batch.slugs = "base_only"
     server.config.batch.reject_at = "validation"
     result = batch_fetch(dirs, server, 4)
-    assert result.exit_code == 1 and "was rejected as invalid" in result.stderr and "would fail again" in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert result.exit_code == 1 and "was rejected as invalid" in line and "would fail again" in line
+    assert "unknown model google/gemini-2.5-flash:batch" in line and "check MODEL" in line   # the cause, and the fix
 
 
 def test_withheld_results_are_collected_after_credits_are_added(dirs, fake_api):

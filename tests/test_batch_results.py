@@ -157,22 +157,41 @@ def test_batches_left_open_on_one_server_are_collected_there_not_lost_by_another
         assert all(record.status == "completed" for record in Ledger(opened, first.base_url).records())
 
 
-def test_an_open_batch_recorded_by_the_older_cache_layout_is_still_awaited_once(dirs, fake_api):
-    """Older versions kept a record under `batch:<id>` and the bare id in the index."""
-    data, cache = dirs
-    assert run("prompts", "--n", N, "--data-dir", data).exit_code == 0
-    server = fake_api(batch=BatchFake(delay=0.3))
-    assert batch_fetch(data, cache, server, "--batch-wait", 0).exit_code == 75
-    with open_cache(cache) as opened:
+def to_older_layout(cache_dir) -> None:
+    """Rewrite the ledger as older versions kept it: a record under `batch:<id>`, the bare id in the index."""
+    with open_cache(cache_dir) as opened:
         names = json.loads(opened["batches:index"])
         for name in names:
             batch_id = name.split(" ")[-1]
             opened.set(f"batch:{batch_id}", opened.pop(f"batch:{name}"))
         opened.set("batches:index", json.dumps([name.split(" ")[-1] for name in names]))
+
+
+def test_open_batches_recorded_by_the_older_cache_layout_are_each_awaited_once(dirs, fake_api):
+    data, cache = dirs
+    assert run("prompts", "--n", N, "--data-dir", data).exit_code == 0
+    server = fake_api(batch=BatchFake(delay=0.3))
+    assert batch_fetch(data, cache, server, "--batch-wait", 0, "--batch-size", N // 2).exit_code == 75
+    to_older_layout(cache)
     collected = batch_fetch(data, cache, server)
     assert collected.exit_code == 0 and f"fetch: {N}/{N} seeds valid" in collected.stderr
-    assert server.stats.outcomes["batch:create"] == 1
+    assert server.stats.outcomes["batch:create"] == 2
     with open_cache(cache) as opened:
         records = Ledger(opened, server.base_url).records()
-        assert [r.status for r in records] == ["completed"] and len(json.loads(opened["batches:index"])) == 1
-        assert not [key for key in opened.iterkeys() if key == f"batch:{records[0].id}"]
+        assert [r.status for r in records] == ["completed", "completed"]
+        assert len(set(json.loads(opened["batches:index"]))) == 2
+        assert not [key for key in opened.iterkeys() if key in {f"batch:{r.id}" for r in records}]
+
+
+def test_a_batch_of_the_older_layout_is_not_taken_over_by_another_servers_batch_of_the_same_id(dirs, fake_api):
+    """Both fakes number their batches from 1: the new record of the second server keeps the first's."""
+    data, cache = dirs
+    assert run("prompts", "--n", N, "--data-dir", data).exit_code == 0
+    first, second = fake_api(batch=BatchFake(delay=0.3)), fake_api(batch=BatchFake(delay=0.05))
+    assert batch_fetch(data, cache, first, "--batch-wait", 0).exit_code == 75
+    to_older_layout(cache)
+    elsewhere = batch_fetch(data, cache, second)
+    assert elsewhere.exit_code == 0 and f"fetch: {N}/{N} seeds valid" in elsewhere.stderr
+    collected = batch_fetch(data, cache, first)
+    assert collected.exit_code == 0 and f"fetch: {N}/{N} seeds valid" in collected.stderr
+    assert first.stats.outcomes["batch:create"] == 1   # awaited, not sent and paid for again

@@ -74,6 +74,8 @@ def result_text(result: dict) -> tuple[str | None, str]:
         if isinstance(body, str):
             return body, ""
     error = result.get("error") or (response or {}).get("body", {})
+    if isinstance(error, dict) and isinstance(error.get("error"), dict):
+        error = error["error"]   # a failed request's body, as OpenAI returns it: {"error": {"message": ...}}
     message = error.get("message") if isinstance(error, dict) else error
     return None, str(message or "no answer")[:80]
 
