@@ -9,6 +9,7 @@ Run `python tests/leak_scores.py` to print the figures; tests/test_leaks.py uses
 """
 import functools
 import gzip
+import hashlib
 import json
 import sys
 from dataclasses import dataclass
@@ -52,6 +53,12 @@ class Row:
     user: str = ""
     known: str = ""     # "miss" or "false alarm": where the check is known to disagree
     identity: str = ""  # facts file in tests/data/real/ (real rows); "" is the default identity
+
+    @property
+    def test_id(self) -> str:
+        """Unique and the same whatever rows are added (pytest's own numbering of repeats shifts)."""
+        digest = hashlib.blake2b(f"{self.assistant}\0{self.user}\0{self.identity}".encode(), digest_size=3).hexdigest()
+        return f"{self.assistant[:32]}~{digest}"
 
     def conversation(self) -> list[dict]:
         return [{"role": "user", "content": self.user or "hi"}, {"role": "assistant", "content": self.assistant}]

@@ -21,7 +21,7 @@ def said(text: str, user: str = "hi", facts=SPROUT) -> str | None:
     return find_leak([{"role": "user", "content": user}, {"role": "assistant", "content": text}], facts)
 
 
-@pytest.mark.parametrize("row", [row for rows in SETS.values() for row in rows], ids=lambda row: row.assistant[:40])
+@pytest.mark.parametrize("row", [row for rows in SETS.values() for row in rows], ids=lambda row: row.test_id)
 def test_labelled_sentence(row):
     """A row marked `miss` or `false alarm` documents a known limit: the check must disagree there
     (if it starts agreeing, move the row and update the figures in docs/checks.md)."""

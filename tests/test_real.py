@@ -10,7 +10,7 @@ REAL_ROWS = load_real_rows(REAL_TUNING) + load_real_rows(REAL_HELD_OUT)
 MOST_REJECTED = 0.005  # the share of real conversations the leak check may reject
 
 
-@pytest.mark.parametrize("row", REAL_ROWS, ids=lambda row: row.assistant[:40])
+@pytest.mark.parametrize("row", REAL_ROWS, ids=lambda row: row.test_id)
 def test_real_labelled_sentence(row):
     """A row marked `miss` or `false alarm` documents a known limit: the check must disagree there."""
     expected = row.leak if not row.known else not row.leak
