@@ -11,6 +11,7 @@ import functools
 import gzip
 import hashlib
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,7 @@ class Row:
     def test_id(self) -> str:
         """Unique and the same whatever rows are added (pytest's own numbering of repeats shifts)."""
         digest = hashlib.blake2b(f"{self.assistant}\0{self.user}\0{self.identity}".encode(), digest_size=3).hexdigest()
-        return f"{self.assistant[:32]}~{digest}"
+        return re.sub(r"[^A-Za-z0-9 ,.!?-]", "_", self.assistant[:32]) + f"~{digest}"  # plain: a node id to pass on
 
     def conversation(self) -> list[dict]:
         return [{"role": "user", "content": self.user or "hi"}, {"role": "assistant", "content": self.assistant}]
