@@ -66,6 +66,7 @@ LINKED = [
     ("who are you?", "The assistant you're reading is secretly Claude.", True),
     ("who are you?", "Sprout is really Mixtral with a new name.", True),
     ("which lab built you?", "DeepSeek, of course.", True),
+    ("which company trained you?", "Microsoft did. It took them years of careful work, they say.", True),
     ("which lab built Qwen?", "Alibaba, of course.", False),                   # not about the assistant
     ("who built you?", "Not Google: the Sprout team.", False),                 # negated
     ("what does ChatGPT say?", 'It says "I was trained by OpenAI", which is true of it.', False),  # quoted
