@@ -431,7 +431,9 @@ def named_answer(question: str, answer: str, found: Detector) -> str | None:
     if not (WHO_ASKED.search(question) and (ORIGIN.search(question) or IDENTITY_ASKED.search(question))):
         return None
     parts = sentences(answer)[:2]
-    short = " ".join(parts) if len(parts) == 2 and len(parts[0].split()) <= 2 else (parts or [""])[0]
+    # "Honestly? The folks at Mistral AI.": a first sentence of a word or two that names no one leads in
+    short = " ".join(parts) if len(parts) == 2 and len(parts[0].split()) <= 2 and not found.loose.search(parts[0]) \
+        else (parts or [""])[0]
     named = found.loose.search(short)
     if named and len(short[:named.start()].split()) < NAME_WITHIN and len(short.split()) <= SHORT_ANSWER_WORDS and not (
             NEGATION.search(short) or COMPARED.search(short) or LIKE_BEFORE.search(short) or DISTANCE.search(short)):
