@@ -64,11 +64,12 @@ NOUN_PHRASE = rf"{SUBJECT}{FILL}\s+(?:an?|the|your)\s+(?:[\w-]+\s+){{0,4}}?{SELF
 BY_TEAM = (r"(?:\s+(?:the\s+)?(?:team|folks|people|engineers|researchers|developers|scientists|company|labs?"
            r"|research\s+labs?)\s+(?:at|from|of))?")
 PREP = r"(?:on|upon|from|off(?:\s+of)?|using|atop|on\s+top\s+of)"
-# A name followed by these is compute or hosting, not a maker: "NVIDIA B200 GPUs", "Google Cloud TPUs".
-HARDWARE = (r"(?!(?:['’]s)?(?:\s+(?!(?:on|in|at|by|with|using|from)\b)[\w.-]+){0,3}?\s*\b(?:gpus?|tpus?|chips?"
-            r"|(?:graphics\s+)?cards?|rtx|gtx|geforce|hardware|accelerators?"
-            r"|servers?|cloud|clusters?|supercomputers?|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?"
-            r"|instances?|azure|aws|web\s+services|compute|cuda|colab|kaggle|vertex|sagemaker|bedrock|ec2"
+# Compute and hosting: a name next to these is hardware, not a maker ("NVIDIA B200 GPUs", "Google Cloud TPUs").
+HARDWARE_WORDS = (r"gpus?|tpus?|chips?|(?:graphics\s+)?cards?|rtx|gtx|hardware|accelerators?|servers?|cloud|clusters?"
+                  r"|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?|instances?|azure|aws|compute|cuda")
+# Right after a name, a few words at most and no preposition between.
+HARDWARE = (r"(?!(?:['’]s)?(?:\s+(?!(?:on|in|at|by|with|using|from)\b)[\w.-]+){0,3}?\s*\b(?:"
+            rf"{HARDWARE_WORDS}|geforce|supercomputers?|web\s+services|colab|kaggle|vertex|sagemaker|bedrock|ec2"
             r"|[a-z]{1,3}\d{2,4}s?)\b)")
 MADE_ADJECTIVE = (r"(?:made|trained|built|created|developed|designed|engineered|programmed|fine-?tuned|pre-?trained"
                   r"|backed|owned|branded)")
@@ -271,10 +272,10 @@ DATA_SOURCE = re.compile(r"\btrained\s+(?:on|with|using)\s+[\w.-]+(?:\s+[\w.-]+)
 QUOTATION = re.compile(r"[“\x22][^”\x22]*[”\x22]")
 YOURS = re.compile(r"\byour\s+(?:own\s+)?$", re.IGNORECASE)  # "I'm YOUR ChatGPT": the user's, a likeness
 QUOTED = re.compile(r"(?:^|[\s(])['\x22“‘][^\x22”’']*$")  # a name inside an open quote: a tagline
-HARDWARE_BEFORE = re.compile(
-    r"\b(?:gpus?|tpus?|chips?|hardware|accelerators?|graphics\s+cards?|cards?|rtx|gtx|servers?|cloud|clusters?"
-    r"|supercomput\w*|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?|instances?|azure|aws|compute|cuda"
-    r"|hosted|hosting)\b(?:\s+[\w'’-]+){0,4}\s*$", re.IGNORECASE)
+# A few words before a name: "My GPUs came from NVIDIA".
+HARDWARE_BEFORE = re.compile(rf"\b(?:{HARDWARE_WORDS}|supercomput\w*|hosted|hosting)\b(?:\s+[\w'’-]+){{0,4}}\s*$",
+                             re.IGNORECASE)
+HARDWARE_AFTER = re.compile(HARDWARE, re.IGNORECASE)   # matches (empty) when what follows is not hardware
 # "Which company trained you?" answered with a name in a few words ("Microsoft did.").
 WHO_ASKED = re.compile(r"\b(?:who|which|what)\b[^?]*\b(?:you|your|u|me)\b", re.IGNORECASE)
 IDENTITY_ASKED = re.compile(r"\b(?:model|llm|ai|are\s+you|is\s+this|answering|talking\s+to|am\s+i)\b", re.IGNORECASE)
@@ -412,7 +413,7 @@ def names_a_claim(clause: str, found: Detector, being_only: bool = False) -> boo
             return False
         if being_only and not SELF_IS.search(before):
             continue
-        if not (OBJECT_OF.search(before) or QUOTED.search(before) or re.match(HARDWARE, after, re.IGNORECASE) is None):
+        if not (OBJECT_OF.search(before) or QUOTED.search(before) or HARDWARE_AFTER.match(after) is None):
             return True
     return False
 
