@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from ..config import CheckChoice, completions_url, option, review_options, seed_range
+from ..config import CheckChoice, checks_of, completions_url, run_options
 from ..errors import PipelineError
 from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates_in
 from ..judging.memo import (Notes, bodies_state, inputs_digest, noted_reviews, noted_sketches, save_stamp,
@@ -144,21 +144,17 @@ def dedup_summary(dropped: list[dict]) -> str:
 
 
 @click.command("dataset")
-@review_options
-@option("FORMAT", type=click.Choice(sorted(FORMATS)), default="array", help="Line shape: array (nanochat), messages or sharegpt.")
-@option("DEDUP", type=click.BOOL, default=True, help="Drop exact and near duplicates (1 or 0).")
-@option("DEDUP_THRESHOLD", type=click.FloatRange(0.5, 1), default=DEFAULT_THRESHOLD,
-        help="Similarity (Jaccard of word shingles) from which two conversations count as near duplicates.")
-@option("SPLIT", type=click.FloatRange(0, 1, max_open=True), default=0.0,
-        help="Share of seeds written to the .val.jsonl validation file.")
-def dataset_command(n, seeds, data_dir, cache_dir, base_url, checks, format, dedup, dedup_threshold, split):
+@run_options(writes=True)
+def dataset_command(data_dir, run):
     """Assemble DATA_DIR/identity_conversations.jsonl from the cache (no requests).
 
     Example: python -m stages dataset --n 1000 --format messages --split 0.05
     """
-    result = build_dataset(cache_dir, data_dir, seed_range(n, seeds), base_url, checks, format,
-                           dedup_threshold if dedup else None, split)
-    check_not_empty(result, seed_range(n, seeds), data_dir)
+    cache_dir = Path(run.cache_dir)
+    seeds, split = run.seed_range, run.split
+    result = build_dataset(cache_dir, data_dir, seeds, run.base_url, checks_of(run), run.format,
+                           run.dedup_threshold if run.dedup else None, split)
+    check_not_empty(result, seeds, data_dir)
     val = f" and {result.val} to {split_path(data_dir)}" if split else ""
     if result.unchanged:
         click.echo(f"dataset: nothing to do, the answers, prompts, rules and options are those of the last build: "

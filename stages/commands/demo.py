@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..run import RunSettings, record_path, write_record
 from ..config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
 from ..fake.api import FakeConfig, start_fake
 from ..fake.batch import BatchFake
@@ -59,6 +60,8 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float, batch: bool 
         if batch:
             click.echo(f"demo: the fake's Batch API ran {len(server.batches.batches)} batches and billed "
                        f"${server.batches.billed():.4f} for them", err=True)
+        write_record(folder, RunSettings(n=n, base_url=server.base_url, judge=True, max_attempts=checks.max_attempts,
+                                         cache_dir=str(folder / "cache")))
         result = build_dataset(folder / "cache", folder, range(n), server.base_url, checks, "array")
         click.echo(f"demo: {result.tally.summary()}; {dedup_summary(result.dropped)}; "
                    f"fake API saw {server.stats.requests} requests", err=True)
@@ -78,9 +81,8 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float, batch: bool 
 def look_closer(folder: Path, n: int, base_url: str, checks: CheckChoice) -> str:
     """The settings under which `make show` and `make stats` find this run's answers (the fake's port
     is in every cache key, so they work on this run's cache until the next demo)."""
-    settings = (f"N={n} DATA_DIR={folder} CACHE_DIR={folder / 'cache'} BASE_URL={base_url} JUDGE=1 "
-                f"MAX_ATTEMPTS={checks.max_attempts}")
-    return f"demo: to look closer, `make show SEED=3 {settings}` and `make stats {settings}`"
+    return (f"demo: to look closer, `make show SEED=3 DATA_DIR={folder}` and `make stats DATA_DIR={folder}` "
+            f"(the run's settings are recorded in {record_path(folder)})")
 
 
 @click.command("demo")

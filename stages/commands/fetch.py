@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from ..config import batch_options, completions_url, openrouter_option, option, prompt_dir, review_options, seed_range
+from ..config import batch_options, checks_of, completions_url, option, prompt_dir, run_options
 from ..errors import FatalAPIError
 from ..judging.review import Rules
 from ..plan import Planner, Stored
@@ -531,7 +531,7 @@ def explained(err: FatalAPIError, job: Job, cache_dir: Path, seeds: range) -> Fa
 
 
 @click.command("fetch")
-@review_options
+@run_options(writes=True)
 @option("WORKERS", type=click.IntRange(1, 1024), default=4, help="Requests in flight at once.")
 @option("TIMEOUT", type=click.FloatRange(min=1), default=120.0, help="Total seconds allowed per request.")
 @option("BACKOFF", type=click.FloatRange(min=0), default=1.0, help="First retry wait in seconds; doubles each retry.")
@@ -541,17 +541,17 @@ def explained(err: FatalAPIError, job: Job, cache_dir: Path, seeds: range) -> Fa
         help="Dollars per million input tokens, for answers that report no cost (default: the models list).")
 @option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens, likewise.")
 @batch_options
-@openrouter_option
-def fetch_command(n, seeds, data_dir, cache_dir, base_url, checks, workers, timeout, backoff, rpm, budget,
-                  price_in, price_out, batch, openrouter):
+def fetch_command(data_dir, run, workers, timeout, backoff, rpm, budget, price_in, price_out, batch):
     """Send prompts without a valid cached answer to BASE_URL and cache every answer.
 
     Example: python -m stages fetch --n 1000 --workers 4
     """
+    cache_dir = Path(run.cache_dir)
+    checks = checks_of(run)
     rules = rules_for(checks)
-    job = Job(completions_url(base_url), data_dir, checks.max_attempts, timeout, backoff, rules, budget=Budget(budget),
-              batch=batch, openrouter=is_openrouter(base_url, openrouter))
-    seeds = seed_range(n, seeds)
+    job = Job(completions_url(run.base_url), data_dir, checks.max_attempts, timeout, backoff, rules,
+              budget=Budget(budget), batch=batch, openrouter=is_openrouter(run.base_url, run.openrouter))
+    seeds = run.seed_range
     job.prices = prices_for(job, cache_dir, seeds, given_prices(price_in, price_out), budget)
     try:
         tally = run_fetch(job, cache_dir, seeds, workers, rpm)

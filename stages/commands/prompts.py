@@ -15,8 +15,8 @@ from string import Template
 
 import click
 
-from ..config import (DEFAULT_MODEL, ModelMix, Reasoning, base_url_option, count_option, data_dir_option,
-                      identity_options, openrouter_option, option, prompt_dir, seed_range)
+from ..config import prompt_dir, run_options
+from ..run import DEFAULT_MODEL, RunSettings
 from ..draw import draw
 from ..errors import PipelineError
 from ..judging.checks import make_validator
@@ -51,9 +51,6 @@ class Settings:
     openrouter: bool = True                     # send OpenRouter's own fields (provider, reasoning)
     reasoning: str = "off"                      # REASONING, for OpenRouter only
     response_format: str = DEFAULT_FORMAT       # RESPONSE_FORMAT: json_schema, json_object or none (formats.py)
-
-
-
 
 
 def read_axes(folder: Path) -> dict[str, tuple[str, ...]]:
@@ -194,34 +191,20 @@ def render_all(sources: Sources, settings: Settings, seeds: range | int, out_dir
 
 
 
-
+def prompt_settings(run: RunSettings) -> Settings:
+    return Settings(model=run.model, temperature=run.temperature, max_tokens=run.max_tokens, models=run.models,
+                    openrouter=is_openrouter(run.base_url, run.openrouter), reasoning=run.reasoning,
+                    response_format=run.response_format)
 
 
 @click.command("prompts")
-@count_option
-@data_dir_option
-@option("MODEL", default=DEFAULT_MODEL, help="Model id sent to the API.")
-@option("TEMPERATURE", type=click.FloatRange(0, 2), default=1.0, help="Sampling temperature.")
-@option("MAX_TOKENS", type=click.IntRange(min=1), default=4096, help="Answer token cap (credits are checked against it).")
-@option("MODELS", type=ModelMix(), default="",
-        help="A mix of generator models drawn per seed, e.g. a,b,c or a=3,b=1 (overrides MODEL).")
-@option("REASONING", type=Reasoning(), default="off",
-        help="OpenRouter's reasoning: off, low, medium, high, a token budget, or default (no field sent).")
-@option("RESPONSE_FORMAT", type=click.Choice(RESPONSE_FORMATS), default=DEFAULT_FORMAT,
-        help="How requests ask for JSON: json_schema (strict), json_object (with the schema, for "
-             "llama-cpp-python's server) or none (the prompt says it).")
-@base_url_option
-@openrouter_option
-@identity_options
-def prompts_command(n, seeds, data_dir, model, temperature, max_tokens, models, reasoning, response_format, base_url,
-                    openrouter, identity, context):
+@run_options(writes=True)
+def prompts_command(data_dir, run):
     """Render one request body per seed into DATA_DIR/prompts/; the body suits BASE_URL's server.
 
     Example: python -m stages prompts --n 1000 --models 'google/gemini-2.5-flash=2,openai/gpt-4.1-mini=1'
     """
-    settings = Settings(model=model, temperature=temperature, max_tokens=max_tokens, models=models or (),
-                        openrouter=is_openrouter(base_url, openrouter), reasoning=reasoning,
-                        response_format=response_format)
-    seeds = seed_range(n, seeds)
-    changed = render_all(load_sources(identity=identity, context=context), settings, seeds, prompt_dir(data_dir))
+    seeds = run.seed_range
+    sources = load_sources(identity=run.identity_path, context=run.context_path)
+    changed = render_all(sources, prompt_settings(run), seeds, prompt_dir(data_dir))
     click.echo(f"prompts: {len(seeds)} rendered, {changed} changed, in {prompt_dir(data_dir)}", err=True)

@@ -1,8 +1,10 @@
 """`make show SEED=n`: what varies in one seed's prompt, every cached attempt and its verdict
 (the judge's too, with JUDGE=1), the final conversation."""
+from pathlib import Path
+
 import click
 
-from ..config import check_options, completions_url, location_options, option
+from ..config import checks_of, completions_url, option, run_options
 from ..elsewhere import elsewhere_hint
 from ..errors import PipelineError
 from ..judging.checks import LEAK, Verdict, first_order_break
@@ -87,15 +89,15 @@ def format_messages(messages: list[dict]) -> list[str]:
 
 
 @click.command("show")
-@option("SEED", type=click.IntRange(min=0), required=True, help="The seed to show.")
-@location_options
-@check_options
-def show_command(seed, data_dir, cache_dir, base_url, checks):
+@option("SEED", type=click.IntRange(min=0), default=0, help="The seed to show.")
+@run_options()
+def show_command(seed, data_dir, run):
     """Show one seed: its prompt's varying parts, every cached attempt with its verdict, the conversation.
 
     Example: python -m stages show --seed 3
     """
-    body, url = load_body(data_dir, seed), completions_url(base_url)
+    cache_dir = Path(run.cache_dir)
+    body, url, base_url, checks = load_body(data_dir, seed), completions_url(run.base_url), run.base_url, checks_of(run)
     with open_cache(cache_dir) as cache:
         review = review_seed(cache, url, body, seed, rules_for(checks), checks.max_attempts)
         keys = KeyMaker(url, body)

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import diskcache
 
-from ..config import CheckChoice, check_options, completions_url, count_option, location_options, seed_range
+from ..config import CheckChoice, checks_of, completions_url, run_options
 from ..elsewhere import elsewhere_hint
 from ..errors import PipelineError
 from ..judging.checks import is_message_list
@@ -340,16 +340,15 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
 
 
 @click.command("stats")
-@count_option
-@location_options
-@check_options
-def stats_command(n, seeds, data_dir, cache_dir, base_url, checks):
+@run_options()
+def stats_command(data_dir, run):
     """Describe the dataset: turns, lengths, scripts, duplicates, openings, fidelity, cost, per-model numbers;
     writes stats.json and .png.
 
     Example: python -m stages stats --n 1000
     """
-    stats, hint = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds), checks)
+    cache_dir = Path(run.cache_dir)
+    stats, hint = write_stats(data_dir, cache_dir, run.base_url, run.seed_range, checks_of(run))
     click.echo(format_table(stats))
     if hint:
         click.echo(f"stats: cost unknown, {hint}", err=True)

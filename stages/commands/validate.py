@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..config import CheckChoice, completions_url, review_options, seed_range
+from ..config import CheckChoice, checks_of, completions_url, run_options
 from ..elsewhere import elsewhere_hint
 from ..judging.identity import load_identity
 from ..judging.judge import load_judge
@@ -36,13 +36,14 @@ def reviews_for(cache, seeds: range, data_dir, base_url, checks: CheckChoice):
 
 
 @click.command("validate")
-@review_options
-def validate_command(n, seeds, data_dir, cache_dir, base_url, checks):
-    """Check the cached answers of seeds 0..N-1 and list the rejected ones.
+@run_options()
+def validate_command(data_dir, run):
+    """Check the cached answers of the run's seeds and list the rejected ones.
 
     Example: python -m stages validate --n 1000 --ascii 1
     """
-    tally, seeds = ReviewTally(), seed_range(n, seeds)
+    cache_dir = Path(run.cache_dir)
+    tally, seeds, checks, base_url = ReviewTally(), run.seed_range, checks_of(run), run.base_url
     with open_cache(cache_dir) as cache:
         for _ in tally.conversations(reviews_for(cache, seeds, data_dir, base_url, checks)):
             pass
