@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .run import (DEFAULT_ATTEMPTS, DEFAULT_BASE_URL, DEFAULT_MODEL, DEFAULT_THRESHOLD, SETTING_NAMES, RunSettings,
+from .run import (DEFAULT_ATTEMPTS, DEFAULT_THRESHOLD, SETTING_NAMES, RunSettings,
                   changed_files, plain, read_record, record_path, variable, write_record)
+from .storage.dataformats import WRITABLE
 from .transport.batch import BatchSettings
 from .transport.formats import DEFAULT_FORMAT, RESPONSE_FORMATS
 from .transport.server import OPENROUTER_MODES, REASONING_WORDS
@@ -91,28 +92,12 @@ class Reasoning(click.ParamType):
         self.fail(f"{value!r} is not off, low, medium, high, a token budget like 2000, or default", param, ctx)
 
 
-def count_option(func):
-    """N, and SEEDS to work on a slice of 0..N-1 only."""
-    func = option("N", type=click.IntRange(min=0), default=1000,
-                  help="Number of seeds (conversations): 0..N-1.")(func)
-    return option("SEEDS", type=SeedRange(), default=None,
-                  help="Only seeds a..b-1 (overrides N), e.g. 0:500.")(func)
 
 
-def seed_range(n: int, seeds: range | None) -> range:
-    return seeds if seeds is not None else range(n)
 
 
-def base_url_option(func):
-    """Part of every cache key, with the request body and the attempt number."""
-    return option("BASE_URL", default=DEFAULT_BASE_URL,
-                  help="OpenAI-compatible API root; /chat/completions is appended.")(func)
 
 
-def openrouter_option(func):
-    """OPENROUTER=auto|1|0: whether BASE_URL gets OpenRouter's own fields and keys (auto: by its host)."""
-    return option("OPENROUTER", type=click.Choice(OPENROUTER_MODES), default="auto",
-                  help="Send OpenRouter-only fields and keys: auto (when BASE_URL is openrouter.ai), 1 or 0.")(func)
 
 
 def ascii_option(func):
@@ -130,40 +115,12 @@ class CheckChoice:
     max_attempts: int = DEFAULT_ATTEMPTS  # answers per seed (and judge answers per conversation)
 
 
-def check_options(func):
-    """ASCII, IDENTITY, JUDGE, JUDGE_MODEL and MAX_ATTEMPTS, handed to the command as one `checks` argument."""
-    @functools.wraps(func)
-    def command(*args, ascii, identity, judge, judge_model, max_attempts, **kwargs):
-        return func(*args, checks=CheckChoice(ascii, identity, judge, judge_model, max_attempts), **kwargs)
-    path = click.Path(exists=True, dir_okay=False, path_type=Path)
-    command = option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS,
-                     help="Answers asked per seed until one is valid.")(command)
-    command = ascii_option(command)
-    command = option("IDENTITY", type=path, default=None, help="Identity file instead of prompts/identity.md.")(command)
-    command = option("JUDGE", type=click.BOOL, default=False,
-                     help="Have JUDGE_MODEL check each conversation against the identity (1 or 0).")(command)
-    return option("JUDGE_MODEL", default="", help="Model of the judge pass; empty means MODEL.")(command)
 
 
-def location_options(func):
-    """Where the prompts, outputs and answers of a run are: DATA_DIR, CACHE_DIR and BASE_URL."""
-    for decorator in (data_dir_option, cache_dir_option, base_url_option):
-        func = decorator(func)
-    return func
 
 
-def review_options(func):
-    """What validate and dataset need to find and judge cached answers."""
-    for decorator in (count_option, location_options, check_options):
-        func = decorator(func)
-    return func
 
 
-def identity_options(func):
-    """Replace the default identity and add a background document without editing prompts/."""
-    path = click.Path(exists=True, dir_okay=False, path_type=Path)
-    func = option("IDENTITY", type=path, default=None, help="Identity file instead of prompts/identity.md.")(func)
-    return option("CONTEXT", type=path, default=None, help="Background document (e.g. a README) for the prompt.")(func)
 
 
 def batch_options(func):
@@ -227,8 +184,8 @@ RUN_OPTIONS = {
     "judge": option("JUDGE", type=click.BOOL, default=False,
                     help="Have JUDGE_MODEL check each conversation against the identity (1 or 0)."),
     "judge_model": option("JUDGE_MODEL", default="", help="Model of the judge pass; empty means MODEL."),
-    "format": option("FORMAT", type=click.Choice(["array", "messages", "sharegpt"]), default=DEFAULTS.format,
-                     help="Line shape: array (nanochat), messages or sharegpt."),
+    "format": option("FORMAT", type=click.Choice(WRITABLE), default=DEFAULTS.format,
+                     help="Line shape: array (nanochat), messages, sharegpt or chatml."),
     "dedup": option("DEDUP", type=click.BOOL, default=True, help="Drop exact and near duplicates (1 or 0)."),
     "dedup_threshold": option("DEDUP_THRESHOLD", type=click.FloatRange(0.5, 1), default=DEFAULT_THRESHOLD,
                               help="Similarity (Jaccard of word shingles) from which two conversations are near "

@@ -6,31 +6,24 @@ FORMAT=messages wraps it as {"messages": [...]}; FORMAT=sharegpt writes
 {"conversations": [{"from": "human"|"gpt", "value": ...}]}, as Axolotl and LLaMA-Factory read it.
 """
 import hashlib
-import json
+from array import array
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from ..config import CheckChoice, checks_of, completions_url, run_options
-from ..errors import PipelineError
-from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates_in
-from ..judging.memo import (Notes, bodies_state, inputs_digest, noted_reviews, noted_sketches, save_stamp,
-                            unchanged_stamp)
+from ..config import checks_of, run_options
+from ..judging.dedup import SketchTable
+from ..judging.memo import conversation_of, open_notes, seed_outcomes
 from ..judging.review import ReviewTally
-from ..storage.cache import answer_rows, answers_digest, open_cache
-from ..storage.files import write_jsonl_atomic
+from ..judging.verdictkey import verdict_key
+from ..run import RunSettings
+from ..storage.cache import answer_rows, open_cache
+from ..storage.dataformats import FORMATS
+from ..storage.files import JsonlWriter, write_jsonl_atomic
+from ..errors import PipelineError
 from .validate import rejected_path, rules_for
-
-SHAREGPT_SPEAKERS = {"user": "human", "assistant": "gpt"}
-
-
-def sharegpt(messages: list[dict]) -> dict:
-    return {"conversations": [{"from": SHAREGPT_SPEAKERS[m["role"]], "value": m["content"]} for m in messages]}
-
-
-FORMATS = {"array": lambda messages: messages, "messages": lambda messages: {"messages": messages},
-           "sharegpt": sharegpt}
 
 
 @dataclass(frozen=True)
@@ -39,7 +32,6 @@ class Assembled:
     train: int
     val: int
     dropped: list[dict]
-    unchanged: bool = False  # inputs and outputs as the last build left them: nothing was written
 
 
 def dataset_path(data_dir: Path) -> Path:
@@ -60,74 +52,65 @@ def in_validation(seed: int, share: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
-def drop_duplicates(rows: list[tuple[int, list, str]], threshold: float | None,
-                    notes: Notes) -> tuple[list, list[dict]]:
-    """Rows without duplicates, and one record per dropped row (threshold None keeps all)."""
+@dataclass
+class Kept:
+    """The valid seeds in order, packed: a seed number, its cache entry and its sketch each."""
+    seeds: array
+    entries: list[str]
+    sketches: SketchTable
+
+
+def review_pass(cache, rows, url: str, data_dir: Path, run: RunSettings, rules, notes, tally: ReviewTally) -> Kept:
+    """First pass: every seed's outcome (from the notes or judged now), keeping only what dedup needs."""
+    kept = Kept(array("q"), [], SketchTable())
+    for outcome in seed_outcomes(cache, rows, url, data_dir, run.seed_range, rules, run.max_attempts, notes,
+                                 verdict_key(run)):
+        if tally.count(outcome):
+            kept.seeds.append(outcome.seed)
+            kept.entries.append(outcome.entry)
+            kept.sketches.add(outcome.sketch)
+    return kept
+
+
+def duplicate_records(kept: Kept, threshold: float | None) -> dict[int, dict]:
+    """Index in `kept` -> the record of its drop (threshold None keeps all)."""
     if threshold is None:
-        return rows, []
-    dropped = find_duplicates_in(noted_sketches(rows, notes), threshold)
-    records = [{"seed": rows[i][0], "kept_seed": rows[d.kept][0], "kind": d.kind,
-                "similarity": round(d.similarity, 3)} for i, d in sorted(dropped.items())]
-    return [row for i, row in enumerate(rows) if i not in dropped], records
+        return {}
+    return {i: {"seed": kept.seeds[i], "kept_seed": kept.seeds[d.kept], "kind": d.kind,
+                "similarity": round(d.similarity, 3)}
+            for i, d in kept.sketches.duplicates(threshold).items()}
 
 
-def write_outputs(data_dir: Path, rows: list[tuple[int, list, str]], fmt: str, split: float) -> tuple[int, int]:
-    shape = FORMATS[fmt]
-    train = [shape(m) for seed, m, _ in rows if not in_validation(seed, split)]
-    val = [shape(m) for seed, m, _ in rows if in_validation(seed, split)]
-    write_jsonl_atomic(dataset_path(data_dir), train)
-    if split > 0:
-        write_jsonl_atomic(split_path(data_dir), val)
-    else:
+def write_pass(cache, rules, kept: Kept, dropped: dict[int, dict], data_dir: Path, run: RunSettings) -> tuple[int, int]:
+    """Second pass: each kept conversation read from the cache and written at once, in seed order."""
+    shape = FORMATS[run.format].write
+    with ExitStack() as stack:
+        train = stack.enter_context(JsonlWriter(dataset_path(data_dir)))
+        val = stack.enter_context(JsonlWriter(split_path(data_dir))) if run.split > 0 else None
+        for i, seed in enumerate(kept.seeds):
+            if i in dropped:
+                continue
+            line = shape(conversation_of(cache, kept.entries[i], rules))
+            (val if val is not None and in_validation(seed, run.split) else train).write(line)
+    if val is None:
         split_path(data_dir).unlink(missing_ok=True)  # a stale split would mislead
-    return len(train), len(val)
+    return train.count, val.count if val is not None else 0
 
 
-def output_paths(data_dir: Path) -> list[Path]:
-    return [dataset_path(data_dir), split_path(data_dir), rejected_path(data_dir), duplicates_path(data_dir)]
-
-
-def read_jsonl(path: Path) -> list:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-
-
-def kept_build(data_dir: Path, summary: dict) -> Assembled:
-    """What the last build wrote, from its files and stamp, for the summary line."""
-    tally = ReviewTally()
-    tally.valid, tally.rejected = summary["valid"], read_jsonl(rejected_path(data_dir))
-    return Assembled(tally, summary["train"], summary["val"], read_jsonl(duplicates_path(data_dir)), unchanged=True)
-
-
-def build_inputs(rows: dict[str, str], cache_dir: Path, seeds: range, url: str, rules, checks: CheckChoice,
-                 options: list) -> str:
-    """A digest of what a build reads besides the request bodies (those are digested as they are read)."""
-    return inputs_digest([url, str(Path(cache_dir).resolve()), seeds.start, seeds.stop, rules.fingerprint,
-                          checks.max_attempts, options, answers_digest(rows)])
-
-
-def build_dataset(cache_dir: Path, data_dir: Path, seeds: range, base_url: str, checks: CheckChoice, fmt: str,
-                  threshold: float | None = DEFAULT_THRESHOLD, split: float = 0.0) -> Assembled:
-    """Write the dataset and its side files, unless nothing they depend on changed since the last build."""
-    url, rules = completions_url(base_url), rules_for(checks)
-    tally = ReviewTally()
-    with open_cache(cache_dir) as cache:
-        # Inputs are taken before anything is read, so a change made meanwhile cannot slip under the stamp.
+def build_dataset(data_dir: Path, run: RunSettings) -> Assembled:
+    """Write the dataset and its side files: the verdicts from the notes where they still hold."""
+    url, rules, tally = run.base_url.rstrip("/") + "/chat/completions", rules_for(checks_of(run)), ReviewTally()
+    with open_cache(Path(run.cache_dir)) as cache, open_notes(data_dir) as notes:
         rows = answer_rows(cache)
-        inputs = build_inputs(rows, cache_dir, seeds, url, rules, checks, [fmt, threshold, split])
-        if (stamp := unchanged_stamp(data_dir, inputs, seeds)) is not None:
-            return kept_build(data_dir, stamp.summary)
-        bodies = bodies_state(data_dir, seeds)
-        notes = Notes.load(data_dir, rules.conversation_fingerprint)
-        outcomes = noted_reviews(cache, rows, url, data_dir, seeds, rules, checks.max_attempts, notes)
-        kept = [(o.seed, o.conversation, o.entry) for o in outcomes if tally.count(o)]
-    kept, dropped = drop_duplicates(kept, threshold, notes)
-    train, val = write_outputs(data_dir, kept, fmt, split)
+        kept = review_pass(cache, rows, url, data_dir, run, rules, notes, tally)
+        dropped = duplicate_records(kept, run.dedup_threshold if run.dedup else None)
+        if tally.valid:
+            train, val = write_pass(cache, rules, kept, dropped, data_dir, run)
+        else:
+            train = val = 0
     write_jsonl_atomic(rejected_path(data_dir), tally.rejected)
-    write_jsonl_atomic(duplicates_path(data_dir), dropped)
-    notes.save(data_dir)
-    save_stamp(data_dir, inputs, bodies, output_paths(data_dir),
-               {"valid": tally.valid, "train": train, "val": val})
-    return Assembled(tally, train, val, dropped)
+    write_jsonl_atomic(duplicates_path(data_dir), [dropped[i] for i in sorted(dropped)])
+    return Assembled(tally, train, val, [dropped[i] for i in sorted(dropped)])
 
 
 def check_not_empty(result: Assembled, seeds: range, data_dir: Path) -> None:
@@ -150,16 +133,9 @@ def dataset_command(data_dir, run):
 
     Example: python -m stages dataset --n 1000 --format messages --split 0.05
     """
-    cache_dir = Path(run.cache_dir)
     seeds, split = run.seed_range, run.split
-    result = build_dataset(cache_dir, data_dir, seeds, run.base_url, checks_of(run), run.format,
-                           run.dedup_threshold if run.dedup else None, split)
+    result = build_dataset(data_dir, run)
     check_not_empty(result, seeds, data_dir)
     val = f" and {result.val} to {split_path(data_dir)}" if split else ""
-    if result.unchanged:
-        click.echo(f"dataset: nothing to do, the answers, prompts, rules and options are those of the last build: "
-                   f"{result.train} conversations in {dataset_path(data_dir)}{val}; {result.tally.summary()}; "
-                   f"{dedup_summary(result.dropped)}", err=True)
-        return
     click.echo(f"dataset: wrote {result.train} conversations to {dataset_path(data_dir)}{val}; "
                f"{result.tally.summary()}; {dedup_summary(result.dropped)}", err=True)

@@ -60,9 +60,10 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float, batch: bool 
         if batch:
             click.echo(f"demo: the fake's Batch API ran {len(server.batches.batches)} batches and billed "
                        f"${server.batches.billed():.4f} for them", err=True)
-        write_record(folder, RunSettings(n=n, base_url=server.base_url, judge=True, max_attempts=checks.max_attempts,
-                                         cache_dir=str(folder / "cache")))
-        result = build_dataset(folder / "cache", folder, range(n), server.base_url, checks, "array")
+        run = RunSettings(n=n, base_url=server.base_url, judge=True, max_attempts=checks.max_attempts,
+                          cache_dir=str(folder / "cache"))
+        write_record(folder, run)
+        result = build_dataset(folder, run)
         click.echo(f"demo: {result.tally.summary()}; {dedup_summary(result.dropped)}; "
                    f"fake API saw {server.stats.requests} requests", err=True)
         with open_cache(folder / "cache") as cache:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ..run import RunSettings, write_record
 from ..config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
 from ..localserver import MODEL_ALIAS, ServerSettings, local_server
 from ..storage.cache import open_cache
@@ -54,7 +55,11 @@ def run_local_demo(folder: Path, run: LocalRun) -> Path:
         click.echo(interrupted_line(tally, run.n), err=True)
         raise click.exceptions.Exit(130)
     click.echo(summary_line(tally, run.n), err=True)
-    result = build_dataset(folder / "cache", folder, range(run.n), base_url, checks, "array")
+    settings = RunSettings(n=run.n, base_url=base_url, openrouter="0", model=MODEL_ALIAS, response_format="json_object",
+                           temperature=run.temperature, max_tokens=run.max_tokens, max_attempts=run.max_attempts,
+                           cache_dir=str(folder / "cache"))
+    write_record(folder, settings)
+    result = build_dataset(folder, settings)
     click.echo(f"demo-local: {result.tally.summary()}; {dedup_summary(result.dropped)}", err=True)
     with open_cache(folder / "cache") as cache:
         reviews = list(reviews_for(cache, range(run.n), folder, base_url, checks))

@@ -2,11 +2,8 @@
 
 Each answer is cached before it is judged; a rerun replays the cache and sends nothing for it.
 """
-import hashlib
 import heapq
 import itertools
-import json
-import os
 import random
 import sys
 import threading
@@ -16,12 +13,14 @@ from pathlib import Path
 
 import click
 
-from ..config import batch_options, checks_of, completions_url, option, prompt_dir, run_options
+from ..config import batch_options, checks_of, completions_url, option, run_options
 from ..errors import FatalAPIError
 from ..judging.review import Rules
+from ..judging.memo import NotedValid
+from ..judging.verdictkey import verdict_key
 from ..plan import Planner, Stored
 from ..storage.bodies import load_body
-from ..storage.cache import open_cache
+from ..storage.cache import answer_rows, open_cache
 from ..transport.answers import TransientAnswer, Usage
 from ..transport.ask import Ask
 from ..transport.batch import BatchProgress, BatchRun, BatchSettings
@@ -65,6 +64,7 @@ class Job:
     budget: Budget = field(default_factory=lambda: Budget(None))
     batch: BatchSettings | None = None     # BATCH=1: requests travel through the Batch API
     prices: Prices | None = None           # prices answers that report no usage.cost (batch prices with BATCH=1)
+    verdict_key: str = ""                  # the run's (judging/verdictkey.py): the notes of its last build settle seeds
     key_lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -416,31 +416,6 @@ def interrupted_line(tally: Tally, n: int) -> str:
             f"run the same command again to resume (cached answers are not asked again{batches})")
 
 
-def bodies_digest(data_dir: Path, seeds: range) -> str | None:
-    """A hash of the rendered request files themselves, or None when one is missing."""
-    digest = hashlib.sha256()
-    folder = os.fspath(prompt_dir(data_dir))
-    for seed in seeds:
-        try:
-            with open(os.path.join(folder, f"{seed}.json"), "rb") as file:
-                digest.update(file.read())
-        except OSError:
-            return None
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def settled_key(job: Job, seeds: range) -> str | None:
-    """Names the fact "every seed had a valid answer" for these exact request bodies, endpoint
-    and rules, so a rerun of a finished job skips the review. Keyed on the rendered bodies, not
-    on what they were made from, so it cannot outlive a change in how they are made."""
-    bodies = bodies_digest(job.data_dir, seeds)
-    if bodies is None:
-        return None
-    parts = [bodies, job.url, seeds.start, seeds.stop, job.rules.fingerprint]
-    return "settled:" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()
-
-
 def scan_cache(planner: Planner, seeds: range, tally: Tally, on_tick):
     """(seed, the request it needs first, or None when the cache settles it), counting the settled."""
     for count, seed in enumerate(seeds, 1):
@@ -477,12 +452,12 @@ def feeder(planner: Planner, seeds: range, tally: Tally, on_tick):
 def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float | None = None) -> Tally:
     """Fetch these seeds; the tally says whether BUDGET (budget_stop) or Ctrl-C (interrupted) ended it early."""
     tally, throttle = Tally(), Throttle(workers, rpm)
-    settled = settled_key(job, seeds)
     from tqdm import tqdm  # here, not at import: a run with nothing to do starts faster
     # miniters=0: the bar redraws each REDRAW seconds even while no seed settles (tokens move).
     with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=REDRAW,
                                               miniters=0, dynamic_ncols=True, desc="fetch") as bar:
-        planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts, job.prices)
+        noted = NotedValid(job.data_dir, answer_rows(cache), job.url, job.max_attempts, job.verdict_key)
+        planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts, job.prices, noted)
         batches = None
 
         def tick():
@@ -491,23 +466,20 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
             bar.set_postfix(text, refresh=False)
             bar.update(tally.done - bar.n)
         try:
-            if settled and cache.get(settled):
-                tally.add(done=len(seeds), valid=len(seeds))
-                tally.settled_earlier = True
-            else:
-                if job.batch:
-                    pending = list(unsettled(planner, seeds, tally, tick))
-                    batches = batch_run(job, cache, planner, tally, tick)
-                    tally.batches = batches.progress
-                    tally.budget_stop = batches.run(pending).budget_stop
-                elif seeds:
-                    pool = Pool(job, planner, throttle, tally, SeedQueue(len(seeds), window_size(workers)))
-                    tally.budget_stop = pool.run(min(workers, len(seeds)), tick, feeder(planner, seeds, tally, tick))
-            if settled and tally.valid == len(seeds) and not tally.settled_earlier:
-                cache.set(settled, True)
+            if job.batch:
+                pending = list(unsettled(planner, seeds, tally, tick))
+                batches = batch_run(job, cache, planner, tally, tick)
+                tally.batches = batches.progress
+                tally.budget_stop = batches.run(pending).budget_stop
+            elif seeds:
+                pool = Pool(job, planner, throttle, tally, SeedQueue(len(seeds), window_size(workers)))
+                tally.budget_stop = pool.run(min(workers, len(seeds)), tick, feeder(planner, seeds, tally, tick))
+            tally.settled_earlier = bool(seeds) and planner.noted == len(seeds) and not tally.batches
         except KeyboardInterrupt:
             job.stop.set()
             tally.interrupted = True
+        finally:
+            noted.close()
         tick()
     return tally
 
@@ -550,7 +522,8 @@ def fetch_command(data_dir, run, workers, timeout, backoff, rpm, budget, price_i
     checks = checks_of(run)
     rules = rules_for(checks)
     job = Job(completions_url(run.base_url), data_dir, checks.max_attempts, timeout, backoff, rules,
-              budget=Budget(budget), batch=batch, openrouter=is_openrouter(run.base_url, run.openrouter))
+              budget=Budget(budget), batch=batch, openrouter=is_openrouter(run.base_url, run.openrouter),
+              verdict_key=verdict_key(run))
     seeds = run.seed_range
     job.prices = prices_for(job, cache_dir, seeds, given_prices(price_in, price_out), budget)
     try:

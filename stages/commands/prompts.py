@@ -24,7 +24,7 @@ from ..judging.identity import load_identity
 from ..storage.codehash import code_digest
 from ..storage.files import write_atomic
 from ..storage.texts import PROMPTS_DIR, read_lines, read_schema, read_text
-from ..transport.formats import DEFAULT_FORMAT, RESPONSE_FORMATS, with_format
+from ..transport.formats import DEFAULT_FORMAT, with_format
 from ..transport.server import is_openrouter, server_fields
 
 EXAMPLES_PER_SEED = 5
