@@ -456,7 +456,7 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
     # miniters=0: the bar redraws each REDRAW seconds even while no seed settles (tokens move).
     with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=REDRAW,
                                               miniters=0, dynamic_ncols=True, desc="fetch") as bar:
-        noted = NotedValid(job.data_dir, answer_rows(cache), job.url, job.max_attempts, job.verdict_key)
+        noted = NotedValid(job.data_dir, answer_rows(cache), job.verdict_key)
         planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts, job.prices, noted)
         batches = None
 

@@ -132,7 +132,7 @@ def seed_outcomes(cache, rows: dict[str, str], url: str, data_dir: Path, seeds: 
                   limit: int | None, notes: NoteStore, verdict_key: str):
     """Each seed's Outcome in seed order: noted when still right, else reviewed now and noted.
     `rows` is cache.answer_rows(cache)."""
-    base = key_base(verdict_key, url, limit)
+    base = key_base(verdict_key)
     for seed in seeds:
         data = read_body_bytes(data_dir, seed)
         key = note_key(base, data)
@@ -155,19 +155,20 @@ def note_key(base: bytes, data: bytes) -> str:
     return hashlib.blake2b(base + data, digest_size=16).hexdigest()
 
 
-def key_base(verdict_key: str, url: str, limit: int | None) -> bytes:
-    return hashlib.sha256(json.dumps([verdict_key, url, limit]).encode()).digest()
+def key_base(verdict_key: str) -> bytes:
+    """The verdict key alone decides which notes hold (BASE_URL and MAX_ATTEMPTS are part of it)."""
+    return bytes.fromhex(verdict_key) if verdict_key else b""
 
 
 class NotedValid:
     """For fetch, read only: whether the last build's notes settle a seed as valid under this verdict
     key, so a finished run is not judged again. Seeds the notes do not settle are walked as usual."""
 
-    def __init__(self, data_dir: Path, rows: dict[str, str], url: str, limit: int | None, verdict_key: str):
+    def __init__(self, data_dir: Path, rows: dict[str, str], verdict_key: str):
         path = Path(data_dir) / NOTES_FILE
         usable = verdict_key and path.exists()
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False) if usable else None
-        self.rows, self.base, self.data_dir = rows, key_base(verdict_key, url, limit), data_dir
+        self.rows, self.base, self.data_dir = rows, key_base(verdict_key), data_dir
         self.lock = threading.Lock()
 
     def __call__(self, seed: int) -> bool:
