@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .run import (DEFAULT_ATTEMPTS, DEFAULT_THRESHOLD, SETTING_NAMES, RunSettings,
+from .storage.run import (DEFAULT_ATTEMPTS, DEFAULT_THRESHOLD, SETTING_NAMES, RunSettings,
                   changed_files, plain, read_record, record_path, variable, write_record)
 from .storage.dataformats import WRITABLE
 from .transport.batch import BatchSettings
@@ -197,6 +197,8 @@ RUN_OPTIONS = {
 }
 assert set(RUN_OPTIONS) == set(SETTING_NAMES), "every run setting has exactly one option"
 GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+# Settings that say one thing together: giving one of them sets the others to their defaults, not the record's.
+TOGETHER = ({"n", "seeds"},)
 
 
 def as_setting(value: object) -> object:
@@ -239,6 +241,10 @@ def resolve_settings(ctx: click.Context, given: dict, config: dict, record: dict
     """Each setting from the command line or environment, else CONFIG, else the run record, else its
     default; and `VAR=value (recorded: old)` for each one given that differs from the record."""
     values, differ = {}, []
+    explicit_names = {name for name in SETTING_NAMES if ctx.get_parameter_source(name) in GIVEN or variable(name) in config}
+    for group in TOGETHER:
+        if group & explicit_names:
+            record = {var: value for var, value in record.items() if var.lower() not in group}
     for name in SETTING_NAMES:
         var = variable(name)
         if ctx.get_parameter_source(name) in GIVEN:

@@ -122,7 +122,7 @@ def test_split_is_stable_as_n_grows(fetched):
     assert all(c in val_big for c in val_small) and all(c in train_big for c in train_small)
     assert len(val_small) == sum(in_validation(s, 0.25) for s in range(20)) > 0
     assert f"and {len(val_small)} to" in small.stderr
-    build(dirs, 40, base_url=base_url)
+    build(dirs, 40, "--split", 0, base_url=base_url)
     assert not (dirs[0] / "identity_conversations.val.jsonl").exists()
 
 

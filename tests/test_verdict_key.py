@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stages.judging.verdictkey import NOT_VERDICT, verdict_key
-from stages.run import RunSettings
+from stages.storage.run import RunSettings
 
 from conftest import ROOT, run
 

@@ -18,7 +18,7 @@ from ..judging.dedup import SketchTable
 from ..judging.memo import conversation_of, open_notes, seed_outcomes
 from ..judging.review import ReviewTally
 from ..judging.verdictkey import verdict_key
-from ..run import RunSettings
+from ..storage.run import RunSettings
 from ..storage.cache import answer_rows, open_cache
 from ..storage.dataformats import FORMATS
 from ..storage.files import JsonlWriter, write_jsonl_atomic

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..run import RunSettings, record_path, write_record
+from ..storage.run import RunSettings, record_path, write_record
 from ..config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
 from ..fake.api import FakeConfig, start_fake
 from ..fake.batch import BatchFake

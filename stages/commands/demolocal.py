@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..run import RunSettings, write_record
+from ..storage.run import RunSettings, write_record
 from ..config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
 from ..localserver import MODEL_ALIAS, ServerSettings, local_server
 from ..storage.cache import open_cache

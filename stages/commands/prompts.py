@@ -16,7 +16,7 @@ from string import Template
 import click
 
 from ..config import prompt_dir, run_options
-from ..run import DEFAULT_MODEL, RunSettings
+from ..storage.run import DEFAULT_MODEL, RunSettings
 from ..draw import draw
 from ..errors import PipelineError
 from ..judging.checks import make_validator

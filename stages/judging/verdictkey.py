@@ -11,7 +11,7 @@ from dataclasses import asdict
 from importlib.metadata import version
 from pathlib import Path
 
-from ..run import RunSettings, file_digest, plain
+from ..storage.run import RunSettings, file_digest, plain
 from ..storage.codehash import code_digest
 from ..storage.texts import PROMPTS_DIR
 

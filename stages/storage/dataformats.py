@@ -152,9 +152,9 @@ def read_conversations(path: Path, fmt: str = AUTO) -> Iterator[Row]:
     try:
         elements = whole_array(path)
     except FileNotFoundError:
-        raise PipelineError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise PipelineError(f"{path} is a folder; give the path of a JSONL file") from None
+        raise PipelineError(f"{path}: no such file; give FILE=path/to/conversations.jsonl") from None
+    except OSError as err:
+        raise PipelineError(f"{path}: cannot be read ({err.strerror})") from None
     if elements is not None:
         yield from (row_of(value, number, fmt) for number, value in enumerate(elements, 1))
         return

@@ -9,8 +9,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .errors import PipelineError
-from .storage.files import write_atomic
+from ..errors import PipelineError
+from .files import write_atomic
 
 RECORD_FILE = "run.json"
 DEFAULT_MODEL = "google/gemini-2.5-flash"
