@@ -139,7 +139,7 @@ batches: $(VENV)/.installed ## the batches this cache knows: id, status, request
 	$(STAGES) batches
 
 bench: $(VENV)/.installed ## fetch and the bare thread-pool baseline side by side, start-up, rebuilds, memory per stage; DATA_DIR/bench.json
-	$(STAGES) bench --bench-cases '$(BENCH_CASES)' --bench-latency $(BENCH_LATENCY) --bench-fault-rate $(BENCH_FAULT_RATE) \
+	$(PY) tests/benchmark.py --bench-cases '$(BENCH_CASES)' --bench-latency $(BENCH_LATENCY) --bench-fault-rate $(BENCH_FAULT_RATE) \
 		--bench-rebuild-n $(BENCH_REBUILD_N) --bench-repeats $(BENCH_REPEATS) --bench-sizes '$(BENCH_SIZES)' \
 		--out '$(DATA_DIR)/bench.json'
 

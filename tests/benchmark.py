@@ -1,7 +1,7 @@
-"""`python -m stages bench`: fetch against the bare thread-pool baseline, side by side, on this machine.
+"""`make bench` (python tests/benchmark.py): fetch against the bare thread-pool baseline, side by side, on this machine.
 
 For each case (N seeds, WORKERS in flight) the fake API runs in its own process and the baseline
-(fake/baseline.py: requests in a ThreadPoolExecutor, nothing else) and a real fetch post the same
+(tests/bench_baseline.py: requests in a ThreadPoolExecutor, nothing else) and a real fetch post the same
 bodies to it in turn; the ratio of their wall times is the figure to quote. Then: a run with
 transient faults and how busy its workers were, a fully cached rerun, the start-up of a fetch with
 nothing to send and of show, dataset rebuilds of BENCH_REBUILD_N conversations, and each stage's
@@ -24,14 +24,18 @@ from typing import Iterator
 
 import click
 
-from ..config import CheckChoice, completions_url, option, option_variables
-from ..errors import PipelineError
-from ..fake.api import Tokens, completion, faulty_content, make_conversation
-from ..judging.review import ReviewTally
-from ..storage.bodies import load_body
-from ..storage.cache import KeyMaker, encode_entry, open_cache
-from ..storage.files import write_atomic
-from .validate import reviews_for
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from the project root: the package beside it
+
+from stages.__main__ import COMMANDS  # noqa: E402
+from stages.config import CheckChoice, completions_url, option, option_variables  # noqa: E402
+from stages.errors import PipelineError  # noqa: E402
+from stages.fake.api import Tokens, completion, faulty_content, make_conversation  # noqa: E402
+from stages.judging.review import ReviewTally  # noqa: E402
+from stages.judging.verdictcheck import reviews_for  # noqa: E402
+from stages.storage.bodies import load_body  # noqa: E402
+from stages.storage.cache import KeyMaker, encode_entry, open_cache  # noqa: E402
+from stages.storage.files import write_atomic  # noqa: E402
 
 DUMMY_KEY = "sk-or-v1-bench-dummy-key"
 FETCH_TIMEOUT = 60
@@ -289,7 +293,7 @@ def fetch_args(data: Path, cache: Path, base_url: str, case: Case) -> list[str]:
 
 
 def baseline_args(data: Path, base_url: str, case: Case) -> list[str]:
-    return [sys.executable, "-m", "stages.fake.baseline", str(data / "prompts"), completions_url(base_url),
+    return [sys.executable, str(ROOT / "tests" / "bench_baseline.py"), str(data / "prompts"), completions_url(base_url),
             str(case.n), str(case.workers)]
 
 
@@ -496,10 +500,14 @@ def write_json(path: Path, result: BenchResult) -> None:
 def bench_command(bench_cases, bench_latency, bench_fault_rate, bench_rebuild_n, bench_repeats, bench_sizes, out):
     """Time fetch and the bare thread-pool baseline side by side against the fake API; nothing leaves 127.0.0.1.
 
-    Example: python -m stages bench --bench-cases 200x16,2000x64 --bench-latency 0.5
+    Example: python tests/benchmark.py --bench-cases 200x16,2000x64 --bench-latency 0.5
     """
     result = run_bench(BenchConfig(bench_cases, bench_latency, bench_fault_rate, bench_rebuild_n, bench_repeats,
                                    bench_sizes))
     write_json(out, result)
     click.echo(summary_text(result))
     click.echo(f"bench: results written to {out}", err=True)
+
+
+if __name__ == "__main__":
+    bench_command()
