@@ -11,6 +11,7 @@ from click.core import ParameterSource
 
 from .storage.run import (DEFAULT_ATTEMPTS, DEFAULT_THRESHOLD, SETTING_NAMES, RunSettings,
                   changed_files, plain, read_record, record_path, variable, write_record)
+from .judging.rules import CheckChoice, checks_of, completions_url  # noqa: F401  (used by the commands)
 from .storage.dataformats import WRITABLE
 from .transport.batch import BatchSettings
 from .transport.formats import DEFAULT_FORMAT, RESPONSE_FORMATS
@@ -105,24 +106,6 @@ def ascii_option(func):
                   help="Reject conversations with non-ASCII text (1 or 0).")(func)
 
 
-@dataclass(frozen=True)
-class CheckChoice:
-    """What decides whether an answer is kept: ASCII, the IDENTITY it must teach, the JUDGE pass."""
-    ascii_only: bool = False
-    identity: Path | None = None
-    judge: bool = False
-    judge_model: str = ""
-    max_attempts: int = DEFAULT_ATTEMPTS  # answers per seed (and judge answers per conversation)
-
-
-
-
-
-
-
-
-
-
 def batch_options(func):
     """BATCH, BATCH_SIZE and BATCH_WAIT, handed to the command as one `batch` argument (None: sync)."""
     @functools.wraps(func)
@@ -142,12 +125,6 @@ def option_variables(commands) -> set[str]:
     return {param.envvar for command in commands for param in command.params if param.envvar}
 
 
-def prompt_dir(data_dir: Path) -> Path:
-    return data_dir / "prompts"
-
-
-def completions_url(base_url: str) -> str:
-    return base_url.rstrip("/") + "/chat/completions"
 
 
 def file_option(name: str, help: str):
@@ -302,7 +279,3 @@ def run_options(writes: bool = False):
                       help="A YAML or JSON file of settings by make variable name (N: 100); the command line wins.")(
             data_dir_option(command))
     return decorate
-
-
-def checks_of(run: RunSettings) -> "CheckChoice":
-    return CheckChoice(run.ascii, run.identity_path, run.judge, run.judge_model, run.max_attempts)

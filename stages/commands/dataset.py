@@ -34,16 +34,7 @@ class Assembled:
     dropped: list[dict]
 
 
-def dataset_path(data_dir: Path) -> Path:
-    return data_dir / "identity_conversations.jsonl"
 
-
-def split_path(data_dir: Path) -> Path:
-    return data_dir / "identity_conversations.val.jsonl"
-
-
-def duplicates_path(data_dir: Path) -> Path:
-    return data_dir / "duplicates.jsonl"
 
 
 def in_validation(seed: int, share: float) -> bool:

@@ -8,31 +8,16 @@ import click
 
 from ..config import CheckChoice, checks_of, completions_url, run_options
 from ..elsewhere import elsewhere_hint
-from ..judging.identity import load_identity
-from ..judging.judge import load_judge
-from ..judging.review import ReviewTally, Rules, make_rules, review_all
+from ..judging.review import ReviewTally
+from ..judging.rules import reviews_for
 from ..storage.cache import open_cache
 from ..storage.files import write_jsonl_atomic
-from .prompts import load_sources
 
-
-def rules_for(checks: CheckChoice) -> Rules:
-    sources = load_sources(identity=checks.identity)
-    judge = load_judge(sources.identity, checks.judge_model) if checks.judge else None
-    return make_rules(sources.schema, checks.ascii_only, judge, load_identity(checks.identity).facts)
-
-
-def rejected_path(data_dir: Path) -> Path:
-    return data_dir / "rejected.jsonl"
 
 
 def nothing_cached(tally: ReviewTally) -> bool:
     """No seed had a single cached answer under this BASE_URL and these prompts."""
     return tally.valid == 0 and all(row["reasons"] == ["not_fetched"] for row in tally.rejected)
-
-
-def reviews_for(cache, seeds: range, data_dir, base_url, checks: CheckChoice):
-    return review_all(cache, completions_url(base_url), data_dir, seeds, rules_for(checks), checks.max_attempts)
 
 
 @click.command("validate")
