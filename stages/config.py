@@ -3,7 +3,6 @@
 Every option maps to the make variable of the same name (also read from the environment).
 """
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -11,7 +10,6 @@ from click.core import ParameterSource
 
 from .storage.run import (DEFAULT_ATTEMPTS, DEFAULT_THRESHOLD, SETTING_NAMES, RunSettings,
                   changed_files, plain, read_record, record_path, variable, write_record)
-from .judging.rules import CheckChoice, checks_of, completions_url  # noqa: F401  (used by the commands)
 from .storage.dataformats import WRITABLE
 from .transport.batch import BatchSettings
 from .transport.formats import DEFAULT_FORMAT, RESPONSE_FORMATS

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from the project root: the package beside it
 
 from stages.__main__ import COMMANDS  # noqa: E402
-from stages.config import CheckChoice, completions_url, option, option_variables  # noqa: E402
+from stages.config import option, option_variables  # noqa: E402
+from stages.judging.rules import CheckChoice, completions_url
 from stages.errors import PipelineError  # noqa: E402
 from stages.fake.api import Tokens, completion, faulty_content, make_conversation  # noqa: E402
 from stages.judging.review import ReviewTally  # noqa: E402
@@ -203,7 +204,6 @@ class BenchResult:
 
 def child_env() -> dict[str, str]:
     """The stages' own variables (N, RPM, BUDGET, ...) are dropped so only our flags count."""
-    from ..__main__ import COMMANDS
     env = {k: v for k, v in os.environ.items() if k not in option_variables(COMMANDS)}
     env.update(OPENROUTER_API_KEY=DUMMY_KEY, NO_PROXY="127.0.0.1,localhost")
     return env

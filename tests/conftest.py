@@ -10,9 +10,10 @@ from click.testing import CliRunner
 from hypothesis import settings
 
 from stages.__main__ import COMMANDS, cli
-from stages.commands.fetch import WORKER_NAME
-from stages.commands.prompts import Settings, load_sources, render_all
-from stages.config import completions_url, option_variables
+from stages.fetching import WORKER_NAME
+from stages.render import Settings, load_sources, render_all
+from stages.config import option_variables
+from stages.judging.rules import completions_url
 from stages.judging.memo import NOTES_FILE
 from stages.fake.api import FakeConfig, start_fake
 from stages.storage.bodies import load_body

@@ -5,8 +5,8 @@ import random
 import pytest
 from conftest import FAKE_URL, TEST_KEY, cache_entry, conversation_content, run, store_answer
 
-from stages.commands.dataset import in_validation
-from stages.commands.prompts import Settings, load_sources, render_all
+from stages.assemble import in_validation
+from stages.render import Settings, load_sources, render_all
 from stages.storage.cache import open_cache
 
 

@@ -10,8 +10,8 @@ import responses
 from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing, run
 
 from stages.commands import fetch as fetch_module
-from stages.commands.fetch import Job, backoff_delay, is_outage, run_fetch
-from stages.commands.prompts import load_sources
+from stages.fetching import Job, backoff_delay, is_outage, run_fetch
+from stages.render import load_sources
 from stages.errors import FatalAPIError, PipelineError
 from stages.judging.review import make_rules
 from stages.storage.bodies import load_body

@@ -16,9 +16,9 @@ from conftest import FAKE_URL, ROOT, TEST_KEY, cache_entry, chat_answer, convers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.commands.dataset import build_dataset
-from stages.commands.prompts import Settings, encode_body, load_sources, render_all, request_body
-from stages.config import completions_url
+from stages.assemble import build_dataset
+from stages.render import Settings, encode_body, load_sources, render_all, request_body
+from stages.judging.rules import completions_url
 from stages.storage.run import RunSettings
 from stages.storage.bodies import load_body
 from stages.storage.cache import answer_key, open_cache

@@ -9,7 +9,7 @@ import pytest
 from conftest import (FAKE_URL, GOOD, cache_entry, conversation_content, dataset_outputs, forget_build_notes, run,
                       store_answer)
 
-from stages.config import completions_url
+from stages.judging.rules import completions_url
 from stages.judging.memo import NOTES_FILE
 from stages.storage.bodies import load_body
 from stages.storage.cache import answer_key, open_cache

@@ -151,7 +151,7 @@ def test_command_reports_what_was_spent(rendered):
 def test_per_model_numbers_follow_each_seeds_model(dirs):
     from conftest import GOOD, conversation_content
 
-    from stages.commands.prompts import Settings, load_sources, render_all
+    from stages.render import Settings, load_sources, render_all
     from stages.config import completions_url
     from stages.judging.permodel import model_lines
     from stages.storage.bodies import load_body

@@ -3,40 +3,28 @@
 Uses its own data and cache folders under DATA_DIR/demo and prints a few conversations.
 """
 import json
-from collections import Counter
 from pathlib import Path
 
 import click
 
 from ..storage.run import RunSettings, record_path, write_record
-from ..config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
+from ..config import data_dir_option, option
+from ..judging.rules import CheckChoice, completions_url
+from ..storage.paths import prompt_dir
 from ..fake.api import FakeConfig, start_fake
 from ..fake.batch import BatchFake
 from ..judging.checks import LEAK
 from ..storage.cache import open_cache
 from ..transport.batch import BatchSettings
-from .dataset import build_dataset, dataset_path, dedup_summary
-from .fetch import Job, run_fetch, summary_line
-from .prompts import Settings, load_sources, render_all
-from .show import describe_attempts, format_messages
-from .validate import reviews_for, rules_for
+from ..assemble import build_dataset, dedup_summary
+from ..fetching import Job, run_fetch, summary_line
+from ..judging.rules import reviews_for, rules_for
+from ..render import Settings, load_sources, render_all
+from ..seedview import first_example, format_messages, rejected_answers
+from ..storage.paths import dataset_path
 
 DEMO_KEY = "demo-key-for-the-fake-api"
 DEMO_ATTEMPTS = 12
-
-
-def rejected_answers(reviews: list) -> str:
-    """Why answers were rejected and asked again, over every attempt (not only the final ones)."""
-    reasons = Counter(reason for review in reviews for verdict in review.verdicts for reason in verdict.reasons)
-    return ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items())) or "none"
-
-
-def first_example(reviews: list, reason: str, title: str) -> list[str]:
-    """The attempts of the first seed with an answer rejected for `reason` (a prefix), as `make show` lists them."""
-    for review in reviews:
-        if any(r.startswith(reason) for verdict in review.verdicts for r in verdict.reasons):
-            return [f"demo: seed {review.seed}, {title}:"] + describe_attempts(review, lambda attempt: None)
-    return []
 
 
 def demo_batches(n: int) -> BatchSettings:

@@ -11,15 +11,17 @@ from pathlib import Path
 import click
 
 from ..storage.run import RunSettings, write_record
-from ..config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
+from ..config import data_dir_option, option
+from ..judging.rules import CheckChoice, completions_url
+from ..storage.paths import prompt_dir
 from ..localserver import MODEL_ALIAS, ServerSettings, local_server
 from ..storage.cache import open_cache
-from .dataset import build_dataset, dataset_path, dedup_summary
-from .demo import rejected_answers
-from .fetch import Job, interrupted_line, run_fetch, summary_line
-from .prompts import Settings, load_sources, render_all
-from .show import format_messages
-from .validate import reviews_for, rules_for
+from ..assemble import build_dataset, dedup_summary
+from ..fetching import Job, interrupted_line, run_fetch, summary_line
+from ..judging.rules import reviews_for, rules_for
+from ..render import Settings, load_sources, render_all
+from ..seedview import format_messages, rejected_answers
+from ..storage.paths import dataset_path
 
 PREFERRED_PORT = 8097   # used when free, so a rerun finds its answers under the same BASE_URL
 

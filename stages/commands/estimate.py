@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..config import checks_of, option, run_options
+from ..config import option, run_options
+from ..judging.rules import checks_of
 from ..errors import PipelineError
 from ..judging.judge import judge_body
 from ..storage.bodies import load_body
@@ -16,7 +17,7 @@ from ..storage.cache import open_cache
 from ..transport.models import model_entry, unsupported_line, unsupported_parameters
 from ..transport.prices import (ASSUMED_OUTPUT_TOKENS, CHARS_PER_TOKEN, PriceBook, Prices, given_prices, price_book,
                                 prompt_tokens, request_estimate)
-from .validate import reviews_for, rules_for
+from ..judging.rules import reviews_for, rules_for
 
 JUDGE_OUTPUT_TOKENS = 80      # a verdict, and a quote when it fails
 CONVERSATION_TOKENS = 600     # the conversation quoted in a judge prompt

@@ -13,7 +13,8 @@ from typing import Iterable
 import click
 import diskcache
 
-from ..config import CheckChoice, checks_of, completions_url, run_options
+from ..config import run_options
+from ..judging.rules import CheckChoice, checks_of, completions_url
 from ..elsewhere import elsewhere_hint
 from ..errors import PipelineError
 from ..judging.fidelity import ReviewCounts, count_reviews, draw_fidelity, fidelity_lines, fidelity_stats
@@ -27,9 +28,9 @@ from ..storage.dataformats import read_conversations
 from ..storage.cache import cached_attempts, decode_entry, open_cache
 from ..storage.files import write_atomic
 from ..transport.answers import TransientAnswer, Usage, parse_completion, usage_of
-from .dataset import dataset_path
-from .prompts import load_sources, pick_axes
-from .validate import rules_for
+from ..judging.rules import rules_for
+from ..render import load_sources, pick_axes
+from ..storage.paths import dataset_path
 
 
 

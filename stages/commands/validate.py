@@ -6,12 +6,14 @@ from pathlib import Path
 
 import click
 
-from ..config import CheckChoice, checks_of, completions_url, run_options
+from ..config import run_options
+from ..judging.rules import checks_of
 from ..elsewhere import elsewhere_hint
 from ..judging.review import ReviewTally
 from ..judging.rules import reviews_for
 from ..storage.cache import open_cache
 from ..storage.files import write_jsonl_atomic
+from ..storage.paths import rejected_path
 
 
 
