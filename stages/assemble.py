@@ -11,7 +11,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from .judging.dedup import SketchTable
+from .judging.dedup import SketchTable, signatures_from
 from .judging.memo import conversation_of, open_notes, seed_outcomes
 from .judging.review import ReviewTally
 from .judging.verdictkey import verdict_key
@@ -43,31 +43,39 @@ def in_validation(seed: int, share: float) -> bool:
 
 @dataclass
 class Kept:
-    """The valid seeds in order, packed: a seed number, its cache entry and its sketch each."""
+    """The valid seeds in order, packed: a seed number, its cache entry's key and its dedup keys each."""
     seeds: array
-    entries: list[str]
+    entries: bytearray            # 32 bytes a seed: the cache key's digest
     sketches: SketchTable
+
+    def entry(self, index: int) -> str:
+        return self.entries[index * 32:(index + 1) * 32].hex()
 
 
 def review_pass(cache, rows, url: str, data_dir: Path, run: RunSettings, rules, notes, tally: ReviewTally) -> Kept:
     """First pass: every seed's outcome (from the notes or judged now), keeping only what dedup needs."""
-    kept = Kept(array("q"), [], SketchTable())
+    kept = Kept(array("q"), bytearray(), SketchTable(run.dedup_threshold))
     for outcome in seed_outcomes(cache, rows, url, data_dir, run.seed_range, rules, run.max_attempts, notes,
                                  verdict_key(run)):
         if tally.count(outcome):
             kept.seeds.append(outcome.seed)
-            kept.entries.append(outcome.entry)
+            kept.entries += bytes.fromhex(outcome.entry)
             kept.sketches.add(outcome.sketch)
     return kept
 
 
-def duplicate_records(kept: Kept, threshold: float | None) -> dict[int, dict]:
-    """Index in `kept` -> the record of its drop (threshold None keeps all)."""
-    if threshold is None:
+def duplicate_records(cache, rules, kept: Kept, dedup: bool) -> dict[int, dict]:
+    """Index in `kept` -> the record of its drop (none without DEDUP). Candidates are verified on
+    signatures made again from their cached conversations."""
+    if not dedup:
         return {}
+
+    def signatures_of(indexes: list[int]) -> dict[int, bytes]:
+        return signatures_from((conversation_of(cache, kept.entry(i), rules) for i in indexes), range(len(indexes)),
+                               keys=indexes)
     return {i: {"seed": kept.seeds[i], "kept_seed": kept.seeds[d.kept], "kind": d.kind,
                 "similarity": round(d.similarity, 3)}
-            for i, d in kept.sketches.duplicates(threshold).items()}
+            for i, d in kept.sketches.duplicates(signatures_of).items()}
 
 
 def write_pass(cache, rules, kept: Kept, dropped: dict[int, dict], data_dir: Path, run: RunSettings) -> tuple[int, int]:
@@ -79,7 +87,7 @@ def write_pass(cache, rules, kept: Kept, dropped: dict[int, dict], data_dir: Pat
         for i, seed in enumerate(kept.seeds):
             if i in dropped:
                 continue
-            line = shape(conversation_of(cache, kept.entries[i], rules))
+            line = shape(conversation_of(cache, kept.entry(i), rules))
             (val if val is not None and in_validation(seed, run.split) else train).write(line)
     if val is None:
         split_path(data_dir).unlink(missing_ok=True)  # a stale split would mislead
@@ -89,10 +97,9 @@ def write_pass(cache, rules, kept: Kept, dropped: dict[int, dict], data_dir: Pat
 def build_dataset(data_dir: Path, run: RunSettings) -> Assembled:
     """Write the dataset and its side files: the verdicts from the notes where they still hold."""
     url, rules, tally = run.base_url.rstrip("/") + "/chat/completions", rules_for(checks_of(run)), ReviewTally()
-    with open_cache(Path(run.cache_dir)) as cache, open_notes(data_dir) as notes:
-        rows = answer_rows(cache)
+    with open_cache(Path(run.cache_dir)) as cache, open_notes(data_dir) as notes, answer_rows(cache) as rows:
         kept = review_pass(cache, rows, url, data_dir, run, rules, notes, tally)
-        dropped = duplicate_records(kept, run.dedup_threshold if run.dedup else None)
+        dropped = duplicate_records(cache, rules, kept, run.dedup)
         if tally.valid:
             train, val = write_pass(cache, rules, kept, dropped, data_dir, run)
         else:

@@ -16,7 +16,7 @@ from .judging.review import Rules
 from .judging.memo import NotedValid
 from .plan import Planner, Stored
 from .storage.bodies import load_body
-from .storage.cache import answer_rows, open_cache
+from .storage.cache import AnswerRows, open_cache
 from .transport.answers import TransientAnswer
 from .transport.ask import Ask
 from .transport.batch import BatchRun, BatchSettings
@@ -399,7 +399,8 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
     # miniters=0: the bar redraws each REDRAW seconds even while no seed settles (tokens move).
     with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=REDRAW,
                                               miniters=0, dynamic_ncols=True, desc="fetch") as bar:
-        noted = NotedValid(job.data_dir, answer_rows(cache), job.verdict_key)
+        rows = AnswerRows(cache)
+        noted = NotedValid(job.data_dir, rows, job.verdict_key)
         planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts, job.prices, noted)
         batches = None
 
@@ -423,6 +424,7 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
             tally.interrupted = True
         finally:
             noted.close()
+            rows.close()
         tick()
     return tally
 

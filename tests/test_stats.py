@@ -13,7 +13,7 @@ from stages.judging.language import first_message_script
 
 
 def compute_stats(conversations, spent=None, axes=None):
-    return stats_of(summarize(conversations), spent, axes)
+    return stats_of(summarize(conversations), lambda: iter(conversations), spent, axes)
 
 
 def load_conversations(path):

@@ -15,7 +15,7 @@ import click
 from ..config import ascii_option, data_dir_option, option
 from ..errors import PipelineError
 from ..judging.checks import LEAK, first_order_break, role_problems
-from ..judging.dedup import DEFAULT_THRESHOLD, SketchTable, sketch_all
+from ..judging.dedup import DEFAULT_THRESHOLD
 from ..judging.fidelity import fidelity_lines, fidelity_stats, top_leak_lines
 from ..judging.identity import Facts, load_identity
 from ..judging.leaks import find_leak
@@ -64,13 +64,12 @@ class Audit:
     """What one pass over a file found: the failing lines, the shapes seen, and what dedup and the
     summary need, never the conversations themselves."""
 
-    def __init__(self, facts: Facts, ascii_only: bool = False):
+    def __init__(self, facts: Facts, ascii_only: bool = False, threshold: float = DEFAULT_THRESHOLD):
         self.facts, self.ascii_only, self.lines = facts, ascii_only, 0
         self.shapes: Counter = Counter()
         self.failing: dict[int, list[tuple[str, str]]] = {}
         self.kept_lines = array("q")  # the line of each conversation, in order (for "copy of line N")
-        self.summary = Summary(facts)
-        self.sketches, self.waiting = SketchTable(), []
+        self.summary = Summary(facts, threshold)
 
     def add(self, row: Row) -> None:
         self.lines += 1
@@ -83,19 +82,10 @@ class Audit:
             self.failing[row.line] = found
         self.kept_lines.append(row.line)
         self.summary.add(row.messages)
-        self.waiting.append(row.messages)
-        if len(self.waiting) >= 256:
-            self.sketch_waiting()
 
-    def sketch_waiting(self) -> None:
-        for sketch in sketch_all(self.waiting):
-            self.sketches.add(sketch)
-        self.waiting = []
-
-    def add_duplicates(self, threshold: float) -> None:
-        """exact_duplicate / near_duplicate for copies of an earlier line."""
-        self.sketch_waiting()
-        for i, d in self.sketches.duplicates(threshold).items():
+    def add_duplicates(self, again) -> None:
+        """exact_duplicate / near_duplicate for copies of an earlier line; `again` reads the conversations again."""
+        for i, d in self.summary.duplicate_map(again).items():
             detail = f"copy of line {self.kept_lines[d.kept]}" + (f" (similarity {d.similarity:.2f})" if d.kind == "near" else "")
             self.failing.setdefault(self.kept_lines[i], []).append((f"{d.kind}_duplicate", detail))
 
@@ -107,7 +97,7 @@ class Audit:
 def audit_file(path: Path, facts: Facts, ascii_only: bool = False, threshold: float = DEFAULT_THRESHOLD,
                fmt: str = AUTO) -> Audit:
     """Every line's checks in one pass over the file, then duplicates across lines."""
-    audit = Audit(facts, ascii_only)
+    audit = Audit(facts, ascii_only, threshold)
     try:
         for found in read_conversations(path, fmt):
             audit.add(found)
@@ -115,7 +105,7 @@ def audit_file(path: Path, facts: Facts, ascii_only: bool = False, threshold: fl
         raise BadInput(str(err)) from None
     if not audit.lines:
         raise BadInput(f"{path}: no lines to check; give a JSONL file with one conversation per line")
-    audit.add_duplicates(threshold)
+    audit.add_duplicates(lambda: (r.messages for r in read_conversations(path, fmt) if r.messages is not None))
     return audit
 
 
@@ -126,7 +116,7 @@ def leak_sentences(reports: list[LineReport]) -> Counter:
 
 def summary_lines(audit: Audit, reports: list[LineReport], again) -> list[str]:
     """What `make stats` prints about a dataset's contents, then the audit's counts by reason."""
-    stats = audit.summary.shape()
+    stats = audit.summary.shape(again)
     dup = stats["duplicates"]
     reasons = Counter(reason for report in reports for reason in report.reasons)
     fidelity = fidelity_stats(audit.summary, None, again)

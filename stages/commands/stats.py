@@ -120,8 +120,10 @@ def summarize(conversations: Iterable[list[dict]], facts: Facts | None = None) -
     return summary
 
 
-def compute_stats(summary: Summary, spent: Usage | None = None, axes: dict[str, dict[str, int]] | None = None) -> dict:
-    stats = {**summary.shape(), "spent": usage_stats(spent, len(summary.turns))}
+def compute_stats(summary: Summary, again, spent: Usage | None = None,
+                  axes: dict[str, dict[str, int]] | None = None) -> dict:
+    """stats.json's content sections; `again` reads the conversations once more."""
+    stats = {**summary.shape(again), "spent": usage_stats(spent, len(summary.turns))}
     if axes is not None:
         stats["axes"] = axis_stats(axes)
     return stats
@@ -177,7 +179,9 @@ def draw_turns(axes, stats: dict) -> None:
 
 
 def draw_lengths(axes, summary: Summary) -> None:
-    axes.hist([list(summary.user_chars), list(summary.assistant_chars)], bins=30, label=["user", "assistant"])
+    import numpy as np
+    lengths = [np.frombuffer(summary.user_chars, dtype=np.uint32), np.frombuffer(summary.assistant_chars, dtype=np.uint32)]
+    axes.hist(lengths, bins=30, label=["user", "assistant"])
     axes.set(title="Message length", xlabel="characters", ylabel="messages")
     axes.legend()
 
@@ -257,7 +261,7 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
     summary = summarize(again(), load_identity(checks.identity).facts)
     rules = rules_for(checks)
     spent, hint = spent_in(cache_dir, base_url, data_dir, seeds, rules if checks.judge else None)
-    stats = compute_stats(summary, spent, axis_coverage(seeds))
+    stats = compute_stats(summary, again, spent, axis_coverage(seeds))
     counts, models = reviewed_in(cache_dir, base_url, data_dir, seeds, rules, checks.max_attempts)
     stats["fidelity"] = fidelity_stats(summary, counts, again)
     if models is not None:

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import re
 import zlib
+from array import array
 from dataclasses import dataclass
 
 # Two model-written conversations on the same topic rarely share more than about half of their
@@ -156,18 +157,6 @@ def sketch_all(conversations: list[list[dict]]) -> list[Sketch]:
     return [Sketch(text, signature) for text, signature in zip(texts, minhash(*shingles(word_lists)))]
 
 
-def exact_groups(texts: list[bytes]) -> tuple[list[int], dict[int, int]]:
-    """The first index of each distinct text, and every later copy mapped to its first index."""
-    first: dict[bytes, int] = {}
-    copies = {}
-    for index, text in enumerate(texts):
-        if text in first:
-            copies[index] = first[text]
-        else:
-            first[text] = index
-    return list(first.values()), copies
-
-
 @functools.cache
 def lsh_bands(threshold: float, grid: int = 200) -> tuple[int, int]:
     """(bands, rows per band) that best separate pairs below and above `threshold`: the least
@@ -198,69 +187,99 @@ def similarity(a: int, b: int) -> float:
 
 
 class SketchTable:
-    """Sketches in arrival order, packed: 16 + 4 * NUM_PERM bytes a conversation and nothing else,
-    so a dataset of 100,000 conversations is deduplicated in about 60 MB."""
+    """What near-duplicate search keeps of each conversation, in arrival order: its text digest and
+    one 64-bit key per LSH band (about 130 bytes), not its signature. Candidates that share a band
+    are verified on their full signatures, which `signatures_of` brings back for those few only
+    (from the cache or by reading the file again), so memory does not hold N signatures."""
 
-    def __init__(self):
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD):
+        self.threshold = threshold
+        self.bands, self.rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
         self.texts = bytearray()
-        self.signatures = bytearray()
+        self.keys = array("Q")
+        self.waiting: list[bytes] = []
 
     def __len__(self) -> int:
         return len(self.texts) // 16
 
     def add(self, sketch: Sketch) -> None:
         self.texts += sketch.text
-        self.signatures += sketch.signature
+        self.waiting.append(sketch.signature)
+        if len(self.waiting) >= BAND_BATCH:
+            self.flush()
 
-    def text(self, index: int) -> bytes:
-        return bytes(self.texts[index * 16:(index + 1) * 16])
+    def flush(self) -> None:
+        """Band keys of the waiting signatures, computed together (numpy pays its cost per call)."""
+        if self.waiting:
+            self.keys.extend(band_keys(b"".join(self.waiting), self.bands, self.rows).ravel().tolist())
+            self.waiting = []
 
-    def signature(self, index: int) -> int:
-        width = 4 * NUM_PERM
-        return int.from_bytes(self.signatures[index * width:(index + 1) * width], "little")
-
-    def duplicates(self, threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
-        """Each dropped conversation's index -> what replaces it; threshold >= 1.0 finds exact copies only."""
-        if threshold <= 0:
-            raise ValueError(f"threshold must be above 0, got {threshold}")
-        uniques, copies = exact_groups([self.text(i) for i in range(len(self))])
-        near = near_duplicates(self, uniques, threshold) if threshold < 1.0 else {}
+    def duplicates(self, signatures_of=None) -> dict[int, Duplicate]:
+        """Each dropped conversation's index -> what replaces it; a threshold of 1.0 finds exact copies
+        only. `signatures_of(indexes)` gives {index: signature bytes} for the candidates to verify."""
+        self.flush()
+        uniques, copies = exact_groups(self.texts)
+        near = {}
+        if self.threshold < 1.0 and uniques:
+            near = near_duplicates(self, uniques, signatures_of)
         # A copy of a conversation that was itself dropped as near points at what that one points at.
         exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
         return dict(sorted({**near, **exact}.items()))
 
 
-def shared_bands(table: SketchTable, uniques: list[int], bands: int, rows: int):
-    """(position in uniques, [(band, bucket)]) of each signature that shares a band bucket with
-    another, in order; a signature sharing none can be neither a duplicate nor a match."""
+BAND_BATCH = 512
+MIX = 0x100000001B3  # FNV's 64-bit prime: folds a band's lanes into one key, the same on every run
+
+
+def band_keys(signatures: bytes, bands: int, rows: int):
+    """(signatures, bands) uint64 keys: equal bands give equal keys; unequal ones rarely collide,
+    and every candidate is verified anyway."""
     import numpy as np
-    lanes = np.frombuffer(bytes(table.signatures), dtype="<u4").reshape(-1, NUM_PERM)[uniques]
-    buckets = np.full((len(uniques), bands), -1, dtype=np.int64)
-    for band in range(bands):
-        block = np.ascontiguousarray(lanes[:, band * rows:(band + 1) * rows]).view(np.dtype((np.void, 4 * rows)))
-        _, inverse, counts = np.unique(block.ravel(), return_inverse=True, return_counts=True)
+    lanes = np.frombuffer(signatures, dtype="<u4").reshape(-1, NUM_PERM).astype(np.uint64)
+    keys = np.zeros((len(lanes), bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            for lane in lanes[:, band * rows:(band + 1) * rows].T:
+                keys[:, band] = keys[:, band] * np.uint64(MIX) ^ lane
+            keys[:, band] ^= np.uint64(band)
+    return keys
+
+
+def exact_groups(texts: bytes | bytearray) -> tuple[list[int], dict[int, int]]:
+    """The first index of each distinct 16-byte text digest, and every later copy mapped to its first index."""
+    import numpy as np
+    digests = np.frombuffer(bytes(texts), dtype="V16")
+    _, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
+    firsts = first[inverse.ravel()]
+    later = np.nonzero(firsts != np.arange(len(digests)))[0]
+    return sorted(first.tolist()), dict(zip(later.tolist(), firsts[later].tolist()))
+
+
+def candidate_rows(table: SketchTable, uniques: list[int]):
+    """(index, [(band, bucket)]) of each unique text sharing a band bucket with another, in order."""
+    import numpy as np
+    keys = np.frombuffer(table.keys, dtype=np.uint64).reshape(-1, table.bands)[uniques]
+    buckets = np.full(keys.shape, -1, dtype=np.int64)
+    for band in range(table.bands):
+        _, inverse, counts = np.unique(keys[:, band], return_inverse=True, return_counts=True)
         inverse = inverse.ravel()
         buckets[:, band] = np.where(counts[inverse] > 1, inverse, -1)
     for position in np.nonzero((buckets >= 0).any(axis=1))[0].tolist():
-        yield position, [(band, bucket) for band, bucket in enumerate(buckets[position].tolist()) if bucket >= 0]
+        yield uniques[position], [(band, b) for band, b in enumerate(buckets[position].tolist()) if b >= 0]
 
 
-def near_duplicates(table: SketchTable, uniques: list[int], threshold: float) -> dict[int, Duplicate]:
-    """Greedy in index order: each text is compared with the earlier texts that were kept."""
-    if not uniques:
+def near_duplicates(table: SketchTable, uniques: list[int], signatures_of) -> dict[int, Duplicate]:
+    """Greedy in index order: each text is compared with the earlier candidates that were kept."""
+    rows = list(candidate_rows(table, uniques))
+    if not rows:
         return {}
-    # Banding tuned at the threshold itself misses many pairs just above it (it is a
-    # probabilistic filter), so it looks wider and every candidate is verified.
-    bands, rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
+    signatures = {i: int.from_bytes(signature, "little") for i, signature in signatures_of([i for i, _ in rows]).items()}
     kept: dict[tuple[int, int], list[int]] = {}
     dropped = {}
-    for position, keys in shared_bands(table, uniques, bands, rows):
-        index = uniques[position]
+    for index, keys in rows:
         candidates = {c for key in keys for c in kept.get(key, ())}
-        mine = table.signature(index)
-        scored = [(similarity(table.signature(c), mine), -c) for c in candidates]
-        best = max(scored, default=None)
-        if best and best[0] >= threshold:
+        best = max(((similarity(signatures[c], signatures[index]), -c) for c in candidates), default=None)
+        if best and best[0] >= table.threshold:
             dropped[index] = Duplicate(-best[1], "near", best[0])
         else:
             for key in keys:
@@ -268,15 +287,33 @@ def near_duplicates(table: SketchTable, uniques: list[int], threshold: float) ->
     return dropped
 
 
-def find_duplicates_in(sketches, threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
+def find_duplicates_in(sketches: list[Sketch], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
     """Map each dropped conversation's index to what replaces it; threshold >= 1.0 finds exact copies only."""
-    table = SketchTable()
+    if threshold <= 0:
+        raise ValueError(f"threshold must be above 0, got {threshold}")
+    table = SketchTable(threshold)
     for sketch in sketches:
         table.add(sketch)
-    return table.duplicates(threshold)
+    return table.duplicates(lambda indexes: {i: sketches[i].signature for i in indexes})
 
 
 def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
     if threshold <= 0:
         raise ValueError(f"threshold must be above 0, got {threshold}")
     return find_duplicates_in(sketch_all(conversations), threshold)
+
+
+def signatures_from(conversations, indexes, keys=None) -> dict[int, bytes]:
+    """The signatures of the conversations at these positions of an iterable read from the start,
+    by position (or by the matching item of `keys`)."""
+    wanted, found = dict(zip(indexes, keys if keys is not None else indexes)), {}
+    batch: list[tuple[int, list[dict]]] = []
+    for index, messages in enumerate(conversations):
+        if index in wanted:
+            batch.append((wanted[index], messages))
+        if len(batch) >= BAND_BATCH or (batch and len(found) + len(batch) == len(wanted)):
+            found.update((key, sketch.signature) for (key, _), sketch in zip(batch, sketch_all([m for _, m in batch])))
+            batch = []
+            if len(found) == len(wanted):
+                break
+    return found

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..storage.bodies import parse_body, read_body_bytes
-from ..storage.cache import KeyMaker
+from ..storage.cache import AnswerRows, KeyMaker
 from .checks import Verdict
 from .dedup import Sketch, sketch_all
 from .review import Rules, SeedReview, judge_entry, walk_seed
@@ -89,7 +89,7 @@ def note_of(outcome: Outcome, checked: list[tuple[str, str | None]]) -> dict:
             "sketch": [sketch.text.hex(), sketch.signature.hex()] if sketch else None}
 
 
-def outcome_from(note: dict, seed: int, rows: dict[str, str]) -> Outcome | None:
+def outcome_from(note: dict, seed: int, rows: AnswerRows) -> Outcome | None:
     """The noted outcome, when the cache still holds exactly the rows it rested on."""
     if any(rows.get(key) != row for key, row in note["checked"]):
         return None
@@ -97,7 +97,7 @@ def outcome_from(note: dict, seed: int, rows: dict[str, str]) -> Outcome | None:
     return Outcome(seed, note["entry"], note["reasons"], sketch)
 
 
-def recording_lookup(cache, rows: dict[str, str], rules: Rules, checked: list, chosen: list):
+def recording_lookup(cache, rows: AnswerRows, rules: Rules, checked: list, chosen: list):
     """verdict_of for walk_seed that records each (key, row) it reads and each valid conversation's key."""
     def verdict_of(key: str, kind: str) -> Verdict | None:
         row = rows.get(key)
@@ -128,10 +128,10 @@ def fresh_outcome(cache, rows, url: str, data: bytes, data_dir: Path, seed: int,
     return Outcome(seed, entry, review.reasons, sketch, messages), checked
 
 
-def seed_outcomes(cache, rows: dict[str, str], url: str, data_dir: Path, seeds: range, rules: Rules,
+def seed_outcomes(cache, rows: AnswerRows, url: str, data_dir: Path, seeds: range, rules: Rules,
                   limit: int | None, notes: NoteStore, verdict_key: str):
     """Each seed's Outcome in seed order: noted when still right, else reviewed now and noted.
-    `rows` is cache.answer_rows(cache)."""
+    `rows` gives a cache key's row (storage.cache.AnswerRows)."""
     base = key_base(verdict_key)
     for seed in seeds:
         data = read_body_bytes(data_dir, seed)
@@ -164,7 +164,7 @@ class NotedValid:
     """For fetch, read only: whether the last build's notes settle a seed as valid under this verdict
     key, so a finished run is not judged again. Seeds the notes do not settle are walked as usual."""
 
-    def __init__(self, data_dir: Path, rows: dict[str, str], verdict_key: str):
+    def __init__(self, data_dir: Path, rows: AnswerRows, verdict_key: str):
         path = Path(data_dir) / NOTES_FILE
         usable = verdict_key and path.exists()
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False) if usable else None

@@ -12,7 +12,7 @@ from array import array
 from collections import Counter
 from typing import Callable, Iterable
 
-from .dedup import SketchTable, normalize, sketch_all
+from .dedup import DEFAULT_THRESHOLD, SketchTable, normalize, signatures_from, sketch_all
 from .identity import Facts
 from .language import first_message_script, guess_language
 from .leaks import sentences
@@ -72,13 +72,13 @@ def name_pattern(facts: Facts | None) -> re.Pattern | None:
 class Summary:
     """Feed it conversations with `add`; `stats` gives stats.json's content sections."""
 
-    def __init__(self, facts: Facts | None = None):
+    def __init__(self, facts: Facts | None = None, threshold: float = DEFAULT_THRESHOLD):
         self.facts, self.names = facts, name_pattern(facts)
         self.turns, self.user_chars, self.assistant_chars = array("I"), array("I"), array("I")
         self.scripts: Counter = Counter()
-        self.openings: Counter = Counter()
+        self.opening_hashes = array("Q")
         self.non_ascii = self.stated = self.foreign = self.foreign_in_english = 0
-        self.sketches, self.waiting = SketchTable(), []
+        self.sketches, self.waiting, self.found = SketchTable(threshold), [], None
         self.sentence_hashes = array("Q")
 
     def add(self, messages: list[dict]) -> None:
@@ -88,7 +88,7 @@ class Summary:
             self.non_ascii += not m["content"].isascii()
         user = first_of(messages, "user")
         self.scripts[first_message_script(user)] += 1
-        self.openings[opening(messages)] += 1
+        self.opening_hashes.append(key_hash(opening(messages)))
         if self.names is not None:
             self.stated += any(self.names.search(text) for text in assistant_texts(messages))
         if guess_language(user) == "other":
@@ -104,26 +104,33 @@ class Summary:
             self.sketches.add(sketch)
         self.waiting = []
 
-    def duplicates(self) -> dict:
-        self.sketch_waiting()
-        kinds = Counter(d.kind for d in self.sketches.duplicates().values())
+    def duplicate_map(self, again: Callable[[], Iterable[list[dict]]]) -> dict:
+        """{index: Duplicate} of exact and near copies, found once; `again` reads the conversations
+        once more to verify the candidates."""
+        if self.found is None:
+            self.sketch_waiting()
+            self.found = self.sketches.duplicates(lambda indexes: signatures_from(again(), indexes))
+        return self.found
+
+    def duplicates(self, again: Callable[[], Iterable[list[dict]]]) -> dict:
+        kinds = Counter(d.kind for d in self.duplicate_map(again).values())
         total = len(self.turns) or 1
         return {"exact": kinds["exact"], "near": kinds["near"],
                 "exact_rate": round(kinds["exact"] / total, 4), "near_rate": round(kinds["near"] / total, 4)}
 
-    def top_openings(self) -> list[dict]:
-        ranked = sorted(self.openings.items(), key=lambda item: (-item[1], item[0]))[:TOP_OPENINGS]
-        return [{"opening": text, "count": count} for text, count in ranked]
+    def top_openings(self, again: Callable[[], Iterable[list[dict]]]) -> list[dict]:
+        found = spell_out(self.opening_hashes, again, lambda messages: {opening(messages): opening(messages)}, TOP_OPENINGS)
+        return [{"opening": text, "count": count} for text, count in found]
 
-    def shape(self) -> dict:
+    def shape(self, again: Callable[[], Iterable[list[dict]]]) -> dict:
         return {
             "conversations": len(self.turns),
             "turns": {**numbers(self.turns), "histogram": dict(sorted(Counter(self.turns).items()))},
             "user_chars": numbers(self.user_chars),
             "assistant_chars": numbers(self.assistant_chars),
             "first_message_scripts": dict(self.scripts.most_common()),
-            "duplicates": self.duplicates(),
-            "top_openings": self.top_openings(),
+            "duplicates": self.duplicates(again),
+            "top_openings": self.top_openings(again),
             "non_ascii_messages": self.non_ascii,
         }
 
@@ -140,41 +147,41 @@ class Summary:
     def repeated_sentences(self, again: Callable[[], Iterable[list[dict]]]) -> list[dict]:
         """The assistant sentences found in the most conversations (each counted once per conversation),
         ties in text order; `again` reads the conversations a second time to spell them out."""
-        return spell_out(self.sentence_hashes, again)
+        found = spell_out(self.sentence_hashes, again, sentence_keys, TOP_SENTENCES)
+        return [{"sentence": sentence, "count": count} for sentence, count in found]
 
 
-def top_hashes(hashes: array) -> tuple[dict[int, int], int]:
-    """{hash: count} of the hashes certainly in the top ten, and the count at which the rest tie."""
+def spell_out(hashes: array, again: Callable[[], Iterable[list[dict]]], keys_of, top: int) -> list[tuple[str, int]]:
+    """The `top` most counted keys, ties in key order, as (shown text, count): `hashes` counted each
+    key_hash once, and `again` reads the conversations once more so `keys_of(messages)` ({key: the
+    text to show}) can spell the winners out. Only the hashes are held, never all the texts."""
     import numpy as np
-    if not hashes:
-        return {}, 0
     values, counts = np.unique(np.frombuffer(hashes, dtype=np.uint64), return_counts=True)
-    order = np.argsort(-counts, kind="stable")[:TOP_SENTENCES]
+    if not len(values):
+        return []
+    order = np.argsort(-counts, kind="stable")[:top]
     cut = int(counts[order[-1]])
     sure = {int(values[i]): int(counts[i]) for i in order if counts[i] > cut}
-    return sure, cut
-
-
-def spell_out(hashes: array, again: Callable[[], Iterable[list[dict]]]) -> list[dict]:
-    import numpy as np
-    sure, cut = top_hashes(hashes)
-    if not cut:
-        return []
-    values, counts = np.unique(np.frombuffer(hashes, dtype=np.uint64), return_counts=True)
-    tied = set(values[counts == cut].tolist())
+    tied = values[counts == cut]  # sorted, as np.unique returns them
     spelled: dict[str, tuple[int, str]] = {}
-    ties: list[tuple[str, str]] = []  # the first tied keys in text order, at most TOP_SENTENCES
+    ties: list[tuple[str, str]] = []  # the first tied keys in key order, at most `top`
     for messages in again():
-        for key, sentence in sentence_keys(messages).items():
+        for key, shown in keys_of(messages).items():
             digest = key_hash(key)
-            if digest in sure and key not in spelled:
-                spelled[key] = (sure[digest], sentence)
-            elif digest in tied and (len(ties) < TOP_SENTENCES or key < ties[-1][0]) and key not in dict(ties):
-                bisect.insort(ties, (key, sentence))
-                del ties[TOP_SENTENCES:]
-    ranked = sorted(((-count, key, sentence) for key, (count, sentence) in spelled.items()))
-    ranked += [(-cut, key, sentence) for key, sentence in ties]
-    return [{"sentence": sentence, "count": -count} for count, _, sentence in ranked[:TOP_SENTENCES]]
+            if digest in sure:
+                spelled.setdefault(key, (sure[digest], shown))
+            elif (len(ties) < top or key < ties[-1][0]) and key not in dict(ties) and is_in(tied, digest):
+                bisect.insort(ties, (key, shown))
+                del ties[top:]
+    ranked = sorted((-count, key, shown) for key, (count, shown) in spelled.items())
+    ranked += [(-cut, key, shown) for key, shown in ties]
+    return [(shown, -count) for count, _, shown in ranked[:top]]
+
+
+def is_in(sorted_values, value: int) -> bool:
+    import numpy as np
+    index = int(np.searchsorted(sorted_values, np.uint64(value)))
+    return index < len(sorted_values) and int(sorted_values[index]) == value
 
 
 def row(label: str, value: object) -> str:
