@@ -128,7 +128,9 @@ def write_record(data_dir: Path, settings: RunSettings) -> None:
 
 
 def changed_files(data_dir: Path, settings: RunSettings) -> list[str]:
-    """The IDENTITY or CONTEXT files whose contents differ from those the record was written with."""
-    digests = recorded_digests(data_dir)
+    """The recorded IDENTITY or CONTEXT files, used again, whose contents differ from those the
+    record was written with."""
+    digests, recorded = recorded_digests(data_dir), read_record(data_dir)
     return [variable(name) for name in FILE_SETTINGS
-            if variable(name) in digests and digests[variable(name)] != file_digest(getattr(settings, name))]
+            if recorded.get(variable(name)) == getattr(settings, name) and variable(name) in digests
+            and digests[variable(name)] != file_digest(getattr(settings, name))]
