@@ -102,6 +102,12 @@ STAGES := $(PY) -m stages
 
 .PHONY: help prompts fetch validate dataset stats show audit estimate merge batches bench demo demo-local test test-local mutants clean distclean
 
+help: ## list targets and variables
+	@echo "Targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 20
+	@echo "Variables (make TARGET VAR=value, or set them in the environment):"
+	@awk '/^## /{doc=substr($$0,4)} /^[A-Z_]+ \?=/{printf "  %-18s%s [default: %s]\n", $$1, doc, substr($$0, index($$0,"=")+2)}' $(MAKEFILE_LIST)
+
 # The virtualenv is a file target: built once, rebuilt when the dependencies change.
 $(VENV)/.installed: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)

@@ -48,7 +48,9 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float, batch: bool 
         if batch:
             click.echo(f"demo: the fake's Batch API ran {len(server.batches.batches)} batches and billed "
                        f"${server.batches.billed():.4f} for them", err=True)
-        run = RunSettings(n=n, base_url=server.base_url, judge=True, max_attempts=checks.max_attempts,
+        # OPENROUTER=1: the bodies were rendered with OpenRouter's fields (Settings()), so a later
+        # `make prompts DATA_DIR=data/demo` renders the same bodies and finds the demo's answers.
+        run = RunSettings(n=n, base_url=server.base_url, openrouter="1", judge=True, max_attempts=checks.max_attempts,
                           cache_dir=str(folder / "cache"))
         write_record(folder, run)
         result = build_dataset(folder, run)
