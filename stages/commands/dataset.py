@@ -7,13 +7,14 @@ FORMAT=messages wraps it as {"messages": [...]}; FORMAT=sharegpt writes
 """
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from ..config import CheckChoice, completions_url, option, review_options, seed_range
 from ..errors import PipelineError
+from ..judging.decisions import Applied, cached_best, decisions_state, honour_decisions
 from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates_in
 from ..judging.memo import (Notes, bodies_state, inputs_digest, noted_reviews, noted_sketches, save_stamp,
                             unchanged_stamp)
@@ -40,6 +41,7 @@ class Assembled:
     val: int
     dropped: list[dict]
     unchanged: bool = False  # inputs and outputs as the last build left them: nothing was written
+    review: Applied = field(default_factory=Applied)  # what the review decisions (review.jsonl) did
 
 
 def dataset_path(data_dir: Path) -> Path:
@@ -113,12 +115,14 @@ def build_dataset(cache_dir: Path, data_dir: Path, seeds: range, base_url: str, 
     with open_cache(cache_dir) as cache:
         # Inputs are taken before anything is read, so a change made meanwhile cannot slip under the stamp.
         rows = answer_rows(cache)
-        inputs = build_inputs(rows, cache_dir, seeds, url, rules, checks, [fmt, threshold, split])
+        inputs = build_inputs(rows, cache_dir, seeds, url, rules, checks, [fmt, threshold, split, decisions_state(data_dir)])
         if (stamp := unchanged_stamp(data_dir, inputs, seeds)) is not None:
             return kept_build(data_dir, stamp.summary)
         bodies = bodies_state(data_dir, seeds)
         notes = Notes.load(data_dir, rules.conversation_fingerprint)
         outcomes = noted_reviews(cache, rows, url, data_dir, seeds, rules, checks.max_attempts, notes)
+        outcomes = honour_decisions(outcomes, data_dir, cached_best(cache, url, data_dir, rules, checks.max_attempts),
+                                    review := Applied())
         kept = [(o.seed, o.conversation, o.entry) for o in outcomes if tally.count(o)]
     kept, dropped = drop_duplicates(kept, threshold, notes)
     train, val = write_outputs(data_dir, kept, fmt, split)
@@ -127,7 +131,7 @@ def build_dataset(cache_dir: Path, data_dir: Path, seeds: range, base_url: str, 
     notes.save(data_dir)
     save_stamp(data_dir, inputs, bodies, output_paths(data_dir),
                {"valid": tally.valid, "train": train, "val": val})
-    return Assembled(tally, train, val, dropped)
+    return Assembled(tally, train, val, dropped, review=review)
 
 
 def check_not_empty(result: Assembled, seeds: range, data_dir: Path) -> None:
@@ -167,3 +171,5 @@ def dataset_command(n, seeds, data_dir, cache_dir, base_url, checks, format, ded
         return
     click.echo(f"dataset: wrote {result.train} conversations to {dataset_path(data_dir)}{val}; "
                f"{result.tally.summary()}; {dedup_summary(result.dropped)}", err=True)
+    if result.review.summary():
+        click.echo(result.review.summary(), err=True)

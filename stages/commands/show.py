@@ -6,6 +6,7 @@ from ..config import check_options, completions_url, location_options, option
 from ..elsewhere import elsewhere_hint
 from ..errors import PipelineError
 from ..judging.checks import LEAK, Verdict, first_order_break
+from ..judging.decisions import best_conversation, describe_decision, load_decisions
 from ..judging.review import SeedReview, review_seed
 from ..storage.bodies import load_body
 from ..storage.cache import KeyMaker, decode_entry, open_cache
@@ -103,4 +104,5 @@ def show_command(seed, data_dir, cache_dir, base_url, checks):
         if not review.verdicts and not review.judge_verdicts:
             attempt_lines = not_cached_lines(cache, seed, base_url)
     lines = describe_prompt(seed, body.get("model")) + ["attempts:"] + attempt_lines + describe_conversation(review.conversation)
+    lines += describe_decision(load_decisions(data_dir).get(seed), best_conversation(review))
     click.echo("\n".join(lines))

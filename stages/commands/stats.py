@@ -17,8 +17,9 @@ from ..config import CheckChoice, check_options, completions_url, count_option, 
 from ..elsewhere import elsewhere_hint
 from ..errors import PipelineError
 from ..judging.checks import is_message_list
+from ..judging.decisions import decision_counts
 from ..judging.dedup import find_duplicates, normalize
-from ..judging.fidelity import ReviewCounts, count_reviews, draw_fidelity, fidelity_lines, fidelity_stats
+from ..judging.fidelity import ReviewCounts, opening, count_reviews, draw_fidelity, fidelity_lines, fidelity_stats
 from ..judging.identity import load_identity
 from ..judging.judge import judge_body
 from ..judging.language import first_message_script
@@ -32,7 +33,6 @@ from .dataset import dataset_path
 from .prompts import load_sources, pick_axes
 from .validate import rules_for
 
-OPENING_WORDS = 5
 TOP_OPENINGS = 10
 
 
@@ -136,12 +136,6 @@ def first_user_message(messages: list[dict]) -> str:
     return next((m["content"] for m in messages if m.get("role") == "user"), "")
 
 
-def opening(messages: list[dict]) -> str:
-    """The first OPENING_WORDS normalized words of the first assistant message."""
-    text = next((m["content"] for m in messages if m.get("role") == "assistant"), "")
-    return " ".join(normalize(text).split()[:OPENING_WORDS])
-
-
 def top_openings(conversations: list[list[dict]]) -> list[dict]:
     counts = Counter(opening(c) for c in conversations)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_OPENINGS]
@@ -238,6 +232,7 @@ def format_table(stats: dict) -> str:
     lines += [f"  {item['count']:>6}  {item['opening']}" for item in stats["top_openings"]]
     lines += fidelity_lines(stats["fidelity"], row) if "fidelity" in stats else []
     lines += axis_lines(stats["axes"]) if "axes" in stats else []
+    lines += [row("review decisions", describe_counts(stats["review"]))] if "review" in stats else []
     return "\n".join(lines + (model_lines(stats["models"]) if "models" in stats else []))
 
 
@@ -333,6 +328,7 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
     stats["fidelity"] = fidelity_stats(conversations, load_identity(checks.identity).facts, counts)
     if models is not None:
         stats["models"] = models
+    stats["review"] = decision_counts(data_dir)
     json_path, png_path = stats_paths(data_dir)
     write_atomic(json_path, json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_atomic(png_path, draw_figure(conversations, stats))

@@ -17,6 +17,7 @@ from .leaks import sentences
 
 TOP_SENTENCES = 10
 TOP_LEAKS = 3  # the rejected leak sentences shown: a high leak share that is one sentence is a false alarm
+OPENING_WORDS = 5  # an assistant opening: the first words of its first message
 MIN_SENTENCE_WORDS = 3  # "Yes." or "Thanks!" repeat everywhere and teach nothing about identity
 
 
@@ -108,21 +109,41 @@ def english_replies(conversations: list[list[dict]]) -> dict:
     return {"non_english_first": len(foreign), "answered_in_english": english, "rate": share(english, len(foreign))}
 
 
-def repeated_sentences(conversations: list[list[dict]]) -> list[dict]:
-    """The assistant sentences found in the most conversations (each counted once per conversation)."""
-    counts: Counter = Counter()
-    shown: dict[str, str] = {}
-    for messages in conversations:
-        seen = {}
+class SentenceCounts:
+    """The assistant sentences found in the most conversations (each counted once per conversation),
+    added one conversation at a time, so a report can count while it streams."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.shown: dict[str, str] = {}
+
+    def add(self, messages: list[dict]) -> None:
+        seen: dict[str, str] = {}
         for sentence in (s for text in assistant_texts(messages) for s in sentences(text)):
             key = normalize(sentence)
             if len(key.split()) >= MIN_SENTENCE_WORDS:
                 seen.setdefault(key, sentence)
-        counts.update(seen.keys())
+        self.counts.update(seen.keys())
         for key, sentence in seen.items():
-            shown.setdefault(key, sentence)  # the first spelling seen stands for the others
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_SENTENCES]
-    return [{"sentence": shown[key], "count": count} for key, count in ranked]
+            self.shown.setdefault(key, sentence)  # the first spelling seen stands for the others
+
+    def top(self, limit: int = TOP_SENTENCES) -> list[dict]:
+        ranked_keys = sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [{"sentence": self.shown[key], "count": count} for key, count in ranked_keys]
+
+
+def repeated_sentences(conversations: list[list[dict]]) -> list[dict]:
+    """The assistant sentences found in the most conversations (each counted once per conversation)."""
+    counts = SentenceCounts()
+    for messages in conversations:
+        counts.add(messages)
+    return counts.top()
+
+
+def opening(messages: list[dict]) -> str:
+    """The first OPENING_WORDS normalized words of the first assistant message."""
+    text = next((m["content"] for m in messages if m.get("role") == "assistant"), "")
+    return " ".join(normalize(text).split()[:OPENING_WORDS])
 
 
 def fidelity_stats(conversations: list[list[dict]], facts: Facts, counts: ReviewCounts | None) -> dict:
