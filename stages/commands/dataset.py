@@ -115,7 +115,8 @@ def build_dataset(cache_dir: Path, data_dir: Path, seeds: range, base_url: str, 
     with open_cache(cache_dir) as cache:
         # Inputs are taken before anything is read, so a change made meanwhile cannot slip under the stamp.
         rows = answer_rows(cache)
-        inputs = build_inputs(rows, cache_dir, seeds, url, rules, checks, [fmt, threshold, split, decisions_state(data_dir)])
+        inputs = build_inputs(rows, cache_dir, seeds, url, rules, checks,
+                              [fmt, threshold, split, decisions_state(data_dir)])
         if (stamp := unchanged_stamp(data_dir, inputs, seeds)) is not None:
             return kept_build(data_dir, stamp.summary)
         bodies = bodies_state(data_dir, seeds)

@@ -40,7 +40,7 @@ class Walk:
 class Summary:
     """What the walk counted besides the records."""
     statuses: Counter = field(default_factory=Counter)
-    reasons: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)   # seeds with the reason on any attempt
     rules: Counter = field(default_factory=Counter)
     sentences: SentenceCounts = field(default_factory=SentenceCounts)
     openings: Counter = field(default_factory=Counter)
@@ -104,7 +104,8 @@ def seed_record(walk: Walk, review: SeedReview, model: str) -> dict:
 
 def count_record(summary: Summary, record: dict) -> None:
     summary.statuses[record["status"]] += 1
-    summary.reasons.update(record["reasons"])
+    summary.reasons.update({reason for attempt in record["attempts"] for reason in attempt["reasons"]}
+                           | set(record["reasons"]))
     summary.rules.update(record["rules"])
     kept = record["status"] in ("valid", "kept")
     for name, item in record["axes"].items():

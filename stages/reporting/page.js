@@ -30,8 +30,7 @@ function matches(r) {
   if (state.reason && !r.reasons.includes(state.reason) && !r.attempts.some(a => a.reasons.includes(state.reason))) return false;
   if (state.rule && !r.rules.includes(state.rule)) return false;
   if (state.model && r.model !== state.model) return false;
-  if (state.sentence && !(inDataset(r) && assistantText(r).includes(" " + state.sentence + " "))
-      && !(inDataset(r) && assistantText(r).includes(state.sentence))) return false;
+  if (state.sentence && !(inDataset(r) && assistantText(r).includes(state.sentence))) return false;
   if (state.opening && !(inDataset(r) && openingOf(r) === state.opening)) return false;
   return !state.q || haystack(r).includes(state.q);
 }

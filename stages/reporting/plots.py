@@ -5,17 +5,17 @@ sentence in every conversation teaches the model that one line, whatever else th
 """
 from html import escape
 
-WIDTH, LABEL, ROW = 760, 360, 22
+WIDTH, LABEL, ROW = 900, 380, 22
 
 
-def shorten(text: str, limit: int = 58) -> str:
+def shorten(text: str, limit: int = 54) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
 def bars(title: str, rows: list[tuple[str, float | None, str]], top: float = 1.0) -> str:
     """One bar per (label, value, text); value None draws no bar ("not measured"), top is the full width."""
     height = 34 + ROW * len(rows)
-    span = WIDTH - LABEL - 90
+    span = WIDTH - LABEL - 250
     parts = [f'<svg class="plot" role="img" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
              f'<text x="0" y="16" class="plot-title">{escape(title)}</text>']

@@ -1,0 +1,6 @@
+import click
+
+
+@click.command("card")
+def card_command():
+    """Not yet."""
