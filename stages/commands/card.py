@@ -1,6 +1,86 @@
+"""`make card`: a folder the Hugging Face Hub takes as a dataset (DATA_DIR/hf unless HF_DIR says):
+data/train.jsonl and data/validation.jsonl in FORMAT, and README.md, a dataset card whose YAML
+metadata and text state the identity, generator models, seeds, checks with their rates and cost.
+
+The conversations are those `make dataset` keeps (valid, no duplicate, review decisions applied),
+read again from the cache; FORMAT=array lines are not rows a datasets loader reads, so that
+format is written in the messages shape here.
+"""
+from pathlib import Path
+
 import click
+
+from ..config import check_options, completions_url, count_option, location_options, option, seed_range
+from ..judging.identity import load_identity
+from ..reporting.card import CardFacts, SplitWriter, write_readme
+from ..reporting.collect import walk_run
+from .dataset import FORMATS, in_validation
+from .prompts import load_sources, pick_axes
+from .validate import rules_for
+
+IN_DATASET = ("valid", "kept")
+
+
+def first_paragraph(prose: str) -> str:
+    paragraphs = [p.strip() for p in prose.split("\n\n") if p.strip() and not p.strip().startswith("#")]
+    return " ".join((paragraphs[0] if paragraphs else "").split())
+
+
+def card_facts(checks, fmt: str, license: str, language: str, seeds: range, summary: dict, body: dict) -> CardFacts:
+    identity = load_identity(checks.identity)
+    settings = {"max attempts per seed": checks.max_attempts, "judge model": (checks.judge_model or "MODEL")
+                if checks.judge else "off", "ASCII only": "yes" if checks.ascii_only else "no",
+                "temperature": body.get("temperature", "default")}
+    return CardFacts(identity.facts.name or "Unnamed", first_paragraph(identity.prose), license, language, fmt,
+                     len(seeds), summary, settings)
 
 
 @click.command("card")
-def card_command():
-    """Not yet."""
+@count_option
+@location_options
+@check_options
+@option("FORMAT", type=click.Choice(sorted(FORMATS)), default="messages",
+        help="Line shape: messages or sharegpt (array is written as messages: a loader needs objects).")
+@option("SPLIT", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+        help="Share of seeds in the validation split, as `make dataset` used it (0: CARD_SPLIT).")
+@option("CARD_SPLIT", type=click.FloatRange(0, 1, max_open=True), default=0.05,
+        help="Share of seeds in the validation split when SPLIT is 0.")
+@option("HF_DIR", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="The folder to write (default DATA_DIR/hf).")
+@option("LICENSE", default="mit", help="The dataset's license, as the Hub names it (mit, cc-by-4.0, other, ...).")
+@option("LANGUAGE", default="en", help="The conversations' language code for the card.")
+def card_command(n, seeds, data_dir, cache_dir, base_url, checks, format, split, card_split, hf_dir, license,
+                 language):
+    """Write a Hugging Face dataset folder: data files with a train/validation split and a README.md card.
+
+    Example: python -m stages card --n 1000 --format messages --license cc-by-4.0
+    """
+    seeds, folder = seed_range(n, seeds), hf_dir or data_dir / "hf"
+    if not cache_dir.is_dir():
+        raise click.ClickException(f"no cache at {cache_dir}: run `make dataset` first, or give CACHE_DIR")
+    fmt = "messages" if format == "array" else format
+    shape, share, axes = FORMATS[fmt], split or card_split, load_sources().axes
+    writer = SplitWriter(folder)
+
+    def take(record: dict) -> None:
+        if record["status"] in IN_DATASET:
+            messages = [{"role": role, "content": text} for role, text in record["messages"]]
+            writer.write(shape(messages), in_validation(record["seed"], share))
+    try:
+        summary = walk_run(cache_dir, data_dir, completions_url(base_url), seeds, rules_for(checks),
+                           checks.max_attempts, lambda seed: pick_axes(axes, seed), take)
+    finally:
+        counts = writer.close()
+    body = first_body(data_dir, seeds)
+    readme = write_readme(folder, card_facts(checks, fmt, license, language, seeds, summary, body), counts)
+    click.echo(f"card: {counts['train']} train and {counts['validation']} validation conversations ({fmt}) and "
+               f"{readme} in {folder}", err=True)
+
+
+def first_body(data_dir: Path, seeds: range) -> dict:
+    from ..errors import PipelineError
+    from ..storage.bodies import load_body
+    try:
+        return load_body(data_dir, seeds[0]) if seeds else {}
+    except PipelineError:
+        return {}

@@ -10,11 +10,8 @@ import click
 
 from ..config import DEFAULT_ATTEMPTS, DEFAULT_BASE_URL, check_options, completions_url, count_option, \
     location_options, seed_range
-from ..judging.decisions import load_decisions
-from ..reporting.collect import Walk, collect, read_duplicates, summary_data
+from ..reporting.collect import walk_run
 from ..reporting.page import RecordFile, write_page
-from ..storage.cache import open_cache
-from .dataset import duplicates_path
 from .prompts import load_sources, pick_axes
 from .validate import rules_for
 
@@ -34,15 +31,11 @@ def review_args(data_dir: Path, cache_dir: Path, base_url: str, checks) -> str:
 
 
 def write_report(data_dir: Path, cache_dir: Path, base_url: str, seeds: range, checks) -> tuple[Path, dict]:
-    axes = load_sources().axes
-    duplicates = read_duplicates(duplicates_path(data_dir))
-    path = report_path(data_dir)
+    axes, path = load_sources().axes, report_path(data_dir)
     records = RecordFile(path)
     try:
-        with open_cache(cache_dir) as cache:
-            walk = Walk(cache, completions_url(base_url), data_dir, seeds, rules_for(checks), checks.max_attempts,
-                        lambda seed: pick_axes(axes, seed), load_decisions(data_dir), duplicates)
-            summary = summary_data(collect(walk, records.write), duplicates)
+        summary = walk_run(cache_dir, data_dir, completions_url(base_url), seeds, rules_for(checks),
+                           checks.max_attempts, lambda seed: pick_axes(axes, seed), records.write)
     finally:
         records.close()
     settings = {"review_args": review_args(data_dir, cache_dir, base_url, checks)}

@@ -13,13 +13,15 @@ from typing import Callable
 
 from ..errors import PipelineError
 from ..judging.checks import Verdict
-from ..judging.decisions import Decision, best_conversation, conversation_digest, decision_status
+from ..judging.decisions import Decision, best_conversation, conversation_digest, decision_status, load_decisions
 from ..judging.fidelity import ReviewCounts, SentenceCounts, count_reviews, leak_stats, opening, ranked
 from ..judging.permodel import ModelTally, add_seed, model_stats, spending_lookup
 from ..judging.review import Rules, SeedReview, walk_seed
 from ..storage.bodies import load_body
+from ..storage.cache import open_cache
 
 TOP = 20  # sentences and openings listed
+DUPLICATES_FILE = "duplicates.jsonl"  # what the last `make dataset` dropped as duplicates
 
 
 @dataclass(frozen=True)
@@ -158,3 +160,12 @@ def summary_data(summary: Summary, duplicates: dict[int, dict]) -> dict:
         "models": model_stats(summary.tallies), "axes": summary.axes,
         "duplicates": sorted(duplicates.values(), key=lambda row: row["seed"]),
     }
+
+
+def walk_run(cache_dir: Path, data_dir: Path, url: str, seeds: range, rules: Rules, limit: int | None,
+             axes_of: Callable[[int], dict[str, str]], write: Callable[[dict], None]) -> dict:
+    """Walk a run's seeds (url: the completions URL), each record through `write`; the summary data."""
+    duplicates = read_duplicates(Path(data_dir) / DUPLICATES_FILE)
+    with open_cache(cache_dir) as cache:
+        walk = Walk(cache, url, data_dir, seeds, rules, limit, axes_of, load_decisions(data_dir), duplicates)
+        return summary_data(collect(walk, write), duplicates)
