@@ -84,10 +84,31 @@ SPLIT ?= 0
 FILE ?=
 ## mutants: only the mutants whose names match these patterns, e.g. 'stages.judging.checks*' (all when empty)
 MUTANTS ?=
+## review: 1 keeps the seed's conversation (a rejected seed's best one of valid shape), 0 drops it
+KEEP ?=
+## review: why, in a few words (kept with the decision; passed through the environment, so any quote is safe)
+NOTE ?=
+## review: the conversation's digest as the report shows it; refuses when the conversation changed since
+DIGEST ?=
+## card, publish: the Hugging Face dataset folder (empty: DATA_DIR/hf)
+HF_DIR ?=
+## card: the dataset's license as the Hub names it (mit, cc-by-4.0, other, ...)
+LICENSE ?= mit
+## card: the conversations' language code
+LANGUAGE ?= en
+## card: share of seeds in the validation split when SPLIT is 0
+CARD_SPLIT ?= 0.05
+## publish: the Hub dataset repository, user/name (the token comes from HF_TOKEN)
+REPO ?=
+## publish: 1 creates the repository as private
+PRIVATE ?= 0
 ## derived files (clean removes them)
 DATA_DIR ?= data
 ## paid-for answers (clean keeps them)
 CACHE_DIR ?= cache
+
+# NOTE reaches `review` through the environment: a note with quotes in it cannot break the recipe's shell line.
+export NOTE
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -98,7 +119,8 @@ LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '
 READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
 PRICE_ARGS = $(if $(PRICE_IN),--price-in $(PRICE_IN)) $(if $(PRICE_OUT),--price-out $(PRICE_OUT))
 
-.PHONY: help prompts fetch validate dataset stats show audit estimate merge batches bench demo demo-local test test-local mutants clean distclean
+.PHONY: help prompts fetch validate dataset stats show report review card publish audit estimate merge batches bench demo \
+	demo-local test test-local mutants clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -134,6 +156,19 @@ stats: $(VENV)/.installed ## the dataset's shape, languages, duplicates, fidelit
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)
+
+report: $(VENV)/.installed ## one HTML file to browse and review the run, DATA_DIR/report.html (opens from disk)
+	$(STAGES) report $(READ_ARGS)
+
+review: $(VENV)/.installed ## keep (KEEP=1) or drop (KEEP=0) seed SEED's conversation by hand, NOTE=...; DATA_DIR/review.jsonl
+	$(STAGES) review --seed $(SEED) $(if $(KEEP),--keep $(KEEP)) $(if $(DIGEST),--digest $(DIGEST)) $(LOCATION_ARGS)
+
+card: $(VENV)/.installed ## a Hugging Face dataset folder: FORMAT files, train/validation split, README.md card
+	$(STAGES) card $(READ_ARGS) --format $(FORMAT) --split $(SPLIT) --card-split $(CARD_SPLIT) \
+		--license '$(LICENSE)' --language '$(LANGUAGE)' $(if $(HF_DIR),--hf-dir '$(HF_DIR)')
+
+publish: $(VENV)/.installed ## upload the card folder to the Hub dataset repository REPO=user/name (HF_TOKEN)
+	$(STAGES) publish --repo '$(REPO)' --data-dir '$(DATA_DIR)' --private $(PRIVATE) $(if $(HF_DIR),--hf-dir '$(HF_DIR)')
 
 # FORMAT is passed only when set by the user: audit detects each line's format by default.
 audit: $(VENV)/.installed ## check an existing JSONL file (FILE=...): no API, no cache; DATA_DIR/audit.jsonl

@@ -2,13 +2,15 @@
 search, filter by reason, open a rejected attempt, record a review decision and apply it."""
 import json
 import re
+import subprocess
 
 import pytest
 from browser import start_browser
-from conftest import run
+from conftest import FAKE_URL, ROOT, project_env, run
 from reviewrun import LEAK, REPEATED, dataset_lines, locate, stages, store_run
 
 from stages.commands.report import report_path
+from stages.judging.decisions import load_decisions
 
 
 def records_of(page: str) -> list[dict]:
@@ -88,10 +90,11 @@ def test_the_report_in_a_browser_searches_filters_and_records_a_decision(report,
     browser.find_element(By.ID, "keep").click()
     command = browser.find_element(By.ID, "command").text
     assert command.startswith("make review SEED=2 KEEP=1 NOTE='the judge'\\''s call, not a leak' DIGEST=")
-    settings = dict(part.split("=", 1) for part in command.split() if part.startswith(("DIGEST=", "DATA_DIR=")))
-    assert settings["DATA_DIR"] == str(dirs[0])
-    result = run("review", "--seed", 2, "--keep", 1, "--note", "x", "--digest", settings["DIGEST"], *locate(dirs))
-    assert result.exit_code == 0, result.output
+    assert f" DATA_DIR={dirs[0]} CACHE_DIR={dirs[1]} BASE_URL={FAKE_URL}" in command
+    pasted = subprocess.run(["bash", "-c", command], cwd=ROOT, env=project_env(), capture_output=True, text=True,
+                            timeout=120)  # the page's command, pasted into a shell as it is
+    assert pasted.returncode == 0, pasted.stderr
+    assert load_decisions(dirs[0])[2].note == "the judge's call, not a leak"
     stages(dirs, "dataset", "--n", 5)
     assert any(LEAK in m["content"] for line in dataset_lines(dirs) for m in line)
 
