@@ -21,15 +21,23 @@ from .validate import rules_for
 IN_DATASET = ("valid", "kept")
 
 
+DESCRIPTION_CHARS = 400
+
+
 def first_paragraph(prose: str) -> str:
+    """The identity's first paragraph, cut after the last full sentence within DESCRIPTION_CHARS."""
     paragraphs = [p.strip() for p in prose.split("\n\n") if p.strip() and not p.strip().startswith("#")]
-    return " ".join((paragraphs[0] if paragraphs else "").split())
+    text = " ".join((paragraphs[0] if paragraphs else "").split())
+    if len(text) <= DESCRIPTION_CHARS:
+        return text
+    cut = text[:DESCRIPTION_CHARS].rfind(". ")
+    return text[:cut + 1] if cut > 0 else text[:DESCRIPTION_CHARS] + "\u2026"
 
 
 def card_facts(checks, fmt: str, license: str, language: str, seeds: range, summary: dict, body: dict) -> CardFacts:
     identity = load_identity(checks.identity)
-    settings = {"max attempts per seed": checks.max_attempts, "judge model": (checks.judge_model or "MODEL")
-                if checks.judge else "off", "ASCII only": "yes" if checks.ascii_only else "no",
+    settings = {"max attempts per seed": checks.max_attempts,
+                "judge model": (checks.judge_model or body.get("model", "the generator")) if checks.judge else "off", "ASCII only": "yes" if checks.ascii_only else "no",
                 "temperature": body.get("temperature", "default")}
     return CardFacts(identity.facts.name or "Unnamed", first_paragraph(identity.prose), license, language, fmt,
                      len(seeds), summary, settings)

@@ -35,6 +35,12 @@ function matches(r) {
   return !state.q || haystack(r).includes(state.q);
 }
 
+function reasonsOf(r) {
+  if (r.reasons.length) return r.reasons.join(", ");
+  const earlier = [...new Set(r.attempts.flatMap(a => a.reasons))];
+  return earlier.length ? `(earlier attempts: ${earlier.join(", ")})` : "";
+}
+
 function firstUser(r) {
   const pool = r.messages || (r.attempts.find(a => a.messages) || {}).messages || [];
   const first = pool.find(m => m[0] === "user");
@@ -47,7 +53,7 @@ function render() {
   state.page = Math.min(state.page, pages - 1);
   const rows = shown.slice(state.page * PAGE, (state.page + 1) * PAGE).map(r =>
     `<tr data-seed="${r.seed}"><td>${r.seed}</td><td class="status-${r.status}">${r.status}${r.decision ? " *" : ""}</td>` +
-    `<td>${esc(r.model)}</td><td>${esc(r.reasons.join(", "))}</td><td>${esc(firstUser(r).slice(0, 110))}</td></tr>`);
+    `<td>${esc(r.model)}</td><td>${esc(reasonsOf(r))}</td><td>${esc(firstUser(r).slice(0, 110))}</td></tr>`);
   $("list").innerHTML = rows.join("");
   $("count").textContent = `${shown.length} of ${records.length} seeds`;
   $("page").textContent = `page ${state.page + 1} of ${pages}`;

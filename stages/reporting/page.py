@@ -88,24 +88,6 @@ def models_html(models: dict) -> str:
             f"<th>completion tokens</th><th>dollars</th><th>per valid</th></tr>{rows}</table>")
 
 
-def summary_html(summary: dict, title: str) -> str:
-    return f"""<h1>{escape(title)}</h1>
-<nav><a href="#seeds">Seeds</a><a href="#sentences">Repeated sentences</a><a href="#openings">Openings</a>
-<a href="#duplicates">Duplicates</a><a href="#axes">Axes</a><a href="#models">Cost per model</a></nav>
-<p class="headline">{headline(summary)}</p>
-{sentence_plot(summary)}
-{checks_plot(summary)}
-{cost_plot(summary)}
-<h2>Verdicts</h2><div class="sides"><div>{counts_table(summary["statuses"], "status")}</div>
-<div>{counts_table(summary["reasons"], "reason")}</div><div>{counts_table(summary["rules"], "rule (problem kind)")}</div></div>
-<h2 id="sentences">Most repeated assistant sentences</h2>{link_rows(summary["sentences"], "sentence", "sentence")}
-<h2 id="openings">Most repeated assistant openings (first five words)</h2>{link_rows(summary["openings"], "opening", "opening")}
-<h2 id="duplicates">Duplicates</h2>{duplicates_html(summary["duplicates"])}
-<h2 id="axes">Axis coverage</h2>{axes_html(summary["axes"])}
-<h2 id="models">Cost and tokens per model</h2>{models_html(summary["models"])}
-"""
-
-
 LIST_HTML = """<h2 id="seeds">Seeds</h2>
 <div id="filters"><input id="search" type="search" placeholder="search the text or a seed" size="32">
 <select id="status"><option value="">any status</option></select><select id="reason"><option value="">any reason</option></select>
@@ -121,13 +103,34 @@ commands in the project folder, then <code>make dataset</code>.</p><textarea id=
 """
 
 
+def summary_html(summary: dict, title: str) -> str:
+    return f"""<h1>{escape(title)}</h1>
+<nav><a href="#seeds">Seeds</a><a href="#sentences">Repeated sentences</a><a href="#openings">Openings</a>
+<a href="#duplicates">Duplicates</a><a href="#axes">Axes</a><a href="#models">Cost per model</a></nav>
+<p class="headline">{headline(summary)}</p>
+{sentence_plot(summary)}
+{checks_plot(summary)}
+{cost_plot(summary)}
+<h2>Verdicts</h2><div class="sides"><div>{counts_table(summary["statuses"], "status")}</div>
+<div>{counts_table(summary["reasons"], "reason (any attempt)")}</div>
+<div>{counts_table(summary["rules"], "rule (problem kind)")}</div></div>
+{LIST_HTML}<h2 id="sentences">Most repeated assistant sentences</h2>{link_rows(summary["sentences"], "sentence", "sentence")}
+<h2 id="openings">Most repeated assistant openings (first five words)</h2>{link_rows(summary["openings"], "opening", "opening")}
+<h2 id="duplicates">Duplicates</h2>{duplicates_html(summary["duplicates"])}
+<h2 id="axes">Axis coverage</h2>{axes_html(summary["axes"])}
+<h2 id="models">Cost and tokens per model</h2>{models_html(summary["models"])}
+"""
+
+
+
+
 def write_page(path: Path, records: RecordFile, summary: dict, title: str, settings: dict) -> None:
     """Assemble the page from the summary and the records file, then move it into place."""
     tmp = temp_beside(path)
     with open(tmp, "w", encoding="utf-8") as page, open(records.path, encoding="utf-8") as lines:
         page.write(f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
                    f'<meta name="viewport" content="width=device-width"><style>{asset("page.css")}</style></head><body>')
-        page.write(summary_html(summary, title) + LIST_HTML)
+        page.write(summary_html(summary, title))
         page.write(f'<script id="settings" type="application/json">{script_json(settings)}</script>')
         page.write('<script id="records" type="application/json">[')
         for line in lines:
