@@ -110,3 +110,23 @@ def test_a_repeated_sentence_links_to_the_conversations_holding_it(report, brows
     browser.find_element(By.CSS_SELECTOR, 'a[data-pair="4"]').click()
     sides = browser.find_elements(By.CSS_SELECTOR, "#detail .sides > div h4")
     assert [side.text for side in sides] == ["seed 0 (valid)", "seed 4 (duplicate)"]
+
+
+def test_after_the_demo_the_report_lists_every_conversation_in_a_browser(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+    demo = run("demo", "--data-dir", tmp_path)
+    assert demo.exit_code == 0, demo.output
+    settings = dict(part.split("=", 1) for part in re.search(r"`make report ([^`]*)`", demo.output)[1].split())
+    result = run("report", "--n", settings["N"], "--data-dir", settings["DATA_DIR"], "--cache-dir",
+                 settings["CACHE_DIR"], "--base-url", settings["BASE_URL"], "--judge", settings["JUDGE"],
+                 "--max-attempts", settings["MAX_ATTEMPTS"])
+    assert result.exit_code == 0, result.output
+    browser.get(report_path(tmp_path / "demo").as_uri())
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+    assert browser.find_element(By.ID, "count").text == "20 of 20 seeds"
+    headline = browser.find_element(By.CSS_SELECTOR, ".headline").text
+    assert re.search(r"The most repeated assistant sentence, .+, is in \d+% of the dataset's conversations "
+                     r"\(\d+ of 20\)", headline), headline
+    Select(browser.find_element(By.ID, "reason")).select_by_visible_text("identity_leak")
+    WebDriverWait(browser, 5).until(lambda d: 0 < len(visible_seeds(d)) < 20)

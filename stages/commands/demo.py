@@ -80,7 +80,8 @@ def look_closer(folder: Path, n: int, base_url: str, checks: CheckChoice) -> str
     is in every cache key, so they work on this run's cache until the next demo)."""
     settings = (f"N={n} DATA_DIR={folder} CACHE_DIR={folder / 'cache'} BASE_URL={base_url} JUDGE=1 "
                 f"MAX_ATTEMPTS={checks.max_attempts}")
-    return f"demo: to look closer, `make show SEED=3 {settings}` and `make stats {settings}`"
+    return (f"demo: to look closer, `make show SEED=3 {settings}`, `make stats {settings}` and "
+            f"`make report {settings}`")
 
 
 @click.command("demo")
