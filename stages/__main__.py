@@ -17,8 +17,7 @@ COMMAND_MODULES = {"prompts": "commands.prompts", "fetch": "commands.fetch", "va
                    "dataset": "commands.dataset", "show": "commands.show", "stats": "commands.stats",
                    "estimate": "commands.estimate", "merge": "commands.merge", "batches": "commands.batches",
                    "audit": "commands.audit", "review": "commands.review",
-                   "report": "commands.report", "card": "commands.card", "publish": "commands.publish",
-                   "bench": "commands.bench", "demo": "commands.demo",
+                   "report": "commands.report", "card": "commands.card", "publish": "commands.publish", "demo": "commands.demo",
                    "demo-local": "commands.demolocal", "fakeapi": "fake.api"}
 
 

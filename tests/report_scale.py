@@ -19,8 +19,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from browser import start_browser  # noqa: E402
 
-from stages.commands.prompts import Settings, load_sources, render_all  # noqa: E402
-from stages.config import completions_url  # noqa: E402
+from stages.render import Settings, load_sources, render_all  # noqa: E402
+from stages.judging.rules import completions_url  # noqa: E402
 from stages.storage.bodies import load_body  # noqa: E402
 from stages.storage.cache import KeyMaker, open_cache  # noqa: E402
 

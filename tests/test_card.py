@@ -8,7 +8,7 @@ import pytest
 from conftest import FAKE_URL, ROOT, project_env, cache_entry, chat, conversation_content, files_containing, run, store_answer
 from hubstandin import HubStandIn
 
-from stages.commands.prompts import Settings, load_sources, render_all
+from stages.render import Settings, load_sources, render_all
 
 N = 40
 TOKEN = "hf_standin_token_0123456789"

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import click
 
-from ..config import check_options, completions_url, count_option, location_options, option, seed_range
+from ..assemble import in_validation
+from ..config import option, run_options
 from ..judging.identity import load_identity
+from ..judging.rules import checks_of, completions_url, rules_for
+from ..render import load_sources, pick_axes
 from ..reporting.card import CardFacts, SplitWriter, write_readme
 from ..reporting.collect import walk_run
-from .dataset import FORMATS, in_validation
-from .prompts import load_sources, pick_axes
-from .validate import rules_for
+from ..storage.dataformats import FORMATS
 
 IN_DATASET = ("valid", "kept")
 
@@ -44,30 +45,23 @@ def card_facts(checks, fmt: str, license: str, language: str, seeds: range, summ
 
 
 @click.command("card")
-@count_option
-@location_options
-@check_options
-@option("FORMAT", type=click.Choice(sorted(FORMATS)), default="messages",
-        help="Line shape: messages or sharegpt (array is written as messages: a loader needs objects).")
-@option("SPLIT", type=click.FloatRange(0, 1, max_open=True), default=0.0,
-        help="Share of seeds in the validation split, as `make dataset` used it (0: CARD_SPLIT).")
+@run_options()
 @option("CARD_SPLIT", type=click.FloatRange(0, 1, max_open=True), default=0.05,
         help="Share of seeds in the validation split when SPLIT is 0.")
 @option("HF_DIR", type=click.Path(file_okay=False, path_type=Path), default=None,
         help="The folder to write (default DATA_DIR/hf).")
 @option("LICENSE", default="mit", help="The dataset's license, as the Hub names it (mit, cc-by-4.0, other, ...).")
 @option("LANGUAGE", default="en", help="The conversations' language code for the card.")
-def card_command(n, seeds, data_dir, cache_dir, base_url, checks, format, split, card_split, hf_dir, license,
-                 language):
+def card_command(data_dir, run, card_split, hf_dir, license, language):
     """Write a Hugging Face dataset folder: data files with a train/validation split and a README.md card.
 
     Example: python -m stages card --n 1000 --format messages --license cc-by-4.0
     """
-    seeds, folder = seed_range(n, seeds), hf_dir or data_dir / "hf"
+    seeds, folder, checks, cache_dir = run.seed_range, hf_dir or data_dir / "hf", checks_of(run), Path(run.cache_dir)
     if not cache_dir.is_dir():
         raise click.ClickException(f"no cache at {cache_dir}: run `make dataset` first, or give CACHE_DIR")
-    fmt = "messages" if format == "array" else format
-    shape, share, axes = FORMATS[fmt], split or card_split, load_sources().axes
+    fmt = "messages" if run.format == "array" else run.format
+    shape, share, axes = FORMATS[fmt].write, run.split or card_split, load_sources().axes
     writer = SplitWriter(folder)
 
     def take(record: dict) -> None:
@@ -75,7 +69,7 @@ def card_command(n, seeds, data_dir, cache_dir, base_url, checks, format, split,
             messages = [{"role": role, "content": text} for role, text in record["messages"]]
             writer.write(shape(messages), in_validation(record["seed"], share))
     try:
-        summary = walk_run(cache_dir, data_dir, completions_url(base_url), seeds, rules_for(checks),
+        summary = walk_run(cache_dir, data_dir, completions_url(run.base_url), seeds, rules_for(checks),
                            checks.max_attempts, lambda seed: pick_axes(axes, seed), take)
     finally:
         counts = writer.close()

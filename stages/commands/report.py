@@ -8,53 +8,45 @@ from pathlib import Path
 
 import click
 
-from ..config import DEFAULT_ATTEMPTS, DEFAULT_BASE_URL, check_options, completions_url, count_option, \
-    location_options, seed_range
+from ..config import run_options
+from ..judging.rules import checks_of, completions_url, rules_for
+from ..render import load_sources, pick_axes
 from ..reporting.collect import walk_run
 from ..reporting.page import RecordFile, write_page
-from .prompts import load_sources, pick_axes
-from .validate import rules_for
 
 
 def report_path(data_dir: Path) -> Path:
     return data_dir / "report.html"
 
 
-def review_args(data_dir: Path, cache_dir: Path, base_url: str, checks) -> str:
-    """The settings a pasted `make review` needs to find this run, those not at their default."""
-    pairs = [("DATA_DIR", str(data_dir), "data"), ("CACHE_DIR", str(cache_dir), "cache"),
-             ("BASE_URL", base_url, DEFAULT_BASE_URL), ("JUDGE", str(int(checks.judge)), "0"),
-             ("JUDGE_MODEL", checks.judge_model, ""), ("ASCII", str(int(checks.ascii_only)), "0"),
-             ("MAX_ATTEMPTS", str(checks.max_attempts), str(DEFAULT_ATTEMPTS)),
-             ("IDENTITY", str(checks.identity or ""), "")]
-    return "".join(f" {name}={value}" for name, value, default in pairs if value != default)
+def review_args(data_dir: Path) -> str:
+    """What a pasted `make review` needs besides the seed: the run's folder (its run record has the rest)."""
+    return "" if Path(data_dir) == Path("data") else f" DATA_DIR={data_dir}"
 
 
-def write_report(data_dir: Path, cache_dir: Path, base_url: str, seeds: range, checks) -> tuple[Path, dict]:
-    axes, path = load_sources().axes, report_path(data_dir)
+def write_report(data_dir: Path, run) -> tuple[Path, dict]:
+    axes, path, checks = load_sources().axes, report_path(data_dir), checks_of(run)
     records = RecordFile(path)
     try:
-        summary = walk_run(cache_dir, data_dir, completions_url(base_url), seeds, rules_for(checks),
-                           checks.max_attempts, lambda seed: pick_axes(axes, seed), records.write)
+        summary = walk_run(Path(run.cache_dir), data_dir, completions_url(run.base_url), run.seed_range,
+                           rules_for(checks), checks.max_attempts, lambda seed: pick_axes(axes, seed), records.write)
     finally:
         records.close()
-    settings = {"review_args": review_args(data_dir, cache_dir, base_url, checks)}
-    write_page(path, records, summary, f"Identity conversations: {records.count} seeds", settings)
+    write_page(path, records, summary, f"Identity conversations: {records.count} seeds",
+               {"review_args": review_args(data_dir)})
     return path, summary
 
 
 @click.command("report")
-@count_option
-@location_options
-@check_options
-def report_command(n, seeds, data_dir, cache_dir, base_url, checks):
+@run_options()
+def report_command(data_dir, run):
     """Write DATA_DIR/report.html: every seed's conversation and verdicts, repeats, duplicates, axes, cost.
 
     Example: python -m stages report --n 1000
     """
-    if not cache_dir.is_dir():
-        raise click.ClickException(f"no cache at {cache_dir}: run `make dataset` first, or give CACHE_DIR")
-    path, summary = write_report(data_dir, cache_dir, base_url, seed_range(n, seeds), checks)
+    if not Path(run.cache_dir).is_dir():
+        raise click.ClickException(f"no cache at {run.cache_dir}: run `make dataset` first, or give CACHE_DIR")
+    path, summary = write_report(data_dir, run)
     top = summary["sentences"][0] if summary["sentences"] else None
     said = f"; most repeated sentence in {top['count']} of {summary['in_dataset']} conversations" if top else ""
     click.echo(f"report: {sum(summary['statuses'].values())} seeds written to {path}{said}", err=True)

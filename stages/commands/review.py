@@ -6,19 +6,21 @@ was made on, so a later build applies it only while the seed's conversation is t
 """
 import click
 
-from ..config import check_options, completions_url, location_options, option
+from pathlib import Path
+
+from ..config import option, run_options
 from ..errors import PipelineError
 from ..judging.decisions import Decision, best_conversation, conversation_digest, record_decision, review_path
 from ..judging.review import review_seed
+from ..judging.rules import checks_of, completions_url, rules_for
 from ..storage.bodies import load_body
 from ..storage.cache import open_cache
-from .validate import rules_for
 
 
-def current_conversation(data_dir, cache_dir, base_url: str, seed: int, checks) -> list:
-    body = load_body(data_dir, seed)
-    with open_cache(cache_dir) as cache:
-        review = review_seed(cache, completions_url(base_url), body, seed, rules_for(checks), checks.max_attempts)
+def current_conversation(data_dir: Path, run, seed: int) -> list:
+    body, checks = load_body(data_dir, seed), checks_of(run)
+    with open_cache(Path(run.cache_dir)) as cache:
+        review = review_seed(cache, completions_url(run.base_url), body, seed, rules_for(checks), checks.max_attempts)
     conversation = best_conversation(review)
     if conversation is None:
         raise PipelineError(f"seed {seed} has no cached conversation of valid shape to decide on: "
@@ -31,14 +33,13 @@ def current_conversation(data_dir, cache_dir, base_url: str, seed: int, checks) 
 @option("KEEP", type=click.BOOL, required=True, help="1 keeps the seed's conversation, 0 drops it.")
 @option("NOTE", default="", help="Why, in a few words (kept with the decision).")
 @option("DIGEST", default="", help="The conversation's digest as the report shows it: refuses if it changed since.")
-@location_options
-@check_options
-def review_command(seed, keep, note, digest, data_dir, cache_dir, base_url, checks):
+@run_options()
+def review_command(seed, keep, note, digest, data_dir, run):
     """Keep or drop one seed's conversation by hand; `make dataset` honours the decision.
 
     Example: python -m stages review --seed 3 --keep 0 --note "stiff opening"
     """
-    conversation = current_conversation(data_dir, cache_dir, base_url, seed, checks)
+    conversation = current_conversation(data_dir, run, seed)
     current = conversation_digest(conversation)
     if digest and digest != current:
         raise PipelineError(f"seed {seed}'s conversation changed since the report was written "

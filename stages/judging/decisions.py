@@ -14,8 +14,10 @@ from pathlib import Path
 
 from ..errors import PipelineError
 from ..storage.bodies import load_body
-from ..storage.cache import canonical_json
+from ..storage.cache import KeyMaker, canonical_json
 from .checks import role_problems
+from .dedup import sketch_all
+from .memo import conversation_of
 from .review import review_seed
 
 REVIEW_FILE = "review.jsonl"
@@ -76,14 +78,6 @@ def record_decision(data_dir: Path, decision: Decision) -> None:
         os.fsync(file.fileno())
 
 
-def decisions_state(data_dir: Path) -> str:
-    """A digest of the decisions file, for the build stamp: a new decision makes the next build run."""
-    try:
-        return hashlib.sha256(review_path(data_dir).read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return ""
-
-
 def shape_ok(messages: list | None) -> bool:
     return messages is not None and not role_problems(messages, False)
 
@@ -95,11 +89,24 @@ def best_conversation(review) -> list | None:
     return next((v.messages for v in review.verdicts if shape_ok(v.messages)), None)
 
 
-def cached_best(cache, url: str, data_dir: Path, rules, limit: int | None):
-    """best_of(seed) for honour_decisions, from the cache (url: the completions URL)."""
-    def best_of(seed: int) -> list | None:
-        return best_conversation(review_seed(cache, url, load_body(data_dir, seed), seed, rules, limit))
-    return best_of
+class CachedConversations:
+    """The conversations a build's decisions are checked against, read from the cache only for
+    seeds that have a decision (url: the completions URL)."""
+
+    def __init__(self, cache, url: str, data_dir: Path, rules, limit: int | None):
+        self.cache, self.url, self.data_dir, self.rules, self.limit = cache, url, data_dir, rules, limit
+
+    def valid(self, outcome) -> list:
+        """The messages of a seed's valid conversation (a build outcome)."""
+        return outcome.messages if outcome.messages is not None else conversation_of(self.cache, outcome.entry,
+                                                                                     self.rules)
+
+    def best(self, seed: int) -> tuple[str, list] | None:
+        """(cache key, messages) of a rejected seed's first attempt of valid shape, or None."""
+        body = load_body(self.data_dir, seed)
+        review = review_seed(self.cache, self.url, body, seed, self.rules, self.limit)
+        keys = KeyMaker(self.url, body)
+        return next(((keys.key(i), v.messages) for i, v in enumerate(review.verdicts) if shape_ok(v.messages)), None)
 
 
 @dataclass
@@ -124,33 +131,33 @@ def decision_status(decision: Decision, current: list | None) -> str:
     return "applies" if current is not None and conversation_digest(current) == decision.digest else "changed"
 
 
-def honour_decisions(outcomes, data_dir: Path, best_of, applied: Applied):
-    """The build's outcomes (anything with seed, conversation, reasons, entry) with each standing
-    decision applied; best_of(seed) gives a rejected seed's best conversation, read only for seeds
-    kept by hand."""
+def honour_decisions(outcomes, data_dir: Path, conversations: CachedConversations, applied: Applied):
+    """A build's outcomes (memo.Outcome: seed, entry, reasons, sketch, messages) with each standing
+    decision applied; a decision whose conversation changed since is noted in `applied`, not applied."""
     decisions = load_decisions(data_dir)
     for outcome in outcomes:
         decision = decisions.get(outcome.seed)
         if decision is not None:
-            outcome = applied_to(outcome, decision, best_of, applied)
+            outcome = applied_to(outcome, decision, conversations, applied)
         yield outcome
 
 
-def applied_to(outcome, decision: Decision, best_of, applied: Applied):
-    current = outcome.conversation if outcome.conversation is not None else (
-        best_of(outcome.seed) if decision.keep else None)
-    if current is None and not decision.keep:
-        return outcome  # dropping a seed that has nothing to drop
-    if decision_status(decision, current) != "applies":
+def applied_to(outcome, decision: Decision, conversations: CachedConversations, applied: Applied):
+    if outcome.entry is not None:
+        if decision_status(decision, conversations.valid(outcome)) != "applies":
+            applied.stale[outcome.seed] = decision
+        elif not decision.keep:
+            applied.dropped.append(outcome.seed)
+            return replace(outcome, entry=None, reasons=[DROPPED], sketch=None, messages=None)
+        return outcome
+    if not decision.keep:
+        return outcome  # nothing to drop
+    best = conversations.best(outcome.seed)
+    if best is None or decision_status(decision, best[1]) != "applies":
         applied.stale[outcome.seed] = decision
         return outcome
-    if not decision.keep and outcome.conversation is not None:
-        applied.dropped.append(outcome.seed)
-        return replace(outcome, conversation=None, reasons=[DROPPED], entry=None)
-    if decision.keep and outcome.conversation is None:
-        applied.kept.append(outcome.seed)
-        return replace(outcome, conversation=current, reasons=[], entry=f"review:{decision.digest}")
-    return outcome
+    applied.kept.append(outcome.seed)
+    return replace(outcome, entry=best[0], reasons=[], sketch=sketch_all([best[1]])[0], messages=best[1])
 
 
 def describe_decision(decision: Decision | None, current: list | None) -> list[str]:

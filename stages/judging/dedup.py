@@ -197,45 +197,83 @@ def similarity(a: int, b: int) -> float:
     return (NUM_PERM - nonzero.bit_count()) / NUM_PERM
 
 
-def best_match(candidates: set[int], signatures: list[int], row: int, threshold: float) -> tuple[float, int] | None:
-    """(similarity, row) of the most similar candidate at or above threshold, ties to the lowest row."""
-    if not candidates:
-        return None
-    score, negative = max((similarity(signatures[c], signatures[row]), -c) for c in candidates)
-    return (score, -negative) if score >= threshold else None
+class SketchTable:
+    """Sketches in arrival order, packed: 16 + 4 * NUM_PERM bytes a conversation and nothing else,
+    so a dataset of 100,000 conversations is deduplicated in about 60 MB."""
+
+    def __init__(self):
+        self.texts = bytearray()
+        self.signatures = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.texts) // 16
+
+    def add(self, sketch: Sketch) -> None:
+        self.texts += sketch.text
+        self.signatures += sketch.signature
+
+    def text(self, index: int) -> bytes:
+        return bytes(self.texts[index * 16:(index + 1) * 16])
+
+    def signature(self, index: int) -> int:
+        width = 4 * NUM_PERM
+        return int.from_bytes(self.signatures[index * width:(index + 1) * width], "little")
+
+    def duplicates(self, threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
+        """Each dropped conversation's index -> what replaces it; threshold >= 1.0 finds exact copies only."""
+        if threshold <= 0:
+            raise ValueError(f"threshold must be above 0, got {threshold}")
+        uniques, copies = exact_groups([self.text(i) for i in range(len(self))])
+        near = near_duplicates(self, uniques, threshold) if threshold < 1.0 else {}
+        # A copy of a conversation that was itself dropped as near points at what that one points at.
+        exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
+        return dict(sorted({**near, **exact}.items()))
 
 
-def near_duplicates(sketches: list[Sketch], uniques: list[int], threshold: float) -> dict[int, Duplicate]:
+def shared_bands(table: SketchTable, uniques: list[int], bands: int, rows: int):
+    """(position in uniques, [(band, bucket)]) of each signature that shares a band bucket with
+    another, in order; a signature sharing none can be neither a duplicate nor a match."""
+    import numpy as np
+    lanes = np.frombuffer(bytes(table.signatures), dtype="<u4").reshape(-1, NUM_PERM)[uniques]
+    buckets = np.full((len(uniques), bands), -1, dtype=np.int64)
+    for band in range(bands):
+        block = np.ascontiguousarray(lanes[:, band * rows:(band + 1) * rows]).view(np.dtype((np.void, 4 * rows)))
+        _, inverse, counts = np.unique(block.ravel(), return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+        buckets[:, band] = np.where(counts[inverse] > 1, inverse, -1)
+    for position in np.nonzero((buckets >= 0).any(axis=1))[0].tolist():
+        yield position, [(band, bucket) for band, bucket in enumerate(buckets[position].tolist()) if bucket >= 0]
+
+
+def near_duplicates(table: SketchTable, uniques: list[int], threshold: float) -> dict[int, Duplicate]:
     """Greedy in index order: each text is compared with the earlier texts that were kept."""
+    if not uniques:
+        return {}
     # Banding tuned at the threshold itself misses many pairs just above it (it is a
-    # probabilistic filter), so it looks wider and best_match verifies every candidate.
+    # probabilistic filter), so it looks wider and every candidate is verified.
     bands, rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
-    width = 4 * rows  # bytes of one band of a signature
-    signatures = [int.from_bytes(sketches[u].signature, "little") for u in uniques]
-    tables: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
+    kept: dict[tuple[int, int], list[int]] = {}
     dropped = {}
-    for row, position in enumerate(uniques):
-        signature = sketches[position].signature
-        keys = [signature[band * width:(band + 1) * width] for band in range(bands)]
-        match = best_match({c for table, key in zip(tables, keys) for c in table.get(key, ())}, signatures, row,
-                           threshold)
-        if match:
-            dropped[position] = Duplicate(uniques[match[1]], "near", match[0])
+    for position, keys in shared_bands(table, uniques, bands, rows):
+        index = uniques[position]
+        candidates = {c for key in keys for c in kept.get(key, ())}
+        mine = table.signature(index)
+        scored = [(similarity(table.signature(c), mine), -c) for c in candidates]
+        best = max(scored, default=None)
+        if best and best[0] >= threshold:
+            dropped[index] = Duplicate(-best[1], "near", best[0])
         else:
-            for table, key in zip(tables, keys):
-                table.setdefault(key, []).append(row)
+            for key in keys:
+                kept.setdefault(key, []).append(index)
     return dropped
 
 
-def find_duplicates_in(sketches: list[Sketch], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
+def find_duplicates_in(sketches, threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
     """Map each dropped conversation's index to what replaces it; threshold >= 1.0 finds exact copies only."""
-    if threshold <= 0:
-        raise ValueError(f"threshold must be above 0, got {threshold}")
-    uniques, copies = exact_groups([s.text for s in sketches])
-    near = near_duplicates(sketches, uniques, threshold) if threshold < 1.0 else {}
-    # A copy of a conversation that was itself dropped as near points at what that one points at.
-    exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
-    return dict(sorted({**near, **exact}.items()))
+    table = SketchTable()
+    for sketch in sketches:
+        table.add(sketch)
+    return table.duplicates(threshold)
 
 
 def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:

@@ -14,14 +14,15 @@ from typing import Callable
 from ..errors import PipelineError
 from ..judging.checks import Verdict
 from ..judging.decisions import Decision, best_conversation, conversation_digest, decision_status, load_decisions
-from ..judging.fidelity import ReviewCounts, SentenceCounts, count_reviews, leak_stats, opening, ranked
+from ..judging.fidelity import ReviewCounts, count_reviews, leak_stats, ranked
 from ..judging.permodel import ModelTally, add_seed, model_stats, spending_lookup
 from ..judging.review import Rules, SeedReview, walk_seed
+from ..judging.summary import opening, sentence_keys
 from ..storage.bodies import load_body
 from ..storage.cache import open_cache
+from ..storage.paths import duplicates_path
 
 TOP = 20  # sentences and openings listed
-DUPLICATES_FILE = "duplicates.jsonl"  # what the last `make dataset` dropped as duplicates
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,24 @@ class Walk:
     axes_of: Callable[[int], dict[str, str]]      # the seed's axis items
     decisions: dict[int, Decision] = field(default_factory=dict)
     duplicates: dict[int, dict] = field(default_factory=dict)  # dropped seed -> duplicates.jsonl's row
+
+
+class SentenceCounts:
+    """The assistant sentences found in the most conversations (each counted once per conversation,
+    as `stats` counts them), one conversation at a time; the report links every one to its seeds."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.shown: dict[str, str] = {}
+
+    def add(self, messages: list[dict]) -> None:
+        seen = sentence_keys(messages)
+        self.counts.update(seen.keys())
+        for key, sentence in seen.items():
+            self.shown.setdefault(key, sentence)  # the first spelling seen stands for the others
+
+    def top(self, limit: int) -> list[dict]:
+        return [{"sentence": self.shown[key], "count": count} for key, count in ranked(self.counts)[:limit]]
 
 
 @dataclass
@@ -165,7 +184,7 @@ def summary_data(summary: Summary, duplicates: dict[int, dict]) -> dict:
 def walk_run(cache_dir: Path, data_dir: Path, url: str, seeds: range, rules: Rules, limit: int | None,
              axes_of: Callable[[int], dict[str, str]], write: Callable[[dict], None]) -> dict:
     """Walk a run's seeds (url: the completions URL), each record through `write`; the summary data."""
-    duplicates = read_duplicates(Path(data_dir) / DUPLICATES_FILE)
+    duplicates = read_duplicates(duplicates_path(data_dir))
     with open_cache(cache_dir) as cache:
         walk = Walk(cache, url, data_dir, seeds, rules, limit, axes_of, load_decisions(data_dir), duplicates)
         return summary_data(collect(walk, write), duplicates)
