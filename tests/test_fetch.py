@@ -9,7 +9,7 @@ import requests
 import responses
 from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing, run
 
-from stages.commands import fetch as fetch_module
+from stages import fetching as fetch_module
 from stages.fetching import Job, backoff_delay, is_outage, run_fetch
 from stages.render import load_sources
 from stages.errors import FatalAPIError, PipelineError

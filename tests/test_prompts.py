@@ -61,7 +61,7 @@ def test_a_change_in_the_rendering_code_renders_again(tmp_path):
     shutil.copytree(ROOT / "stages", copy / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "prompts").symlink_to(ROOT / "prompts")
     shutil.copy(ROOT / "setup.cfg", copy)  # a whole project folder (mutation testing reads its settings there)
-    module = copy / "stages" / "commands" / "prompts.py"
+    module = copy / "stages" / "render.py"
     module.write_text(module.read_text().replace('f"- {text}" for text in pick_examples', 'f"* {text}" for text in pick_examples'))
     assert "5 rendered, 5 changed" in render_in_a_process(data, "0", "--n", "5", cwd=copy)
     assert "\\n* " in (data / "prompts" / "0.json").read_text()

@@ -152,7 +152,7 @@ def test_per_model_numbers_follow_each_seeds_model(dirs):
     from conftest import GOOD, conversation_content
 
     from stages.render import Settings, load_sources, render_all
-    from stages.config import completions_url
+    from stages.judging.rules import completions_url
     from stages.judging.permodel import model_lines
     from stages.storage.bodies import load_body
     from stages.storage.cache import answer_key
