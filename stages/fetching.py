@@ -17,9 +17,9 @@ from .plan import Planner, Stored
 from .progress import progress_bar, write_line
 from .storage.bodies import load_body
 from .storage.cache import answer_rows, open_cache
-from .transport.answers import TransientAnswer, Usage
+from .transport.answers import TransientAnswer
 from .transport.ask import Ask
-from .transport.batch import BatchProgress, BatchRun, BatchSettings
+from .transport.batch import BatchRun, BatchSettings
 from .transport.batchapi import BatchAPI
 from .transport.budget import Budget, BudgetReached
 from .transport.client import Request, TransientHTTP, post_completion
@@ -28,7 +28,7 @@ from .transport.key import load_key
 from .transport.ledger import Ledger
 from .transport.models import named_404
 from .transport.prices import Prices, price_book, run_prices
-from .transport.refusal import RepeatWatch, shorten
+from .transport.tally import Tally
 from .transport.throttle import Throttle
 
 RETRIES = 10          # transient failures per answer before the seed waits for the next run
@@ -68,57 +68,6 @@ class Job:
             if self.key is None:
                 self.key = load_key(openrouter=self.openrouter)
             return self.key
-
-
-@dataclass
-class Tally:
-    done: int = 0
-    valid: int = 0
-    requests: int = 0
-    retries: int = 0
-    cache_hits: int = 0
-    stored: int = 0
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-    cost: float = 0.0
-    fresh_valid: int = 0      # seeds made valid by answers of this run
-
-    def __post_init__(self):
-        self.lock = threading.Lock()
-        self.budget_stop: BudgetReached | None = None
-        self.settled_earlier = False
-        self.interrupted = False
-        self.last_failure = ""
-        self.reached = False                      # some request got an HTTP answer
-        self.unreachable_since: float | None = None
-        self.repeats = RepeatWatch()              # the same failure from a server that never answered
-        self.batches: BatchProgress | None = None
-
-    def add(self, **counts) -> None:
-        with self.lock:
-            for name, value in counts.items():
-                setattr(self, name, getattr(self, name) + value)
-
-    def add_usage(self, usage: Usage) -> None:
-        self.add(prompt_tokens=usage.prompt_tokens, cached_tokens=usage.cached_tokens,
-                 completion_tokens=usage.completion_tokens, reasoning_tokens=usage.reasoning_tokens, cost=usage.cost,
-                 stored=1)
-
-    def failed(self, err: TransientAnswer) -> None:
-        """Remember the latest failure's cause, and since when nothing could be reached at all."""
-        self.last_failure = shorten(str(err), 60)
-        if getattr(err, "unreachable", False):
-            if self.unreachable_since is None:
-                self.unreachable_since = time.monotonic()
-        else:
-            self.reached = True
-
-    def unreachable_for(self) -> float:
-        if self.reached or self.unreachable_since is None:
-            return 0.0
-        return time.monotonic() - self.unreachable_since
 
 
 def backoff_delay(retry: int, base: float, retry_after: float | None) -> float:
