@@ -14,7 +14,7 @@ def test_a_drop_removes_a_valid_conversation_and_survives_rebuilds(rendered):
     assert len(dataset_lines(rendered)) == 2  # seeds 0 and 1; 4 is a copy of 0
     stages(rendered, "review", "--seed", 1, "--keep", 0, "--note", "stiff")
     result = stages(rendered, "dataset", "--n", 5)
-    assert "review: 1 conversations dropped and 0 kept by hand" in result.output
+    assert "review: by hand, 1 dropped and 0 kept" in result.output
     assert len(dataset_lines(rendered)) == 1
     rejected = [json.loads(line) for line in (rendered[0] / "rejected.jsonl").read_text().splitlines()]
     assert {"seed": 1, "reasons": ["review_dropped"]} in rejected

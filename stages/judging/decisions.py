@@ -121,7 +121,7 @@ class Applied:
         if not (self.dropped or self.kept or self.stale):
             return ""
         stale = ", ".join(str(seed) for seed in sorted(self.stale))
-        return (f"review: {len(self.dropped)} conversations dropped and {len(self.kept)} kept by hand"
+        return (f"review: by hand, {len(self.dropped)} dropped and {len(self.kept)} kept"
                 + (f"; NOT applied, the conversation changed since the decision: seeds {stale} "
                    "(`make show SEED=n`, then `make review` again)" if stale else ""))
 
