@@ -84,6 +84,24 @@ SPLIT ?= 0
 FILE ?=
 ## mutants: only the mutants whose names match these patterns, e.g. 'stages.judging.checks*' (all when empty)
 MUTANTS ?=
+## review: 1 keeps seed SEED's conversation (a rejected seed's best one of valid shape), 0 drops it
+KEEP ?=
+## review: why, in a few words (kept with the decision)
+NOTE ?=
+## review: the conversation's digest as the report shows it; refuses when the conversation changed since
+DIGEST ?=
+## card, publish: the Hugging Face dataset folder (empty: DATA_DIR/hf)
+HF_DIR ?=
+## card: the dataset's license as the Hub names it (mit, cc-by-4.0, other, ...)
+LICENSE ?= mit
+## card: the conversations' language code
+LANGUAGE ?= en
+## card: share of seeds in the validation split when SPLIT is 0
+CARD_SPLIT ?= 0.05
+## publish: the Hub dataset repository, user/name (the token comes from HF_TOKEN)
+REPO ?=
+## publish: 1 creates the repository as private
+PRIVATE ?= 0
 ## derived files (clean removes them)
 DATA_DIR ?= data
 ## paid-for answers (clean keeps them)
@@ -100,7 +118,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAGES := $(PY) -m stages
 
-.PHONY: help prompts fetch validate dataset stats show audit estimate merge batches bench demo demo-local test test-local mutants clean distclean
+.PHONY: help prompts fetch validate dataset stats show report review card publish audit estimate merge batches bench demo \
+	demo-local test test-local mutants clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -131,6 +150,18 @@ stats: $(VENV)/.installed ## the dataset's shape, languages, duplicates, fidelit
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
 	$(STAGES) show
+
+report: $(VENV)/.installed ## one HTML file to browse and review the run, DATA_DIR/report.html (opens from disk)
+	$(STAGES) report
+
+review: $(VENV)/.installed ## keep (KEEP=1) or drop (KEEP=0) seed SEED's conversation by hand, NOTE=...; DATA_DIR/review.jsonl
+	$(STAGES) review
+
+card: $(VENV)/.installed ## a Hugging Face dataset folder: FORMAT files, train/validation split, README.md card
+	$(STAGES) card
+
+publish: $(VENV)/.installed ## upload the card folder to the Hub dataset repository REPO=user/name (HF_TOKEN)
+	$(STAGES) publish
 
 audit: $(VENV)/.installed ## check an existing JSONL file (FILE=...): no API, no cache; DATA_DIR/audit.jsonl
 	$(STAGES) audit

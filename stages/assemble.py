@@ -8,9 +8,10 @@ FORMAT=messages wraps it as {"messages": [...]}; FORMAT=sharegpt writes
 import hashlib
 from array import array
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .judging.decisions import Applied, CachedConversations, honour_decisions
 from .judging.dedup import SketchTable, signatures_from
 from .judging.memo import conversation_of, open_notes, seed_outcomes
 from .judging.review import ReviewTally
@@ -30,6 +31,7 @@ class Assembled:
     train: int
     val: int
     dropped: list[dict]
+    review: Applied = field(default_factory=Applied)  # what the review decisions (review.jsonl) did
 
 
 
@@ -47,6 +49,7 @@ class Kept:
     seeds: array
     entries: bytearray            # 32 bytes a seed: the cache key's digest
     sketches: SketchTable
+    review: Applied = field(default_factory=Applied)  # what the review decisions did
 
     def entry(self, index: int) -> str:
         return self.entries[index * 32:(index + 1) * 32].hex()
@@ -55,8 +58,10 @@ class Kept:
 def review_pass(cache, rows, url: str, data_dir: Path, run: RunSettings, rules, notes, tally: ReviewTally) -> Kept:
     """First pass: every seed's outcome (from the notes or judged now), keeping only what dedup needs."""
     kept = Kept(array("q"), bytearray(), SketchTable(run.dedup_threshold))
-    for outcome in seed_outcomes(cache, rows, url, data_dir, run.seed_range, rules, run.max_attempts, notes,
-                                 verdict_key(run)):
+    outcomes = seed_outcomes(cache, rows, url, data_dir, run.seed_range, rules, run.max_attempts, notes,
+                             verdict_key(run))
+    conversations = CachedConversations(cache, url, data_dir, rules, run.max_attempts)
+    for outcome in honour_decisions(outcomes, data_dir, conversations, kept.review):
         if tally.count(outcome):
             kept.seeds.append(outcome.seed)
             kept.entries += bytes.fromhex(outcome.entry)
@@ -106,7 +111,7 @@ def build_dataset(data_dir: Path, run: RunSettings) -> Assembled:
             train = val = 0
     write_jsonl_atomic(rejected_path(data_dir), tally.rejected)
     write_jsonl_atomic(duplicates_path(data_dir), [dropped[i] for i in sorted(dropped)])
-    return Assembled(tally, train, val, [dropped[i] for i in sorted(dropped)])
+    return Assembled(tally, train, val, [dropped[i] for i in sorted(dropped)], kept.review)
 
 
 def check_not_empty(result: Assembled, seeds: range, data_dir: Path) -> None:

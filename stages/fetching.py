@@ -5,7 +5,6 @@ Each answer is cached before it is judged; a rerun replays the cache and sends n
 import heapq
 import itertools
 import random
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from .errors import FatalAPIError
 from .judging.review import Rules
 from .judging.memo import NotedValid
 from .plan import Planner, Stored
+from .progress import progress_bar, write_line
 from .storage.bodies import load_body
 from .storage.cache import AnswerRows, open_cache
 from .transport.answers import TransientAnswer
@@ -293,9 +293,7 @@ def batch_run(job: Job, cache, planner: Planner, tally: Tally, tick) -> BatchRun
     resumes the batches of earlier runs, so it runs even when every seed looks settled."""
     base_url = job.url.removesuffix("/chat/completions")
     api = BatchAPI(base_url, job.api_key, job.timeout)
-    from tqdm import tqdm
-    return BatchRun(api, Ledger(cache, base_url), planner, tally, job.budget, job.prices, job.batch,
-                    lambda line: tqdm.write(line, file=sys.stderr), tick)
+    return BatchRun(api, Ledger(cache, base_url), planner, tally, job.budget, job.prices, job.batch, write_line, tick)
 
 
 def batch_progress_text(tally: Tally, run: BatchRun) -> dict:
@@ -395,10 +393,8 @@ def feeder(planner: Planner, seeds: range, tally: Tally, on_tick):
 def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float | None = None) -> Tally:
     """Fetch these seeds; the tally says whether BUDGET (budget_stop) or Ctrl-C (interrupted) ended it early."""
     tally, throttle = Tally(), Throttle(workers, rpm)
-    from tqdm import tqdm  # here, not at import: a run with nothing to do starts faster
-    # miniters=0: the bar redraws each REDRAW seconds even while no seed settles (tokens move).
-    with open_cache(cache_dir) as cache, tqdm(total=len(seeds), file=sys.stderr, unit="seed", mininterval=REDRAW,
-                                              miniters=0, dynamic_ncols=True, desc="fetch") as bar:
+    # On a terminal, a bar redrawn each REDRAW seconds; in a log, a line each PROGRESS_EVERY seconds.
+    with open_cache(cache_dir) as cache, progress_bar(len(seeds), "fetch", REDRAW) as bar:
         rows = AnswerRows(cache)
         noted = NotedValid(job.data_dir, rows, job.verdict_key)
         planner = Planner(cache, job.url, job.data_dir, job.rules, job.max_attempts, job.prices, noted)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from .elsewhere import elsewhere_hint
 from .errors import PipelineError
+from .judging.decisions import best_conversation, describe_decision, load_decisions
 from .judging.checks import LEAK, Verdict, first_order_break
 from .judging.review import SeedReview, review_seed
 from .judging.rules import CheckChoice, completions_url, rules_for
@@ -95,7 +96,8 @@ def describe_seed(cache, data_dir: Path, seed: int, base_url: str, checks: Check
     if not review.verdicts and not review.judge_verdicts:
         attempt_lines = not_cached_lines(cache, seed, base_url)
     return (describe_prompt(seed, body.get("model")) + ["attempts:"] + attempt_lines
-            + describe_conversation(review.conversation))
+            + describe_conversation(review.conversation)
+            + describe_decision(load_decisions(data_dir).get(seed), best_conversation(review)))
 
 
 def rejected_answers(reviews: list) -> str:

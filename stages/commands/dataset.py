@@ -19,3 +19,5 @@ def dataset_command(data_dir, run):
     val = f" and {result.val} to {split_path(data_dir)}" if split else ""
     click.echo(f"dataset: wrote {result.train} conversations to {dataset_path(data_dir)}{val}; "
                f"{result.tally.summary()}; {dedup_summary(result.dropped)}", err=True)
+    if result.review.summary():
+        click.echo(result.review.summary(), err=True)

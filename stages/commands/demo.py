@@ -72,7 +72,8 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float, batch: bool 
 def look_closer(folder: Path, n: int, base_url: str, checks: CheckChoice) -> str:
     """The settings under which `make show` and `make stats` find this run's answers (the fake's port
     is in every cache key, so they work on this run's cache until the next demo)."""
-    return (f"demo: to look closer, `make show SEED=3 DATA_DIR={folder}` and `make stats DATA_DIR={folder}` "
+    return (f"demo: to look closer, `make show SEED=3 DATA_DIR={folder}`, `make stats DATA_DIR={folder}` and "
+            f"`make report DATA_DIR={folder}` "
             f"(the run's settings are recorded in {record_path(folder)})")
 
 

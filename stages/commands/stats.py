@@ -17,6 +17,7 @@ from ..config import run_options
 from ..judging.rules import CheckChoice, checks_of, completions_url
 from ..elsewhere import elsewhere_hint
 from ..errors import PipelineError
+from ..judging.decisions import decision_counts
 from ..judging.fidelity import ReviewCounts, count_reviews, draw_fidelity, fidelity_lines, fidelity_stats
 from ..judging.identity import Facts, load_identity
 from ..judging.summary import Summary, describe_counts, describe_numbers, row
@@ -169,6 +170,7 @@ def format_table(stats: dict) -> str:
     lines += [f"  {item['count']:>6}  {item['opening']}" for item in stats["top_openings"]]
     lines += fidelity_lines(stats["fidelity"], row) if "fidelity" in stats else []
     lines += axis_lines(stats["axes"]) if "axes" in stats else []
+    lines += [row("review decisions", describe_counts(stats["review"]))] if "review" in stats else []
     return "\n".join(lines + (model_lines(stats["models"]) if "models" in stats else []))
 
 
@@ -266,6 +268,7 @@ def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
     stats["fidelity"] = fidelity_stats(summary, counts, again)
     if models is not None:
         stats["models"] = models
+    stats["review"] = decision_counts(data_dir)
     json_path, png_path = stats_paths(data_dir)
     write_atomic(json_path, json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     write_atomic(png_path, draw_figure(summary, stats))
