@@ -48,16 +48,20 @@ class Kept:
     """The valid seeds in order, packed: a seed number, its cache entry's key and its dedup keys each."""
     seeds: array
     entries: bytearray            # 32 bytes a seed: the cache key's digest
+    notes: bytearray              # 16 bytes a seed: its note's key (zeros when it has none)
     sketches: SketchTable
     review: Applied = field(default_factory=Applied)  # what the review decisions did
 
     def entry(self, index: int) -> str:
         return self.entries[index * 32:(index + 1) * 32].hex()
 
+    def note(self, index: int) -> str:
+        return self.notes[index * 16:(index + 1) * 16].hex()
+
 
 def review_pass(cache, rows, url: str, data_dir: Path, run: RunSettings, rules, notes, tally: ReviewTally) -> Kept:
     """First pass: every seed's outcome (from the notes or judged now), keeping only what dedup needs."""
-    kept = Kept(array("q"), bytearray(), SketchTable(run.dedup_threshold))
+    kept = Kept(array("q"), bytearray(), bytearray(), SketchTable(run.dedup_threshold))
     outcomes = seed_outcomes(cache, rows, url, data_dir, run.seed_range, rules, run.max_attempts, notes,
                              verdict_key(run))
     conversations = CachedConversations(cache, url, data_dir, rules, run.max_attempts)
@@ -65,19 +69,32 @@ def review_pass(cache, rows, url: str, data_dir: Path, run: RunSettings, rules, 
         if tally.count(outcome):
             kept.seeds.append(outcome.seed)
             kept.entries += bytes.fromhex(outcome.entry)
+            kept.notes += bytes.fromhex(outcome.note) if outcome.note else bytes(16)
             kept.sketches.add(outcome.sketch)
     return kept
 
 
-def duplicate_records(cache, rules, kept: Kept, dedup: bool) -> dict[int, dict]:
-    """Index in `kept` -> the record of its drop (none without DEDUP). Candidates are verified on
-    signatures made again from their cached conversations."""
+def kept_signatures(cache, rules, notes, kept: Kept):
+    """signatures_of for the SketchTable: the candidates' signatures from their notes, or, for a
+    seed without one (a conversation kept by review), sketched again from the cache."""
+    def signatures_of(indexes: list[int]):
+        by_note = {kept.note(i): i for i in indexes if kept.note(i) != NO_NOTE}
+        for key, signature in notes.signatures(list(by_note)):
+            yield by_note.pop(key), signature
+        rest = sorted([i for i in indexes if kept.note(i) == NO_NOTE] + list(by_note.values()))  # no note held them
+        conversations = (conversation_of(cache, kept.entry(i), rules) for i in rest)
+        yield from ((rest[k], signature) for k, signature in signatures_from(conversations, range(len(rest))))
+    return signatures_of
+
+
+NO_NOTE = bytes(16).hex()
+
+
+def duplicate_records(cache, rules, notes, kept: Kept, dedup: bool) -> dict[int, dict]:
+    """Index in `kept` -> the record of its drop (none without DEDUP)."""
     if not dedup:
         return {}
-
-    def signatures_of(indexes: list[int]) -> dict[int, bytes]:
-        return signatures_from((conversation_of(cache, kept.entry(i), rules) for i in indexes), range(len(indexes)),
-                               keys=indexes)
+    signatures_of = kept_signatures(cache, rules, notes, kept)
     return {i: {"seed": kept.seeds[i], "kept_seed": kept.seeds[d.kept], "kind": d.kind,
                 "similarity": round(d.similarity, 3)}
             for i, d in kept.sketches.duplicates(signatures_of).items()}
@@ -104,7 +121,7 @@ def build_dataset(data_dir: Path, run: RunSettings) -> Assembled:
     url, rules, tally = run.base_url.rstrip("/") + "/chat/completions", rules_for(checks_of(run)), ReviewTally()
     with open_cache(Path(run.cache_dir)) as cache, open_notes(data_dir) as notes, answer_rows(cache) as rows:
         kept = review_pass(cache, rows, url, data_dir, run, rules, notes, tally)
-        dropped = duplicate_records(cache, rules, kept, run.dedup)
+        dropped = duplicate_records(cache, rules, notes, kept, run.dedup)
         if tally.valid:
             train, val = write_pass(cache, rules, kept, dropped, data_dir, run)
         else:

@@ -192,3 +192,18 @@ def test_the_notes_keep_what_the_last_build_used_and_no_messages(cached):
         values = [json.loads(value) for value, in db.execute("SELECT value FROM notes")]
     assert len(values) == N
     assert not any("Sprout, number" in json.dumps(value) for value in values)
+
+
+def test_a_near_duplicate_is_found_the_same_from_the_notes(rendered):
+    """Candidates are verified on signatures read back from the notes on a rebuild."""
+    long = " ".join(f"fact{i} about the model" for i in range(60))
+    for seed in range(5):
+        text = long.replace("fact30", "fict30") if seed == 3 else long if seed == 1 else f"I am Sprout, {seed}."
+        store_answer(rendered, seed, 0, cache_entry(conversation_content(
+            [{"role": "user", "content": "tell me about you"}, {"role": "assistant", "content": text}])))
+    where = ["--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", FAKE_URL]
+    records = []
+    for _ in range(2):
+        assert run("dataset", *where).exit_code == 0
+        records.append([json.loads(line) for line in (rendered[0] / "duplicates.jsonl").read_text().splitlines()])
+    assert records[0] == records[1] and [(r["seed"], r["kept_seed"], r["kind"]) for r in records[0]] == [(3, 1, "near")]

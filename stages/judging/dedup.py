@@ -255,35 +255,52 @@ def exact_groups(texts: bytes | bytearray) -> tuple[list[int], dict[int, int]]:
     return sorted(first.tolist()), dict(zip(later.tolist(), firsts[later].tolist()))
 
 
-def candidate_rows(table: SketchTable, uniques: list[int]):
-    """(index, [(band, bucket)]) of each unique text sharing a band bucket with another, in order."""
+def candidate_buckets(table: SketchTable, uniques: list[int]):
+    """(indexes, buckets): the unique texts sharing a band bucket with another, in order, and for
+    each its bucket per band (-1 where it shares none), as numpy arrays."""
     import numpy as np
     keys = np.frombuffer(table.keys, dtype=np.uint64).reshape(-1, table.bands)[uniques]
-    buckets = np.full(keys.shape, -1, dtype=np.int64)
+    buckets = np.full(keys.shape, -1, dtype=np.int32)
     for band in range(table.bands):
         _, inverse, counts = np.unique(keys[:, band], return_inverse=True, return_counts=True)
         inverse = inverse.ravel()
         buckets[:, band] = np.where(counts[inverse] > 1, inverse, -1)
-    for position in np.nonzero((buckets >= 0).any(axis=1))[0].tolist():
-        yield uniques[position], [(band, b) for band, b in enumerate(buckets[position].tolist()) if b >= 0]
+    shared = np.nonzero((buckets >= 0).any(axis=1))[0]
+    return np.asarray(uniques, dtype=np.int64)[shared], buckets[shared]
+
+
+def signature_matrix(indexes, signatures_of):
+    """The candidates' signatures as one (candidates, NUM_PERM) uint32 array, filled as
+    `signatures_of(indexes)` yields (index, signature bytes) pairs, in any order."""
+    import numpy as np
+    position = {index: k for k, index in enumerate(indexes.tolist())}
+    matrix = np.zeros((len(position), NUM_PERM), dtype=np.uint32)
+    for index, signature in signatures_of(list(position)):
+        matrix[position[index]] = np.frombuffer(signature, dtype="<u4")
+    return matrix
 
 
 def near_duplicates(table: SketchTable, uniques: list[int], signatures_of) -> dict[int, Duplicate]:
     """Greedy in index order: each text is compared with the earlier candidates that were kept."""
-    rows = list(candidate_rows(table, uniques))
-    if not rows:
+    import numpy as np
+    indexes, buckets = candidate_buckets(table, uniques)
+    if not len(indexes):
         return {}
-    signatures = {i: int.from_bytes(signature, "little") for i, signature in signatures_of([i for i, _ in rows]).items()}
+    signatures = signature_matrix(indexes, signatures_of)
     kept: dict[tuple[int, int], list[int]] = {}
     dropped = {}
-    for index, keys in rows:
-        candidates = {c for key in keys for c in kept.get(key, ())}
-        best = max(((similarity(signatures[c], signatures[index]), -c) for c in candidates), default=None)
-        if best and best[0] >= table.threshold:
-            dropped[index] = Duplicate(-best[1], "near", best[0])
-        else:
-            for key in keys:
-                kept.setdefault(key, []).append(index)
+    for k, row in enumerate(buckets.tolist()):
+        keys = [(band, bucket) for band, bucket in enumerate(row) if bucket >= 0]
+        candidates = sorted({c for key in keys for c in kept.get(key, ())})
+        if candidates:
+            scores = (signatures[candidates] == signatures[k]).sum(axis=1)
+            best = int(np.argmax(scores))  # the first best: ties go to the lowest index
+            score = float(scores[best]) / NUM_PERM
+            if score >= table.threshold:
+                dropped[int(indexes[k])] = Duplicate(int(indexes[candidates[best]]), "near", score)
+                continue
+        for key in keys:
+            kept.setdefault(key, []).append(k)
     return dropped
 
 
@@ -294,7 +311,7 @@ def find_duplicates_in(sketches: list[Sketch], threshold: float = DEFAULT_THRESH
     table = SketchTable(threshold)
     for sketch in sketches:
         table.add(sketch)
-    return table.duplicates(lambda indexes: {i: sketches[i].signature for i in indexes})
+    return table.duplicates(lambda indexes: ((i, sketches[i].signature) for i in indexes))
 
 
 def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
@@ -303,17 +320,17 @@ def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_
     return find_duplicates_in(sketch_all(conversations), threshold)
 
 
-def signatures_from(conversations, indexes, keys=None) -> dict[int, bytes]:
-    """The signatures of the conversations at these positions of an iterable read from the start,
-    by position (or by the matching item of `keys`)."""
-    wanted, found = dict(zip(indexes, keys if keys is not None else indexes)), {}
+def signatures_from(conversations, indexes):
+    """(index, signature) of the conversations at these positions of an iterable read from the
+    start, sketched a batch at a time."""
+    wanted, left = set(indexes), len(set(indexes))
     batch: list[tuple[int, list[dict]]] = []
     for index, messages in enumerate(conversations):
         if index in wanted:
-            batch.append((wanted[index], messages))
-        if len(batch) >= BAND_BATCH or (batch and len(found) + len(batch) == len(wanted)):
-            found.update((key, sketch.signature) for (key, _), sketch in zip(batch, sketch_all([m for _, m in batch])))
+            batch.append((index, messages))
+        if batch and (len(batch) >= BAND_BATCH or len(batch) == left):
+            yield from ((i, sketch.signature) for (i, _), sketch in zip(batch, sketch_all([m for _, m in batch])))
+            left -= len(batch)
             batch = []
-            if len(found) == len(wanted):
-                break
-    return found
+            if not left:
+                return

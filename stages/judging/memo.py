@@ -34,6 +34,7 @@ class Outcome:
     reasons: list[str]
     sketch: Sketch | None = None
     messages: list | None = None
+    note: str | None = None         # the key of its note, where the sketch can be read again
 
     @property
     def conversation(self) -> list | None:
@@ -70,6 +71,17 @@ class NoteStore:
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO notes VALUES (?, ?, ?)", self.pending)
         self.pending = []
+
+    def signatures(self, keys: list[str]):
+        """(key, the sketch's signature bytes) of these notes that hold a sketch."""
+        self.flush()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, value in self.db.execute(f"SELECT key, value FROM notes WHERE key IN ({marks})", chunk):
+                sketch = json.loads(value)["sketch"]
+                if sketch:
+                    yield key, bytes.fromhex(sketch[1])
 
     def close(self) -> None:
         """Write what is pending and drop the notes this build did not use."""
@@ -141,7 +153,7 @@ def seed_outcomes(cache, rows: AnswerRows, url: str, data_dir: Path, seeds: rang
         if outcome is None:
             outcome, checked = fresh_outcome(cache, rows, url, data, data_dir, seed, rules, limit)
             notes.put(key, note_of(outcome, checked))
-        yield outcome
+        yield replace(outcome, note=key)
 
 
 def conversation_of(cache, entry: str, rules: Rules) -> list:
