@@ -7,6 +7,8 @@ then verified. Sketches depend on the conversation alone, so a rebuild keeps the
 """
 import functools
 import hashlib
+import os
+import tempfile
 import re
 import zlib
 from array import array
@@ -269,38 +271,82 @@ def candidate_buckets(table: SketchTable, uniques: list[int]):
     return np.asarray(uniques, dtype=np.int64)[shared], buckets[shared]
 
 
-def signature_matrix(indexes, signatures_of):
-    """The candidates' signatures as one (candidates, NUM_PERM) uint32 array, filled as
-    `signatures_of(indexes)` yields (index, signature bytes) pairs, in any order."""
+class SignatureFile:
+    """The candidates' signatures in a temporary file, NUM_PERM * 4 bytes each at their position,
+    read back a bucket at a time: memory holds one bucket's signatures, never all of them."""
+
+    def __init__(self, indexes, signatures_of):
+        position = {index: k for k, index in enumerate(indexes.tolist())}
+        self.file = tempfile.TemporaryFile()
+        self.file.truncate(len(position) * SIGNATURE_BYTES)
+        for index, signature in signatures_of(list(position)):
+            os.pwrite(self.file.fileno(), signature, position[index] * SIGNATURE_BYTES)
+
+    def read(self, positions):
+        import numpy as np
+        data = b"".join(os.pread(self.file.fileno(), SIGNATURE_BYTES, p * SIGNATURE_BYTES) for p in positions)
+        return np.frombuffer(data, dtype="<u4").reshape(-1, NUM_PERM)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+SIGNATURE_BYTES = 4 * NUM_PERM
+
+
+def similar_pairs(buckets, signatures: SignatureFile, threshold: float) -> dict[tuple[int, int], float]:
+    """{(later, earlier): similarity} of the candidate positions sharing a band bucket whose
+    signatures agree on at least `threshold` of their permutations; the rest are never needed."""
     import numpy as np
-    position = {index: k for k, index in enumerate(indexes.tolist())}
-    matrix = np.zeros((len(position), NUM_PERM), dtype=np.uint32)
-    for index, signature in signatures_of(list(position)):
-        matrix[position[index]] = np.frombuffer(signature, dtype="<u4")
-    return matrix
+    pairs = {}
+    for column in buckets.T:
+        order = np.argsort(column, kind="stable")
+        grouped = column[order]
+        edges = np.flatnonzero(np.diff(grouped)) + 1
+        for group in np.split(order, edges):
+            if len(group) < 2 or column[group[0]] < 0:
+                continue
+            lanes = signatures.read(group.tolist())
+            for later, earlier, agree in agreeing(lanes, threshold * NUM_PERM):
+                pairs[int(group[later]), int(group[earlier])] = agree / NUM_PERM
+    return pairs
+
+
+def agreeing(lanes, least: float):
+    """(later, earlier, lanes in common) of the rows of `lanes` that agree on at least `least`
+    lanes, compared a block of rows at a time so a large bucket never needs a cube of its size."""
+    import numpy as np
+    for start in range(1, len(lanes), COMPARE_BLOCK):
+        block = lanes[start:start + COMPARE_BLOCK]
+        agree = (block[:, None, :] == lanes[None, :start + len(block), :]).sum(axis=2)
+        for row, earlier in zip(*np.nonzero(agree >= least)):
+            if earlier < start + row:
+                yield start + int(row), int(earlier), int(agree[row, earlier])
+
+
+COMPARE_BLOCK = 32
 
 
 def near_duplicates(table: SketchTable, uniques: list[int], signatures_of) -> dict[int, Duplicate]:
-    """Greedy in index order: each text is compared with the earlier candidates that were kept."""
-    import numpy as np
+    """Greedy in index order: a text is a near copy of the most similar earlier text that was kept
+    (the lowest on a tie), when they share a band and their similarity reaches the threshold."""
     indexes, buckets = candidate_buckets(table, uniques)
     if not len(indexes):
         return {}
-    signatures = signature_matrix(indexes, signatures_of)
-    kept: dict[tuple[int, int], list[int]] = {}
-    dropped = {}
-    for k, row in enumerate(buckets.tolist()):
-        keys = [(band, bucket) for band, bucket in enumerate(row) if bucket >= 0]
-        candidates = sorted({c for key in keys for c in kept.get(key, ())})
-        if candidates:
-            scores = (signatures[candidates] == signatures[k]).sum(axis=1)
-            best = int(np.argmax(scores))  # the first best: ties go to the lowest index
-            score = float(scores[best]) / NUM_PERM
-            if score >= table.threshold:
-                dropped[int(indexes[k])] = Duplicate(int(indexes[candidates[best]]), "near", score)
-                continue
-        for key in keys:
-            kept.setdefault(key, []).append(k)
+    signatures = SignatureFile(indexes, signatures_of)
+    try:
+        pairs = similar_pairs(buckets, signatures, table.threshold)
+    finally:
+        signatures.close()
+    matches: dict[int, list[tuple[float, int]]] = {}
+    for (later, earlier), score in pairs.items():
+        matches.setdefault(later, []).append((score, -earlier))
+    dropped: dict[int, Duplicate] = {}
+    for later in sorted(matches):
+        kept = [(score, negative) for score, negative in matches[later] if int(indexes[-negative]) not in dropped]
+        if kept:
+            score, negative = max(kept)
+            dropped[int(indexes[later])] = Duplicate(int(indexes[-negative]), "near", score)
     return dropped
 
 
