@@ -218,7 +218,7 @@ class SketchTable:
 
     def duplicates(self, signatures_of=None) -> dict[int, Duplicate]:
         """Each dropped conversation's index -> what replaces it; a threshold of 1.0 finds exact copies
-        only. `signatures_of(indexes)` gives {index: signature bytes} for the candidates to verify."""
+        only. `signatures_of(indexes)` yields (index, signature bytes) for the candidates to verify."""
         self.flush()
         uniques, copies = exact_groups(self.texts)
         near = {}
@@ -276,11 +276,11 @@ class SignatureFile:
     read back a bucket at a time: memory holds one bucket's signatures, never all of them."""
 
     def __init__(self, indexes, signatures_of):
-        position = {index: k for k, index in enumerate(indexes.tolist())}
+        import numpy as np
         self.file = tempfile.TemporaryFile()
-        self.file.truncate(len(position) * SIGNATURE_BYTES)
-        for index, signature in signatures_of(list(position)):
-            os.pwrite(self.file.fileno(), signature, position[index] * SIGNATURE_BYTES)
+        self.file.truncate(len(indexes) * SIGNATURE_BYTES)
+        for index, signature in signatures_of(indexes):  # indexes ascend: a position is a binary search away
+            os.pwrite(self.file.fileno(), signature, int(np.searchsorted(indexes, index)) * SIGNATURE_BYTES)
 
     def read(self, positions):
         import numpy as np
@@ -367,16 +367,24 @@ def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_
 
 
 def signatures_from(conversations, indexes):
-    """(index, signature) of the conversations at these positions of an iterable read from the
-    start, sketched a batch at a time."""
-    wanted, left = set(indexes), len(set(indexes))
+    """(index, signature) of the conversations at these ascending positions of an iterable read
+    from the start, sketched a batch at a time."""
+    wanted = iter(sorted(int(i) for i in indexes))
+    target = next(wanted, None)
     batch: list[tuple[int, list[dict]]] = []
     for index, messages in enumerate(conversations):
-        if index in wanted:
+        if target is None:
+            break
+        if index == target:
             batch.append((index, messages))
-        if batch and (len(batch) >= BAND_BATCH or len(batch) == left):
-            yield from ((i, sketch.signature) for (i, _), sketch in zip(batch, sketch_all([m for _, m in batch])))
-            left -= len(batch)
+            target = next(wanted, None)
+        if len(batch) >= BAND_BATCH:
+            yield from sketched(batch)
             batch = []
-            if not left:
-                return
+    yield from sketched(batch)
+
+
+def sketched(batch: list[tuple[int, list[dict]]]):
+    if not batch:
+        return iter(())
+    return ((i, sketch.signature) for (i, _), sketch in zip(batch, sketch_all([m for _, m in batch])))
