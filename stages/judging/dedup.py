@@ -190,7 +190,7 @@ def similarity(a: int, b: int) -> float:
 
 class SketchTable:
     """What near-duplicate search keeps of each conversation, in arrival order: its text digest and
-    one 64-bit key per LSH band (about 130 bytes), not its signature. Candidates that share a band
+    one 32-bit key per LSH band (about 70 bytes), not its signature. Candidates that share a band
     are verified on their full signatures, which `signatures_of` brings back for those few only
     (from the cache or by reading the file again), so memory does not hold N signatures."""
 
@@ -198,7 +198,7 @@ class SketchTable:
         self.threshold = threshold
         self.bands, self.rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
         self.texts = bytearray()
-        self.keys = array("Q")
+        self.keys = array("I")
         self.waiting: list[bytes] = []
 
     def __len__(self) -> int:
@@ -222,7 +222,7 @@ class SketchTable:
         self.flush()
         uniques, copies = exact_groups(self.texts)
         near = {}
-        if self.threshold < 1.0 and uniques:
+        if self.threshold < 1.0 and len(uniques):
             near = near_duplicates(self, uniques, signatures_of)
         # A copy of a conversation that was itself dropped as near points at what that one points at.
         exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
@@ -234,8 +234,8 @@ MIX = 0x100000001B3  # FNV's 64-bit prime: folds a band's lanes into one key, th
 
 
 def band_keys(signatures: bytes, bands: int, rows: int):
-    """(signatures, bands) uint64 keys: equal bands give equal keys; unequal ones rarely collide,
-    and every candidate is verified anyway."""
+    """(signatures, bands) uint32 keys: equal bands give equal keys; unequal ones rarely collide
+    (a few pairs a band at 100,000 conversations), and every candidate is verified anyway."""
     import numpy as np
     lanes = np.frombuffer(signatures, dtype="<u4").reshape(-1, NUM_PERM).astype(np.uint64)
     keys = np.zeros((len(lanes), bands), dtype=np.uint64)
@@ -244,31 +244,32 @@ def band_keys(signatures: bytes, bands: int, rows: int):
             for lane in lanes[:, band * rows:(band + 1) * rows].T:
                 keys[:, band] = keys[:, band] * np.uint64(MIX) ^ lane
             keys[:, band] ^= np.uint64(band)
-    return keys
+    return (keys ^ (keys >> np.uint64(32))).astype(np.uint32)
 
 
-def exact_groups(texts: bytes | bytearray) -> tuple[list[int], dict[int, int]]:
-    """The first index of each distinct 16-byte text digest, and every later copy mapped to its first index."""
+def exact_groups(texts: bytes | bytearray):
+    """The first index of each distinct 16-byte text digest (ascending, as a numpy array), and every
+    later copy mapped to its first index."""
     import numpy as np
-    digests = np.frombuffer(bytes(texts), dtype="V16")
+    digests = np.frombuffer(texts, dtype="V16")
     _, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
     firsts = first[inverse.ravel()]
     later = np.nonzero(firsts != np.arange(len(digests)))[0]
-    return sorted(first.tolist()), dict(zip(later.tolist(), firsts[later].tolist()))
+    return np.sort(first), dict(zip(later.tolist(), firsts[later].tolist()))
 
 
-def candidate_buckets(table: SketchTable, uniques: list[int]):
+def candidate_buckets(table: SketchTable, uniques):
     """(indexes, buckets): the unique texts sharing a band bucket with another, in order, and for
-    each its bucket per band (-1 where it shares none), as numpy arrays."""
+    each its bucket per band (-1 where it shares none), as numpy arrays; one band at a time."""
     import numpy as np
-    keys = np.frombuffer(table.keys, dtype=np.uint64).reshape(-1, table.bands)[uniques]
-    buckets = np.full(keys.shape, -1, dtype=np.int32)
+    keys = np.frombuffer(table.keys, dtype=np.uint32).reshape(-1, table.bands)
+    columns = []
     for band in range(table.bands):
-        _, inverse, counts = np.unique(keys[:, band], return_inverse=True, return_counts=True)
-        inverse = inverse.ravel()
-        buckets[:, band] = np.where(counts[inverse] > 1, inverse, -1)
-    shared = np.nonzero((buckets >= 0).any(axis=1))[0]
-    return np.asarray(uniques, dtype=np.int64)[shared], buckets[shared]
+        _, inverse, counts = np.unique(keys[uniques, band], return_inverse=True, return_counts=True)
+        inverse = inverse.ravel().astype(np.int32)
+        columns.append(np.where(counts[inverse] > 1, inverse, np.int32(-1)))
+    shared = np.nonzero(np.logical_or.reduce([column >= 0 for column in columns]))[0]
+    return uniques[shared], np.stack([column[shared] for column in columns], axis=1)
 
 
 class SignatureFile:
