@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .transport.batch import BatchSettings
+from .transport.baseurl import BaseURL
 from .transport.server import OPENROUTER_MODES, REASONING_WORDS
 
 DEFAULT_MODEL = "google/gemini-2.5-flash"
@@ -100,7 +101,7 @@ def seed_range(n: int, seeds: range | None) -> range:
 
 def base_url_option(func):
     """Part of every cache key, with the request body and the attempt number."""
-    return option("BASE_URL", default=DEFAULT_BASE_URL,
+    return option("BASE_URL", type=BaseURL(), default=DEFAULT_BASE_URL,
                   help="OpenAI-compatible API root; /chat/completions is appended.")(func)
 
 

@@ -140,3 +140,11 @@ def test_make_audit_passes_file_identity_and_format(tmp_path):
     given = subprocess.run(command + ["FORMAT=sharegpt", "IDENTITY=x.md"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout
     assert "--format sharegpt" in given and "--identity 'x.md'" in given
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_make_audit_without_file_names_file(tmp_path, value):
+    result = run("audit", "--file", value, "--data-dir", tmp_path / "data")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "FILE is not set" in result.stderr and "make audit FILE=" in result.stderr
+    assert not (tmp_path / "data").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from ..config import ascii_option, data_dir_option, option
+from ..given import GivenPath
 from ..errors import PipelineError
 from ..judging.checks import LEAK, first_order_break, is_message_list, role_problems
 from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates
@@ -170,7 +171,7 @@ def audit_path(data_dir: Path) -> Path:
 
 
 @click.command("audit")
-@option("FILE", type=click.Path(path_type=Path), required=True,
+@option("FILE", type=GivenPath("FILE", "make audit FILE=data/identity_conversations.jsonl"), required=True,
         help="The JSONL file to check (any tool's output).")
 @option("FORMAT", type=click.Choice([AUTO, *SHAPES]), default=AUTO,
         help="Line shape: auto (detected per line), array, messages or sharegpt.")

@@ -76,11 +76,13 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float, batch: bool 
 
 
 def look_closer(folder: Path, n: int, base_url: str, checks: CheckChoice) -> str:
-    """The settings under which `make show` and `make stats` find this run's answers (the fake's port
-    is in every cache key, so they work on this run's cache until the next demo)."""
+    """The settings under which `make show` and `make stats` find this run's answers. The fake's
+    address is in every cache key, so BASE_URL must repeat it, though the fake has stopped: neither
+    command sends a request."""
     settings = (f"N={n} DATA_DIR={folder} CACHE_DIR={folder / 'cache'} BASE_URL={base_url} JUDGE=1 "
                 f"MAX_ATTEMPTS={checks.max_attempts}")
-    return f"demo: to look closer, `make show SEED=3 {settings}` and `make stats {settings}`"
+    return (f"demo: to look closer, `make show SEED=3 {settings}` and `make stats {settings}` (they read the cache "
+            f"only; BASE_URL names the stopped fake API because this run's answers are cached under it)")
 
 
 @click.command("demo")
