@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .given import IDENTITY_HOLDS, TextFile
 from .transport.batch import BatchSettings
 from .transport.baseurl import BaseURL
 from .transport.server import OPENROUTER_MODES, REASONING_WORDS
@@ -131,7 +132,7 @@ def check_options(func):
     @functools.wraps(func)
     def command(*args, ascii, identity, judge, judge_model, max_attempts, **kwargs):
         return func(*args, checks=CheckChoice(ascii, identity, judge, judge_model, max_attempts), **kwargs)
-    path = click.Path(exists=True, dir_okay=False, path_type=Path)
+    path = TextFile(IDENTITY_HOLDS)
     command = option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS,
                      help="Answers asked per seed until one is valid.")(command)
     command = ascii_option(command)
@@ -157,9 +158,10 @@ def review_options(func):
 
 def identity_options(func):
     """Replace the default identity and add a background document without editing prompts/."""
-    path = click.Path(exists=True, dir_okay=False, path_type=Path)
-    func = option("IDENTITY", type=path, default=None, help="Identity file instead of prompts/identity.md.")(func)
-    return option("CONTEXT", type=path, default=None, help="Background document (e.g. a README) for the prompt.")(func)
+    func = option("IDENTITY", type=TextFile(IDENTITY_HOLDS), default=None,
+                  help="Identity file instead of prompts/identity.md.")(func)
+    return option("CONTEXT", type=TextFile("a background document, such as your model's README"), default=None,
+                  help="Background document (e.g. a README) for the prompt.")(func)
 
 
 def batch_options(func):

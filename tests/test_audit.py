@@ -71,7 +71,7 @@ def test_bytes_that_are_not_utf8_exit_2_with_their_line(tmp_path):
 @pytest.mark.parametrize("name, problem", [
     ("nowhere.jsonl", "no such file; give FILE=path/to/conversations.jsonl"),
     ("empty.jsonl", "no lines to check; give a JSONL file with one conversation per line"),
-    ("folder", "cannot be read (Is a directory)"),
+    ("folder", "cannot be read (Is a directory); give FILE=path/to/conversations.jsonl"),
 ])
 def test_a_missing_empty_or_unreadable_file_exits_2_in_one_line(tmp_path, name, problem):
     (tmp_path / "empty.jsonl").write_text("\n\n")

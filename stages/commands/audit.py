@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..config import ascii_option, data_dir_option, option
-from ..given import GivenPath
+from ..given import IDENTITY_HOLDS, GivenPath, TextFile
 from ..errors import PipelineError
 from ..judging.checks import LEAK, first_order_break, is_message_list, role_problems
 from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates
@@ -59,7 +59,7 @@ def read_text(path: Path) -> str:
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file; give FILE=path/to/conversations.jsonl") from None
     except OSError as err:
-        raise BadInput(f"{path}: cannot be read ({err.strerror})") from None
+        raise BadInput(f"{path}: cannot be read ({err.strerror}); give FILE=path/to/conversations.jsonl") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -175,7 +175,7 @@ def audit_path(data_dir: Path) -> Path:
         help="The JSONL file to check (any tool's output).")
 @option("FORMAT", type=click.Choice([AUTO, *SHAPES]), default=AUTO,
         help="Line shape: auto (detected per line), array, messages or sharegpt.")
-@option("IDENTITY", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@option("IDENTITY", type=TextFile(IDENTITY_HOLDS), default=None,
         help="Identity file whose facts the leak check reads (default prompts/identity.md).")
 @ascii_option
 @option("DEDUP_THRESHOLD", type=click.FloatRange(0.5, 1), default=DEFAULT_THRESHOLD,
