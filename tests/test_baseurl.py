@@ -1,6 +1,8 @@
 """A BASE_URL no retry can fix stops the run at once, with one line naming BASE_URL and the fix:
 refused when a command starts, and, should one get past that, at the first request of the sync
 and the batch path, against the loopback fake API."""
+import json
+
 import pytest
 from conftest import TEST_KEY, run
 
@@ -99,3 +101,31 @@ def test_the_batch_path_stops_at_its_first_create_naming_base_url(rendered, fake
     assert result.exit_code == 1
     assert error_line(result.stderr).startswith("Error: BASE_URL 127.0.0.1:") and "has no scheme" in result.stderr
     assert server.stats.requests == 0 and not server.batches.batches
+
+
+def closed_port_url() -> str:
+    """An address on loopback where nothing listens: bound on port 0, read back, closed."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def test_a_server_never_reached_stops_the_run_even_with_more_seeds_than_fit_in_the_queue(dirs, monkeypatch):
+    """More seeds than the queue's window: the feeder waits for room while seeds sit out their
+    backoffs; the stop for a server never reached must fire then too, not once every seed has
+    given up (hours at N=1000)."""
+    monkeypatch.setattr(fetch_module, "UNREACHABLE_SECONDS", 0.3)
+    n = fetch_module.window_size(1) + 30
+    assert run("prompts", "--n", n, "--data-dir", dirs[0]).exit_code == 0
+    seeds_sent = set()
+    real = fetch_module.post_completion
+    monkeypatch.setattr(fetch_module, "post_completion",
+                        lambda request: seeds_sent.add(json.dumps(request.body)) or real(request))
+    result = run("fetch", "--n", n, "--data-dir", dirs[0], "--cache-dir", dirs[1], "--base-url", closed_port_url(),
+                 "--workers", 1, "--backoff", 1)
+    assert result.exit_code == 1
+    assert "Error: cannot reach BASE_URL http://127.0.0.1:" in error_line(result.stderr)
+    assert "connection refused" in error_line(result.stderr)
+    assert len(seeds_sent) < n  # stopped while seeds still waited to be let in
