@@ -43,6 +43,14 @@ def no_worker_outlives_its_test():
 
 
 @pytest.fixture(autouse=True)
+def fresh_connections(monkeypatch):
+    """Each test's requests go on connections of its own. A connection kept alive from an earlier
+    test stays served by that test's fake API even after it shut down, so a later server given the
+    same port would never see the request, and the earlier one would answer it."""
+    monkeypatch.setattr("stages.transport.client._local", threading.local())
+
+
+@pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
     """Run from the project root with no stray make variables, key file or proxies (traffic stays on loopback)."""
     monkeypatch.chdir(ROOT)
