@@ -170,9 +170,10 @@ demo-local: $(VENV)/.local-installed ## the whole chain against a real 135M mode
 	$(STAGES) demo-local --data-dir '$(DATA_DIR)'
 
 # -n 4: four test processes (pytest-xdist); most tests wait on the loopback fake API, so more
-# processes than cores still shortens the run (see docs/development.md).
+# processes than cores still shortens the run (see docs/development.md). loadgroup keeps the tests
+# marked xdist_group (the real local model's) in one process.
 test: $(VENV)/.installed ## run the test suite
-	$(PY) -m pytest -n 4
+	$(PY) -m pytest -n 4 --dist loadgroup
 
 test-local: $(VENV)/.local-installed ## only the tests against the real local model (installs it first)
 	$(PY) -m pytest -m local_server
