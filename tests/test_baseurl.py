@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import TEST_KEY, run
 
-from stages.commands import fetch as fetch_module
+from stages import fetching as fetch_module
 from stages.transport.baseurl import BaseURL, problem, unusable_line
 
 

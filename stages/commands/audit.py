@@ -1,11 +1,11 @@
-"""`make audit FILE=path`: every local check on an existing JSONL file, made by this tool or any other.
+"""`make audit FILE=path`: every local check on an existing dataset file, made by this tool or any other.
 
-No API and no cache. Reads lines of any of the three formats (array, messages, sharegpt; detected
-per line unless FORMAT is given), prints the summary `make stats` prints plus counts by reason and
+No API and no cache. Reads JSON lines or one whole-file JSON array, each conversation in any format
+of storage/dataformats.py (detected per line unless FORMAT is given), names the shapes it read, prints the summary `make stats` prints plus counts by reason and
 the most frequent leak sentences, and writes DATA_DIR/audit.jsonl: one {"line", "reasons",
 "detail"} object per failing line. Exit 0: every line passes; 1: some line fails; 2: bad input.
 """
-import json
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,18 +15,14 @@ import click
 from ..config import ascii_option, data_dir_option, option
 from ..given import IDENTITY_HOLDS, GivenPath, TextFile
 from ..errors import PipelineError
-from ..judging.checks import LEAK, first_order_break, is_message_list, role_problems
-from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates
+from ..judging.checks import LEAK, first_order_break, role_problems
+from ..judging.dedup import DEFAULT_THRESHOLD
 from ..judging.fidelity import fidelity_lines, fidelity_stats, top_leak_lines
 from ..judging.identity import Facts, load_identity
 from ..judging.leaks import find_leak
+from ..judging.summary import Summary, describe_counts, describe_numbers, row
+from ..storage.dataformats import AUTO, FORMATS, Row, read_conversations
 from ..storage.files import write_jsonl_atomic
-from .stats import compute_stats, describe_counts, describe_summary, from_sharegpt, row
-
-AUTO = "auto"
-SHAPES = {"array": lambda value: value if isinstance(value, list) else None,
-          "messages": lambda value: value.get("messages") if isinstance(value, dict) else None,
-          "sharegpt": lambda value: from_sharegpt(value.get("conversations")) if isinstance(value, dict) else None}
 
 
 class BadInput(click.ClickException):
@@ -36,66 +32,13 @@ class BadInput(click.ClickException):
 
 @dataclass(frozen=True)
 class LineReport:
-    line: int                      # as an editor numbers it, from 1
-    messages: list | None          # None when the line is not a conversation
+    line: int                      # as an editor numbers it, from 1 (the element's number in a JSON array)
     reasons: tuple[str, ...] = ()
     details: tuple[str, ...] = ()  # one per reason, same order
 
     def record(self) -> dict:
         detail = " | ".join(d for d in self.details if d)
         return {"line": self.line, "reasons": list(self.reasons), "detail": detail}
-
-
-def detect_format(value: object) -> str:
-    if isinstance(value, dict) and "conversations" in value:
-        return "sharegpt"
-    return "messages" if isinstance(value, dict) else "array"
-
-
-def read_text(path: Path) -> str:
-    """The file's text; a missing or binary file is bad input, named with the line of its first bad byte."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such file; give FILE=path/to/conversations.jsonl") from None
-    except OSError as err:
-        raise BadInput(f"{path}: cannot be read ({err.strerror}); give FILE=path/to/conversations.jsonl") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        number = data[:err.start].count(b"\n") + 1
-        raise BadInput(f"{path} line {number}: not UTF-8 text (byte {data[err.start]:#04x}); "
-                       "save the file as UTF-8") from None
-
-
-def parse_value(text: str, path: Path, number: int) -> object:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise BadInput(f"{path} line {number}: not JSON ({err.msg} at column {err.colno}); "
-                       "fix or delete the line") from None
-
-
-def shape_of(value: object, fmt: str) -> tuple[list | None, str]:
-    """(the messages, "") or (None, what is wrong with the line's shape)."""
-    shape = detect_format(value) if fmt == AUTO else fmt
-    messages = SHAPES[shape](value)
-    if is_message_list(messages) and messages:
-        return messages, ""
-    return None, f"not a {shape} conversation (a list of messages, each with string role and content)"
-
-
-def read_lines(path: Path, fmt: str = AUTO) -> list[LineReport]:
-    """One report per non-blank line: its messages, or the shape problem that makes it no conversation."""
-    reports = []
-    # split on "\n" only: str.splitlines would also break at U+2028 inside a JSON string
-    for number, text in enumerate(read_text(path).split("\n"), 1):
-        if text.strip():
-            messages, problem = shape_of(parse_value(text, path, number), fmt)
-            reports.append(LineReport(number, messages, ("shape",) if problem else (), (problem,) if problem else ()))
-    if not reports:
-        raise BadInput(f"{path}: no lines to check; give a JSONL file with one conversation per line")
-    return reports
 
 
 def order_detail(messages: list[dict]) -> str:
@@ -118,27 +61,53 @@ def line_checks(messages: list[dict], facts: Facts, ascii_only: bool) -> list[tu
     return found + ([(LEAK, leak)] if leak else [])
 
 
-def duplicate_checks(reports: list[LineReport], threshold: float) -> dict[int, tuple[str, str]]:
-    """report index -> (reason, detail) for exact and near copies of an earlier line."""
-    kept = [i for i, report in enumerate(reports) if report.messages is not None]
-    found = find_duplicates([reports[i].messages for i in kept], threshold)
-    return {kept[i]: (f"{d.kind}_duplicate", f"copy of line {reports[kept[d.kept]].line}"
-                      + (f" (similarity {d.similarity:.2f})" if d.kind == "near" else ""))
-            for i, d in found.items()}
+class Audit:
+    """What one pass over a file found: the failing lines, the shapes seen, and what dedup and the
+    summary need, never the conversations themselves."""
+
+    def __init__(self, facts: Facts, ascii_only: bool = False, threshold: float = DEFAULT_THRESHOLD):
+        self.facts, self.ascii_only, self.lines = facts, ascii_only, 0
+        self.shapes: Counter = Counter()
+        self.failing: dict[int, list[tuple[str, str]]] = {}
+        self.kept_lines = array("q")  # the line of each conversation, in order (for "copy of line N")
+        self.summary = Summary(facts, threshold)
+
+    def add(self, row: Row) -> None:
+        self.lines += 1
+        self.shapes[row.shape or "unknown"] += 1
+        if row.messages is None:
+            self.failing[row.line] = [("shape", row.problem)]
+            return
+        found = line_checks(row.messages, self.facts, self.ascii_only)
+        if found:
+            self.failing[row.line] = found
+        self.kept_lines.append(row.line)
+        self.summary.add(row.messages)
+
+    def add_duplicates(self, again) -> None:
+        """exact_duplicate / near_duplicate for copies of an earlier line; `again` reads the conversations again."""
+        for i, d in self.summary.duplicate_map(again).items():
+            detail = f"copy of line {self.kept_lines[d.kept]}" + (f" (similarity {d.similarity:.2f})" if d.kind == "near" else "")
+            self.failing.setdefault(self.kept_lines[i], []).append((f"{d.kind}_duplicate", detail))
+
+    def reports(self) -> list[LineReport]:
+        return [LineReport(line, tuple(r for r, _ in found), tuple(d for _, d in found))
+                for line, found in sorted(self.failing.items())]
 
 
-def audit_lines(reports: list[LineReport], facts: Facts, ascii_only: bool = False,
-                threshold: float = DEFAULT_THRESHOLD) -> list[LineReport]:
-    """The reports with every check's reasons and details filled in."""
-    copies = duplicate_checks(reports, threshold)
-    audited = []
-    for index, report in enumerate(reports):
-        found = list(zip(report.reasons, report.details))
-        if report.messages is not None:
-            found += line_checks(report.messages, facts, ascii_only)
-        found += [copies[index]] if index in copies else []
-        audited.append(LineReport(report.line, report.messages, tuple(r for r, _ in found), tuple(d for _, d in found)))
-    return audited
+def audit_file(path: Path, facts: Facts, ascii_only: bool = False, threshold: float = DEFAULT_THRESHOLD,
+               fmt: str = AUTO) -> Audit:
+    """Every line's checks in one pass over the file, then duplicates across lines."""
+    audit = Audit(facts, ascii_only, threshold)
+    try:
+        for found in read_conversations(path, fmt):
+            audit.add(found)
+    except PipelineError as err:
+        raise BadInput(str(err)) from None
+    if not audit.lines:
+        raise BadInput(f"{path}: no lines to check; give a JSONL file with one conversation per line")
+    audit.add_duplicates(lambda: (r.messages for r in read_conversations(path, fmt) if r.messages is not None))
+    return audit
 
 
 def leak_sentences(reports: list[LineReport]) -> Counter:
@@ -146,22 +115,21 @@ def leak_sentences(reports: list[LineReport]) -> Counter:
                    if reason == LEAK)
 
 
-def summary_lines(reports: list[LineReport], facts: Facts) -> list[str]:
+def summary_lines(audit: Audit, reports: list[LineReport], again) -> list[str]:
     """What `make stats` prints about a dataset's contents, then the audit's counts by reason."""
-    conversations = [report.messages for report in reports if report.messages is not None]
-    stats = compute_stats(conversations)
+    stats = audit.summary.shape(again)
     dup = stats["duplicates"]
-    failing = [report for report in reports if report.reasons]
-    reasons = Counter(reason for report in failing for reason in report.reasons)
-    fidelity = fidelity_stats(conversations, facts, None)
-    lines = [row("lines", len(reports)), row("conversations", stats["conversations"]),
-             row("turns per conversation", describe_summary(stats["turns"])),
+    reasons = Counter(reason for report in reports for reason in report.reasons)
+    fidelity = fidelity_stats(audit.summary, None, again)
+    lines = [row("lines", audit.lines), row("shapes read", describe_counts(dict(audit.shapes.most_common()))),
+             row("conversations", stats["conversations"]),
+             row("turns per conversation", describe_numbers(stats["turns"])),
              row("first message scripts", describe_counts(stats["first_message_scripts"])),
              row("duplicates", f"exact {dup['exact']} ({dup['exact_rate']:.1%}), near {dup['near']} "
                                f"({dup['near_rate']:.1%})"),
              row("messages with non-ASCII", stats["non_ascii_messages"])]
     lines += [line for line in fidelity_lines(fidelity, row) if "judge" not in line and "rejected as" not in line]
-    lines += [row("failing lines", f"{len(failing)} of {len(reports)}"),
+    lines += [row("failing lines", f"{len(reports)} of {audit.lines}"),
               row("  by reason", describe_counts(dict(sorted(reasons.items()))))]
     return lines + top_leak_lines(leak_sentences(reports))
 
@@ -172,9 +140,9 @@ def audit_path(data_dir: Path) -> Path:
 
 @click.command("audit")
 @option("FILE", type=GivenPath("FILE", "make audit FILE=data/identity_conversations.jsonl"), required=True,
-        help="The JSONL file to check (any tool's output).")
-@option("FORMAT", type=click.Choice([AUTO, *SHAPES]), default=AUTO,
-        help="Line shape: auto (detected per line), array, messages or sharegpt.")
+        help="The file to check: JSON lines or one JSON array, of any tool's output.")
+@option("FORMAT", type=click.Choice([AUTO, *FORMATS]), default=AUTO,
+        help="Line shape: auto (detected per line), " + ", ".join(FORMATS) + ".")
 @option("IDENTITY", type=TextFile(IDENTITY_HOLDS), default=None,
         help="Identity file whose facts the leak check reads (default prompts/identity.md).")
 @ascii_option
@@ -182,7 +150,7 @@ def audit_path(data_dir: Path) -> Path:
         help="Similarity from which two conversations count as near duplicates.")
 @data_dir_option
 def audit_command(file, format, identity, ascii, dedup_threshold, data_dir):
-    """Check an existing JSONL file without the API or the cache: shape, role order, ASCII, identity
+    """Check an existing file without the API or the cache: shape, role order, ASCII, identity
     leaks, duplicates. Writes DATA_DIR/audit.jsonl; exits 1 when a line fails, 2 on unreadable input.
 
     Example: python -m stages audit --file identity_conversations.jsonl --identity my_identity.md
@@ -191,11 +159,13 @@ def audit_command(file, format, identity, ascii, dedup_threshold, data_dir):
         facts = load_identity(identity).facts
     except PipelineError as err:
         raise BadInput(str(err)) from None
-    reports = audit_lines(read_lines(file, format), facts, ascii, dedup_threshold)
-    failing = [report.record() for report in reports if report.reasons]
-    write_jsonl_atomic(audit_path(data_dir), failing)
-    click.echo("\n".join(summary_lines(reports, facts)))
-    click.echo(f"audit: {len(reports) - len(failing)}/{len(reports)} lines pass, {len(failing)} fail; "
-               f"failing lines in {audit_path(data_dir)}", err=True)
-    if failing:
+    audit = audit_file(file, facts, ascii, dedup_threshold, format)
+    reports = audit.reports()
+    write_jsonl_atomic(audit_path(data_dir), [report.record() for report in reports])
+    again = lambda: (r.messages for r in read_conversations(file, format) if r.messages is not None)  # noqa: E731
+    click.echo("\n".join(summary_lines(audit, reports, again)))
+    click.echo(f"audit: {audit.lines - len(reports)}/{audit.lines} lines pass, {len(reports)} fail "
+               f"(read as {describe_counts(dict(audit.shapes.most_common()))}); failing lines in "
+               f"{audit_path(data_dir)}", err=True)
+    if reports:
         click.get_current_context().exit(1)

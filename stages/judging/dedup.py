@@ -7,8 +7,11 @@ then verified. Sketches depend on the conversation alone, so a rebuild keeps the
 """
 import functools
 import hashlib
+import os
+import tempfile
 import re
 import zlib
+from array import array
 from dataclasses import dataclass
 
 # Two model-written conversations on the same topic rarely share more than about half of their
@@ -156,18 +159,6 @@ def sketch_all(conversations: list[list[dict]]) -> list[Sketch]:
     return [Sketch(text, signature) for text, signature in zip(texts, minhash(*shingles(word_lists)))]
 
 
-def exact_groups(texts: list[bytes]) -> tuple[list[int], dict[int, int]]:
-    """The first index of each distinct text, and every later copy mapped to its first index."""
-    first: dict[bytes, int] = {}
-    copies = {}
-    for index, text in enumerate(texts):
-        if text in first:
-            copies[index] = first[text]
-        else:
-            first[text] = index
-    return list(first.values()), copies
-
-
 @functools.cache
 def lsh_bands(threshold: float, grid: int = 200) -> tuple[int, int]:
     """(bands, rows per band) that best separate pairs below and above `threshold`: the least
@@ -197,33 +188,165 @@ def similarity(a: int, b: int) -> float:
     return (NUM_PERM - nonzero.bit_count()) / NUM_PERM
 
 
-def best_match(candidates: set[int], signatures: list[int], row: int, threshold: float) -> tuple[float, int] | None:
-    """(similarity, row) of the most similar candidate at or above threshold, ties to the lowest row."""
-    if not candidates:
-        return None
-    score, negative = max((similarity(signatures[c], signatures[row]), -c) for c in candidates)
-    return (score, -negative) if score >= threshold else None
+class SketchTable:
+    """What near-duplicate search keeps of each conversation, in arrival order: its text digest and
+    one 64-bit key per LSH band (about 130 bytes), not its signature. Candidates that share a band
+    are verified on their full signatures, which `signatures_of` brings back for those few only
+    (from the cache or by reading the file again), so memory does not hold N signatures."""
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD):
+        self.threshold = threshold
+        self.bands, self.rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
+        self.texts = bytearray()
+        self.keys = array("Q")
+        self.waiting: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self.texts) // 16
+
+    def add(self, sketch: Sketch) -> None:
+        self.texts += sketch.text
+        self.waiting.append(sketch.signature)
+        if len(self.waiting) >= BAND_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Band keys of the waiting signatures, computed together (numpy pays its cost per call)."""
+        if self.waiting:
+            self.keys.extend(band_keys(b"".join(self.waiting), self.bands, self.rows).ravel().tolist())
+            self.waiting = []
+
+    def duplicates(self, signatures_of=None) -> dict[int, Duplicate]:
+        """Each dropped conversation's index -> what replaces it; a threshold of 1.0 finds exact copies
+        only. `signatures_of(indexes)` gives {index: signature bytes} for the candidates to verify."""
+        self.flush()
+        uniques, copies = exact_groups(self.texts)
+        near = {}
+        if self.threshold < 1.0 and uniques:
+            near = near_duplicates(self, uniques, signatures_of)
+        # A copy of a conversation that was itself dropped as near points at what that one points at.
+        exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
+        return dict(sorted({**near, **exact}.items()))
 
 
-def near_duplicates(sketches: list[Sketch], uniques: list[int], threshold: float) -> dict[int, Duplicate]:
-    """Greedy in index order: each text is compared with the earlier texts that were kept."""
-    # Banding tuned at the threshold itself misses many pairs just above it (it is a
-    # probabilistic filter), so it looks wider and best_match verifies every candidate.
-    bands, rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
-    width = 4 * rows  # bytes of one band of a signature
-    signatures = [int.from_bytes(sketches[u].signature, "little") for u in uniques]
-    tables: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
-    dropped = {}
-    for row, position in enumerate(uniques):
-        signature = sketches[position].signature
-        keys = [signature[band * width:(band + 1) * width] for band in range(bands)]
-        match = best_match({c for table, key in zip(tables, keys) for c in table.get(key, ())}, signatures, row,
-                           threshold)
-        if match:
-            dropped[position] = Duplicate(uniques[match[1]], "near", match[0])
-        else:
-            for table, key in zip(tables, keys):
-                table.setdefault(key, []).append(row)
+BAND_BATCH = 512
+MIX = 0x100000001B3  # FNV's 64-bit prime: folds a band's lanes into one key, the same on every run
+
+
+def band_keys(signatures: bytes, bands: int, rows: int):
+    """(signatures, bands) uint64 keys: equal bands give equal keys; unequal ones rarely collide,
+    and every candidate is verified anyway."""
+    import numpy as np
+    lanes = np.frombuffer(signatures, dtype="<u4").reshape(-1, NUM_PERM).astype(np.uint64)
+    keys = np.zeros((len(lanes), bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            for lane in lanes[:, band * rows:(band + 1) * rows].T:
+                keys[:, band] = keys[:, band] * np.uint64(MIX) ^ lane
+            keys[:, band] ^= np.uint64(band)
+    return keys
+
+
+def exact_groups(texts: bytes | bytearray) -> tuple[list[int], dict[int, int]]:
+    """The first index of each distinct 16-byte text digest, and every later copy mapped to its first index."""
+    import numpy as np
+    digests = np.frombuffer(bytes(texts), dtype="V16")
+    _, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
+    firsts = first[inverse.ravel()]
+    later = np.nonzero(firsts != np.arange(len(digests)))[0]
+    return sorted(first.tolist()), dict(zip(later.tolist(), firsts[later].tolist()))
+
+
+def candidate_buckets(table: SketchTable, uniques: list[int]):
+    """(indexes, buckets): the unique texts sharing a band bucket with another, in order, and for
+    each its bucket per band (-1 where it shares none), as numpy arrays."""
+    import numpy as np
+    keys = np.frombuffer(table.keys, dtype=np.uint64).reshape(-1, table.bands)[uniques]
+    buckets = np.full(keys.shape, -1, dtype=np.int32)
+    for band in range(table.bands):
+        _, inverse, counts = np.unique(keys[:, band], return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+        buckets[:, band] = np.where(counts[inverse] > 1, inverse, -1)
+    shared = np.nonzero((buckets >= 0).any(axis=1))[0]
+    return np.asarray(uniques, dtype=np.int64)[shared], buckets[shared]
+
+
+class SignatureFile:
+    """The candidates' signatures in a temporary file, NUM_PERM * 4 bytes each at their position,
+    read back a bucket at a time: memory holds one bucket's signatures, never all of them."""
+
+    def __init__(self, indexes, signatures_of):
+        position = {index: k for k, index in enumerate(indexes.tolist())}
+        self.file = tempfile.TemporaryFile()
+        self.file.truncate(len(position) * SIGNATURE_BYTES)
+        for index, signature in signatures_of(list(position)):
+            os.pwrite(self.file.fileno(), signature, position[index] * SIGNATURE_BYTES)
+
+    def read(self, positions):
+        import numpy as np
+        data = b"".join(os.pread(self.file.fileno(), SIGNATURE_BYTES, p * SIGNATURE_BYTES) for p in positions)
+        return np.frombuffer(data, dtype="<u4").reshape(-1, NUM_PERM)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+SIGNATURE_BYTES = 4 * NUM_PERM
+
+
+def similar_pairs(buckets, signatures: SignatureFile, threshold: float) -> dict[tuple[int, int], float]:
+    """{(later, earlier): similarity} of the candidate positions sharing a band bucket whose
+    signatures agree on at least `threshold` of their permutations; the rest are never needed."""
+    import numpy as np
+    pairs = {}
+    for column in buckets.T:
+        order = np.argsort(column, kind="stable")
+        grouped = column[order]
+        edges = np.flatnonzero(np.diff(grouped)) + 1
+        for group in np.split(order, edges):
+            if len(group) < 2 or column[group[0]] < 0:
+                continue
+            lanes = signatures.read(group.tolist())
+            for later, earlier, agree in agreeing(lanes, threshold * NUM_PERM):
+                pairs[int(group[later]), int(group[earlier])] = agree / NUM_PERM
+    return pairs
+
+
+def agreeing(lanes, least: float):
+    """(later, earlier, lanes in common) of the rows of `lanes` that agree on at least `least`
+    lanes, compared a block of rows at a time so a large bucket never needs a cube of its size."""
+    import numpy as np
+    for start in range(1, len(lanes), COMPARE_BLOCK):
+        block = lanes[start:start + COMPARE_BLOCK]
+        agree = (block[:, None, :] == lanes[None, :start + len(block), :]).sum(axis=2)
+        for row, earlier in zip(*np.nonzero(agree >= least)):
+            if earlier < start + row:
+                yield start + int(row), int(earlier), int(agree[row, earlier])
+
+
+COMPARE_BLOCK = 32
+
+
+def near_duplicates(table: SketchTable, uniques: list[int], signatures_of) -> dict[int, Duplicate]:
+    """Greedy in index order: a text is a near copy of the most similar earlier text that was kept
+    (the lowest on a tie), when they share a band and their similarity reaches the threshold."""
+    indexes, buckets = candidate_buckets(table, uniques)
+    if not len(indexes):
+        return {}
+    signatures = SignatureFile(indexes, signatures_of)
+    try:
+        pairs = similar_pairs(buckets, signatures, table.threshold)
+    finally:
+        signatures.close()
+    matches: dict[int, list[tuple[float, int]]] = {}
+    for (later, earlier), score in pairs.items():
+        matches.setdefault(later, []).append((score, -earlier))
+    dropped: dict[int, Duplicate] = {}
+    for later in sorted(matches):
+        kept = [(score, negative) for score, negative in matches[later] if int(indexes[-negative]) not in dropped]
+        if kept:
+            score, negative = max(kept)
+            dropped[int(indexes[later])] = Duplicate(int(indexes[-negative]), "near", score)
     return dropped
 
 
@@ -231,14 +354,29 @@ def find_duplicates_in(sketches: list[Sketch], threshold: float = DEFAULT_THRESH
     """Map each dropped conversation's index to what replaces it; threshold >= 1.0 finds exact copies only."""
     if threshold <= 0:
         raise ValueError(f"threshold must be above 0, got {threshold}")
-    uniques, copies = exact_groups([s.text for s in sketches])
-    near = near_duplicates(sketches, uniques, threshold) if threshold < 1.0 else {}
-    # A copy of a conversation that was itself dropped as near points at what that one points at.
-    exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
-    return dict(sorted({**near, **exact}.items()))
+    table = SketchTable(threshold)
+    for sketch in sketches:
+        table.add(sketch)
+    return table.duplicates(lambda indexes: ((i, sketches[i].signature) for i in indexes))
 
 
 def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
     if threshold <= 0:
         raise ValueError(f"threshold must be above 0, got {threshold}")
     return find_duplicates_in(sketch_all(conversations), threshold)
+
+
+def signatures_from(conversations, indexes):
+    """(index, signature) of the conversations at these positions of an iterable read from the
+    start, sketched a batch at a time."""
+    wanted, left = set(indexes), len(set(indexes))
+    batch: list[tuple[int, list[dict]]] = []
+    for index, messages in enumerate(conversations):
+        if index in wanted:
+            batch.append((index, messages))
+        if batch and (len(batch) >= BAND_BATCH or len(batch) == left):
+            yield from ((i, sketch.signature) for (i, _), sketch in zip(batch, sketch_all([m for _, m in batch])))
+            left -= len(batch)
+            batch = []
+            if not left:
+                return
