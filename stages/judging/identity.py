@@ -71,12 +71,28 @@ def split_block(text: str, path: Path) -> tuple[list[tuple[int, str]], str]:
     """(numbered lines of the facts block, the prose after it); no block when line 1 is not `---`."""
     lines = text.splitlines()
     if not lines or lines[0].strip() != FENCE:
+        unopened = unopened_fence(lines)
+        if unopened:
+            raise bad(path, unopened, "this --- closes a facts block that was never opened; put a --- line "
+                                      "on line 1, above the facts")
         return [], text.strip()
     closing = next((i for i in range(1, len(lines)) if lines[i].strip() == FENCE), None)
     if closing is None:
         raise bad(path, 1, "the facts block opened with --- is never closed; add a --- line after the facts")
     block = [(i + 1, lines[i]) for i in range(1, closing)]
     return block, "\n".join(lines[closing + 1:]).strip()
+
+
+def unopened_fence(lines: list[str]) -> int | None:
+    """The line number of a --- that follows facts lines (`name: ...`) with no --- before them: a
+    facts block missing its opening line, which would otherwise be read as prose and check nothing."""
+    closing = next((i for i, line in enumerate(lines) if line.strip() == FENCE), None)
+    if closing is None:
+        return None
+    before = [line.strip() for line in lines[:closing] if line.strip() and not line.lstrip().startswith("#")]
+    keys = [line.partition(":")[0].strip() for line in before]
+    return closing + 1 if before and all(":" in line for line in before) and all(k in FACT_KEYS for k in keys) \
+        else None
 
 
 def values_of(lines: list[Line], key: str) -> tuple[str, ...]:
