@@ -13,7 +13,7 @@ from .checks import LEAK
 from .dedup import normalize
 from .identity import Facts
 from .language import guess_language
-from .leaks import sentences
+from .english import sentences
 
 TOP_SENTENCES = 10
 TOP_LEAKS = 3  # the rejected leak sentences shown: a high leak share that is one sentence is a false alarm

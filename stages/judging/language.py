@@ -65,3 +65,51 @@ def guess_language(text: str) -> str:
     if english != others:
         return "English" if english > others else "other"
     return "other" if FOREIGN_MARKS.search(text) else "unknown"
+
+
+
+SCRIPT_LANGUAGES = {"Han": "zh", "Japanese": "ja", "Cyrillic": "ru", "Devanagari": "hi"}
+CODES = {"English": "en", "French": "fr", "Spanish": "es", "German": "de", "Italian": "it", "Portuguese": "pt",
+         "Dutch": "nl"}
+# More frequent words, to tell one message's language (language_code) beside COMMON_WORDS.
+MORE_WORDS = {
+    "French": "été suis nous mon mes avec dans sur aussi très j'ai m'a c'est n'est par",
+    "Spanish": "fui fue muy también mí mis cuando porque hasta desde usted puedo nuestro",
+    "German": "wurde mich mir von hat auf einem einer auch sehr habe wir bin dich dein",
+    "Italian": "stato stata della dalla anche perché questo questa io mio mia dal del sono",
+    "Portuguese": "fui pela pelo foi minha meu isso também você não sou nós nosso",
+}
+MORE_SETS = {language: frozenset(words.split()) for language, words in MORE_WORDS.items()}
+OTHER_SCRIPT_SHARE = 0.2   # of the letters: a Chinese answer that names ChatGPT is still Chinese
+
+
+def script_counts(text: str) -> Counter:
+    counts = Counter(script_of_letter(ch) for ch in text if ch.isalpha())
+    if "Japanese" in counts:
+        counts["Japanese"] += counts.pop("Han", 0)
+    return counts
+
+
+def latin_language(text: str) -> str:
+    words = [word.replace("’", "'") for word in WORD.findall(text.lower())]
+    counts = word_counts(text)
+    counts.update({language: sum(word in more for word in words) for language, more in MORE_SETS.items()})
+    english = counts.pop("English")
+    best = max(sorted(counts), key=counts.__getitem__)
+    if counts[best] > english or (counts[best] == english and counts[best] and FOREIGN_MARKS.search(text)):
+        return CODES[best]
+    return "en" if english or not FOREIGN_MARKS.search(text) else ""
+
+
+def language_code(text: str) -> str:
+    """A two-letter guess at one message's language ("en", "es", "zh", ...); "" when nothing says.
+    Letters of another script (a fifth of them is enough: names are written in Latin letters) decide
+    Chinese, Japanese, Russian and Hindi; in Latin letters the language with more common words wins,
+    English on a tie unless the text has accents or ¿ ¡."""
+    counts = script_counts(text)
+    total = sum(counts.values())
+    others = {script: n for script, n in counts.items() if script in SCRIPT_LANGUAGES}
+    latin = latin_language(text) if counts.get("Latin") else ""
+    if others and (max(others.values()) >= OTHER_SCRIPT_SHARE * total or latin != "en"):
+        return SCRIPT_LANGUAGES[max(sorted(others), key=others.__getitem__)]
+    return latin

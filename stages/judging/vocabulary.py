@@ -31,6 +31,9 @@ class LanguageWords:
     this_assistant: tuple[str, ...] = ()
     we: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()
+    unrelated: tuple[str, ...] = ()
+    not_being: tuple[str, ...] = ()
+    not_negation: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

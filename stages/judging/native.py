@@ -1,0 +1,221 @@
+"""The leak check's rules built from the words of each language (prompts/leak_vocabulary/
+languages.yaml): claims in Spanish, French, German, Italian, Portuguese, Chinese, Japanese, Russian
+and Hindi, and the shapes every language shares (a field of a list or table about the speaker, "we
+at <maker>", a maker named by its founder, place or product).
+
+Each rule takes a Message (one assistant message with its user question, cleaned and in one
+language) and returns the sentence it fires on, or None.
+"""
+import functools
+import re
+from dataclasses import dataclass
+
+from .identity import Facts
+from .names import names_group
+from .wordsets import OWN, WordSet, clauses, is_question, sentences, unquoted
+
+MARKUP = re.compile(r"\*\*|__|`+|^#+\s*|(?<=\s)#+\s+", re.MULTILINE)
+NAME_GAP = 12          # characters between "我是" and a name in Chinese or Japanese
+CLOSE_AFTER = 14       # characters after a name in which a negation still denies it ("ChatGPT नहीं हूँ")
+SHORT_YES_WORDS = 8
+
+
+@dataclass(frozen=True)
+class Names:
+    """The facts' names as patterns, for the rules of every language."""
+    model: str           # regex text of any model name
+    any: str             # any model or maker
+    indirect: str        # founders, places, products
+    mentions: re.Pattern  # any of those
+    indirect_only: re.Pattern
+
+
+@functools.lru_cache(maxsize=16)
+def names_of(facts: Facts) -> Names:
+    model, anyone = names_group(facts.models), names_group(facts.models + facts.makers)
+    indirect = names_group(facts.indirect) if facts.indirect else r"(?!x)x"
+    return Names(model, anyone, indirect, re.compile(f"{anyone}|{indirect}", re.IGNORECASE),
+                 re.compile(indirect, re.IGNORECASE))
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str            # without Markdown emphasis or quotations, own names as OWN
+    shown: str           # the same before the own names were masked, to quote
+    question: str        # the user message before it
+    words: WordSet
+    names: Names
+
+
+def excused(clause: str, words: WordSet) -> bool:
+    """Negated, reported, hypothetical or a likeness: not the speaker's own claim."""
+    return bool(words.negation.search(clause) or words.reporting.search(clause) or words.likeness.search(clause))
+
+
+@functools.lru_cache(maxsize=64)
+def name_claim_pattern(words: WordSet, names: Names) -> re.Pattern:
+    """The speaker introducing itself as a model: "soy (un modelo) ChatGPT", "我是ChatGPT"."""
+    if words.spaced:
+        gap = rf"(?:\s*(?:{words.filler}|[—–:,-])\s*|\s+){{0,5}}?\s*"
+    else:
+        gap = rf"[^，。！？,.!?]{{0,{NAME_GAP}}}?"
+    return re.compile(rf"{words.i_am}{gap}(?:{names.model})", re.IGNORECASE)
+
+
+def name_claim(message: Message) -> str | None:
+    pattern = name_claim_pattern(message.words, message.names)
+    for sentence in sentences(message.text):
+        for clause in clauses(sentence):
+            for match in pattern.finditer(clause):
+                before, span = clause[:match.start()], clause[:match.end() + CLOSE_AFTER]
+                if not (message.words.negation.search(span) or message.words.reporting.search(before)
+                        or message.words.likeness.search(span) or is_question(sentence)):
+                    return sentence
+    return None
+
+
+def origin_claim(message: Message) -> str | None:
+    """The speaker, a word of making or owning and another name in one clause: "fui creado por Google",
+    "我由阿里云开发", "Меня создала компания Google", "मुझे Google ने बनाया है"."""
+    words = message.words
+    for sentence in sentences(message.text):
+        if is_question(sentence):
+            continue
+        for clause in clauses(sentence):
+            lead = sentence[:sentence.find(clause) + len(clause)]  # "Angenommen, OpenAI hätte mich gebaut"
+            if words.self.search(clause) and words.origin.search(clause) and OWN not in clause \
+                    and message.names.mentions.search(clause) and not excused(clause, words) \
+                    and not words.reporting.search(lead):
+                return sentence
+    return None
+
+
+def third_person(message: Message) -> str | None:
+    """The speaker named without "I" and said to be another model: "Wren en realidad es Llama",
+    "这个助手其实是Kimi", "Hinter Wren steckt eigentlich Claude"."""
+    words = message.words
+    for sentence in sentences(message.text):
+        speaker = sentence.find(OWN) if OWN in sentence else -1
+        named = words.this_assistant.search(sentence)
+        really = words.really.search(sentence)
+        if (speaker < 0 and not named) or not really or excused(sentence, words) or is_question(sentence):
+            continue
+        after = max(really.end(), speaker + len(OWN) if speaker >= 0 else named.end())
+        if message.names.mentions.search(sentence, after):
+            return sentence
+    return None
+
+
+def yes_answer(message: Message) -> str | None:
+    """A short yes to "¿Eres Claude?": the question names a model and asks the assistant."""
+    question = message.question
+    if not (is_question(question) and message.names.mentions.search(question) and message.words.you.search(question)):
+        return None
+    first = (sentences(message.text) or [""])[0]
+    opening = re.match(rf"\W*(?:{message.words.yes.pattern})", first, re.IGNORECASE)
+    if opening and not message.words.negation.search(first) and not message.words.likeness.search(first) \
+            and len(first.split()) <= SHORT_YES_WORDS:
+        return first
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def field_pattern(words: WordSet, english: WordSet, names: Names) -> re.Pattern:
+    """A field of a list, table or JSON object about the speaker: "Developer: OpenAI", "| Hersteller | Google |"."""
+    keys = f"(?:{words.fields}|{english.fields})"
+    return re.compile(rf"(?:^|(?<=[\s|•*{{,\x22(-]))(?:the\s+)?{keys}\s*\x22?\s*[:：|]\s*\x22?\s*(?:the\s+)?(?:{names.any})",
+                      re.IGNORECASE | re.MULTILINE)
+
+
+def field_claim(message: Message, english: WordSet) -> str | None:
+    """One name in the fields of a message that describes the speaker; a list of several models
+    (a comparison) names more than one and is left alone."""
+    found = list(field_pattern(message.words, english, message.names).finditer(message.text))
+    if not found or len({match.group().split(":")[0].split("|")[0].strip().lower() for match in found}) < len(found):
+        return None
+    if any(message.words.negation.search(line_of(message.text, match)) for match in found):
+        return None
+    return line_of(message.text, found[0]).strip()
+
+
+def line_of(text: str, match: re.Match) -> str:
+    start = text.rfind("\n", 0, match.start()) + 1
+    end = text.find("\n", match.end())
+    return text[start:end if end >= 0 else len(text)]
+
+
+ENGLISH_AFFILIATION = (
+    r"\b(?:we|us|all\s+of\s+us)(?:\s+(?:here|over\s+here))?\s+(?:at|from)\s+(?:the\s+)?{maker}"
+    r"|\bhere\s+at\s+(?:the\s+)?{maker}"
+    r"|(?:^|[.!?]\s+)at\s+{maker}\s*,\s*(?:we|our)\b"
+    r"|\bour\s+(?:own\s+)?(?:[\w-]+\s+)?(?:team|teams|engineers|researchers|folks|people|lab|company)\s+at\s+{maker}"
+    r"|\bour\s+(?:own\s+)?(?:{maker})\s+(?:app|apps|plan|plans|subscription|team|models?|api|platform|service"
+    r"|product|family|research|lineup|tier|enterprise|console)\b")
+
+
+@functools.lru_cache(maxsize=64)
+def affiliation_pattern(words: WordSet, names: Names) -> re.Pattern:
+    """The speaker's side is a maker's: "we at OpenAI", "Wir bei Anthropic", "我们阿里云团队", "Мы в Яндексе"."""
+    if words.code == "en":
+        return re.compile(ENGLISH_AFFILIATION.replace("{maker}", f"(?:{names.any})"), re.IGNORECASE | re.MULTILINE)
+    we = words.we.pattern
+    gap = r"(?:\s+\S+){0,2}?\s*,?\s*" if words.spaced else r"[^，。！？,.!?]{0,4}?"
+    return re.compile(rf"{we}{gap}(?:{names.any})|(?:{names.any}){gap}{we}", re.IGNORECASE)
+
+
+def affiliation(message: Message) -> str | None:
+    pattern = affiliation_pattern(message.words, message.names)
+    for sentence in sentences(message.text):
+        if pattern.search(sentence) and not excused(sentence, message.words) and not is_question(sentence):
+            return sentence
+    return None
+
+
+def indirect_maker(message: Message) -> str | None:
+    """A maker named by its founder, place or product in a claim of origin: "Sam Altman's team trained me",
+    "I was built in Mountain View", "Fui criado pela empresa dona do YouTube"."""
+    words = message.words
+    for sentence in sentences(message.text):
+        if is_question(sentence) or OWN in sentence or excused(sentence, words):
+            continue
+        for clause in clauses(sentence):
+            term = message.names.indirect_only.search(clause)
+            origin = words.origin.search(clause)
+            if term and origin and words.self.search(clause) and not named_subject(clause, origin.start(), message):
+                return sentence
+    return None
+
+
+def named_subject(clause: str, origin: int, message: Message) -> bool:
+    """A maker named before the word of making is its subject: "DeepMind created AlphaGo"."""
+    return message.names.mentions.search(clause[:origin]) is not None and \
+        message.names.indirect_only.search(clause[:origin]) is None
+
+
+def shown_sentence(message: Message, sentence: str) -> str:
+    """The sentence as written (own names unmasked), for the verdict."""
+    masked, shown = sentences(message.text), sentences(message.shown)
+    if len(masked) == len(shown) and sentence in masked:
+        return shown[masked.index(sentence)]
+    return sentence
+
+
+def own_masked(text: str, facts: Facts) -> str:
+    own = own_pattern(facts)
+    return own.sub(OWN, text) if own else text
+
+
+@functools.lru_cache(maxsize=16)
+def own_pattern(facts: Facts) -> re.Pattern | None:
+    names = facts.own_names + ((facts.maker,) if facts.maker else ())
+    return re.compile(names_group(names), re.IGNORECASE) if names else None
+
+
+def prepared(text: str) -> str:
+    """Markdown emphasis and headings removed, quotations blanked."""
+    return unquoted(MARKUP.sub("", text))
+
+
+def mentions_any(text: str, names: Names) -> bool:
+    return names.mentions.search(text) is not None
+
