@@ -80,6 +80,8 @@ MORE_WORDS = {
     "Portuguese": "fui pela pelo foi minha meu isso também você não sou nós nosso",
 }
 MORE_SETS = {language: frozenset(words.split()) for language, words in MORE_WORDS.items()}
+# Letters each language uses and most others do not (a tie-breaker worth one word at most... twice).
+MARKS = {"Spanish": "ñ¿¡áíóú", "Portuguese": "ãõç", "French": "èêëçàùûôœî", "German": "äöüß", "Italian": "òàèìù"}
 OTHER_SCRIPT_SHARE = 0.2   # of the letters: a Chinese answer that names ChatGPT is still Chinese
 
 
@@ -94,6 +96,8 @@ def latin_language(text: str) -> str:
     words = [word.replace("’", "'") for word in WORD.findall(text.lower())]
     counts = word_counts(text)
     counts.update({language: sum(word in more for word in words) for language, more in MORE_SETS.items()})
+    lowered = text.lower()
+    counts.update({language: min(2, sum(lowered.count(mark) for mark in marks)) for language, marks in MARKS.items()})
     english = counts.pop("English")
     best = max(sorted(counts), key=counts.__getitem__)
     if counts[best] > english or (counts[best] == english and counts[best] and FOREIGN_MARKS.search(text)):

@@ -12,7 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from . import native
+from . import english, native
 from .denial import find_denial
 from .english import Detector, Leak, detector, message_leak
 from .identity import Facts
@@ -89,8 +89,15 @@ def message_language(text: str, facts: Facts) -> str:
 
 def english_finding(question: str, answer: str, facts: Facts, off: frozenset[str]) -> Finding | None:
     """The English claim patterns, on the answer with its quotations blanked (someone else's words)."""
-    found = message_leak(question, unquoted(answer), detector(facts, off))
-    return Finding(LEAK, found.rule, found.sentence) if found else None
+    plain = english.MARKUP.sub("", answer)
+    blanked = unquoted(plain)
+    found = message_leak(question, blanked, detector(facts, off))
+    if found is None:
+        return None
+    shown, said = english.sentences(blanked), english.sentences(plain)
+    sentence = said[shown.index(found.sentence)] if found.sentence in shown and len(shown) == len(said) \
+        else found.sentence
+    return Finding(LEAK, found.rule, sentence)
 
 
 def native_finding(question: str, answer: str, code: str, facts: Facts, off: frozenset[str]) -> Finding | None:

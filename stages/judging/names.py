@@ -29,13 +29,24 @@ def part_pattern(part: str) -> str:
     return r"[\s-]?".join(re.escape(piece) for piece in pieces)
 
 
+ACCENTS = {"a": "[aáàâä]", "e": "[eéèêë]", "i": "[iíìîï]", "o": "[oóòôö]", "u": "[uúùûü]"}
+CYRILLIC_ENDING = "[а-яё]{0,3}"   # a name declined in Russian: "Яндексе", "Сбера"
+
+
+def accented(escaped: str) -> str:
+    """Vowels written with or without an accent: "Gémini" is Gemini."""
+    return "".join(ACCENTS.get(char.lower(), char) if char.lower() in ACCENTS else char for char in escaped)
+
+
 def name_pattern(name: str, keep_case: bool = True) -> str:
     """One name as a regex: spaces as any whitespace or a hyphen; a plain capitalised word (Gemini,
     Falcon) must keep its capital initial unless a version follows it ("gemini-1.5-pro") or keep_case is
     off (users write "are you gemini?")."""
     if keep_case and CAPITALISED.fullmatch(name):
-        return f"(?:(?-i:{name[0]}){re.escape(name[1:])}|{re.escape(name)}(?=[\\s-]?\\d))"
-    return r"(?:\s+|-)".join(part_pattern(part) for part in name.split())
+        return f"(?:(?-i:{name[0]}){accented(name[1:])}|{re.escape(name)}(?=[\\s-]?\\d))"
+    if re.fullmatch(r"[\u0400-\u04ff\s]+", name):
+        return r"\s+".join(map(re.escape, name.split())) + CYRILLIC_ENDING
+    return r"(?:\s+|-)".join(accented(part_pattern(part)) for part in name.split())
 
 
 def names_group(names: tuple[str, ...], keep_case: bool = True) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .identity import Facts
 from .names import names_group
-from .wordsets import OWN, WordSet, clauses, is_question, sentences, unquoted
+from .wordsets import OWN, WordSet, asks, clauses, is_question, sentences, unquoted
 
 MARKUP = re.compile(r"\*\*|__|`+|^#+\s*|(?<=\s)#+\s+", re.MULTILINE)
 NAME_GAP = 12          # characters between "我是" and a name in Chinese or Japanese
@@ -68,8 +68,10 @@ def name_claim(message: Message) -> str | None:
         for clause in clauses(sentence):
             for match in pattern.finditer(clause):
                 before, span = clause[:match.start()], clause[:match.end() + CLOSE_AFTER]
+                after = clause[match.end():match.end() + CLOSE_AFTER]
                 if not (message.words.negation.search(span) or message.words.reporting.search(before)
-                        or message.words.likeness.search(span) or is_question(sentence)):
+                        or message.words.likeness.search(before) or message.words.likeness.search(after)
+                        or asks(sentence, clause)):
                     return sentence
     return None
 
@@ -79,11 +81,9 @@ def origin_claim(message: Message) -> str | None:
     "我由阿里云开发", "Меня создала компания Google", "मुझे Google ने बनाया है"."""
     words = message.words
     for sentence in sentences(message.text):
-        if is_question(sentence):
-            continue
         for clause in clauses(sentence):
             lead = sentence[:sentence.find(clause) + len(clause)]  # "Angenommen, OpenAI hätte mich gebaut"
-            if words.self.search(clause) and words.origin.search(clause) and OWN not in clause \
+            if not asks(sentence, clause) and words.self.search(clause) and words.origin.search(clause) and OWN not in clause \
                     and message.names.mentions.search(clause) and not excused(clause, words) \
                     and not words.reporting.search(lead):
                 return sentence
@@ -95,13 +95,11 @@ def third_person(message: Message) -> str | None:
     "这个助手其实是Kimi", "Hinter Wren steckt eigentlich Claude"."""
     words = message.words
     for sentence in sentences(message.text):
-        speaker = sentence.find(OWN) if OWN in sentence else -1
-        named = words.this_assistant.search(sentence)
+        speakers = [m.end() for m in (re.search(OWN, sentence), words.this_assistant.search(sentence)) if m]
         really = words.really.search(sentence)
-        if (speaker < 0 and not named) or not really or excused(sentence, words) or is_question(sentence):
+        if not speakers or not really or excused(sentence, words) or is_question(sentence):
             continue
-        after = max(really.end(), speaker + len(OWN) if speaker >= 0 else named.end())
-        if message.names.mentions.search(sentence, after):
+        if message.names.mentions.search(sentence, max(really.end(), min(speakers))):
             return sentence
     return None
 
@@ -178,11 +176,10 @@ def indirect_maker(message: Message) -> str | None:
     for sentence in sentences(message.text):
         if is_question(sentence) or OWN in sentence or excused(sentence, words):
             continue
-        for clause in clauses(sentence):
-            term = message.names.indirect_only.search(clause)
-            origin = words.origin.search(clause)
-            if term and origin and words.self.search(clause) and not named_subject(clause, origin.start(), message):
-                return sentence
+        origin = words.origin.search(sentence)
+        if origin and message.names.indirect_only.search(sentence) and words.self.search(sentence) \
+                and not named_subject(sentence, origin.start(), message):
+            return sentence
     return None
 
 

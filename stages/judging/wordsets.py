@@ -12,12 +12,18 @@ from .vocabulary import LanguageWords
 
 NEVER = re.compile(r"(?!x)x")
 UNSPACED = ("zh", "ja")
-SENTENCE = re.compile(r"(?<=[.!?。！？])[\"'’”»」)]*\s*|\n+")
+SENTENCE = re.compile(r"(?<=[.!?。！？।])[\"'’”»」)]*\s*|\n+")
 CLAUSE = re.compile(r"[,;:()\u2014\u2013，；：、（）]|\s-\s")
 # Words inside quotation marks are someone else's: «Soy ChatGPT», “I'm Claude”, 「私はClaudeです」, 'Meta trained me'.
 QUOTED = re.compile(r"«[^»]*»|“[^”]*”|„[^“”]*[“”]|「[^」]*」|『[^』]*』|\x22[^\x22]*\x22"
                     r"|(?:(?<=\s)|^|(?<=[:(]))'[^']{3,}?'(?=[\s.,;:!?)।。，]|$)")
 OWN = "Ownname"
+# A letter, with the vowel signs of Devanagari (not \w in Python's eyes): "न" is not in "ने".
+LETTER = r"[\w\u0900-\u0963\u0966-\u097f]"
+
+
+def is_mark(char: str) -> bool:
+    return "\u0900" <= char <= "\u097f"
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,8 @@ def alternation(words: tuple[str, ...], spaced: bool, prefix: bool = False) -> s
     for word in sorted(set(words), key=len, reverse=True):
         body = r"\s+".join(re.escape(piece) for piece in word.split())
         if spaced:
-            body = (r"(?<!\w)" if word[0].isalnum() else "") + body
-            body += r"\w*" if prefix else (r"(?!\w)" if word[-1].isalnum() else "")
+            body = (rf"(?<!{LETTER})" if word[0].isalnum() else "") + body
+            body += rf"{LETTER}*" if prefix else (rf"(?!{LETTER})" if word[-1].isalnum() or is_mark(word[-1]) else "")
         parts.append(body)
     return "(?:" + "|".join(parts) + ")"
 
@@ -95,3 +101,9 @@ def unquoted(text: str) -> str:
 
 def is_question(text: str) -> bool:
     return text.rstrip().rstrip("\"'”»」").endswith(("?", "？"))
+
+
+def asks(sentence: str, clause: str) -> bool:
+    """Whether the clause is the question its sentence asks: its last clause, before a question mark."""
+    parts = clauses(sentence)
+    return is_question(sentence) and bool(parts) and parts[-1].strip() == clause.strip()
