@@ -92,10 +92,13 @@ def script_counts(text: str) -> Counter:
     return counts
 
 
-def latin_language(text: str) -> str:
+def latin_language(text: str, extra: dict[str, frozenset[str]] | None = None) -> str:
     words = [word.replace("’", "'") for word in WORD.findall(text.lower())]
     counts = word_counts(text)
     counts.update({language: sum(word in more for word in words) for language, more in MORE_SETS.items()})
+    names = {code: language for language, code in CODES.items()}
+    counts.update({names[code]: sum(word in known for word in words) for code, known in (extra or {}).items()
+                   if code in names})
     lowered = text.lower()
     counts.update({language: min(2, sum(lowered.count(mark) for mark in marks)) for language, marks in MARKS.items()})
     english = counts.pop("English")
@@ -105,15 +108,16 @@ def latin_language(text: str) -> str:
     return "en" if english or not FOREIGN_MARKS.search(text) else ""
 
 
-def language_code(text: str) -> str:
+def language_code(text: str, extra: dict[str, frozenset[str]] | None = None) -> str:
     """A two-letter guess at one message's language ("en", "es", "zh", ...); "" when nothing says.
     Letters of another script (a fifth of them is enough: names are written in Latin letters) decide
     Chinese, Japanese, Russian and Hindi; in Latin letters the language with more common words wins,
-    English on a tie unless the text has accents or ¿ ¡."""
+    English on a tie unless the text has accents or ¿ ¡. `extra` adds words per language code (the leak
+    check's vocabulary)."""
     counts = script_counts(text)
     total = sum(counts.values())
     others = {script: n for script, n in counts.items() if script in SCRIPT_LANGUAGES}
-    latin = latin_language(text) if counts.get("Latin") else ""
+    latin = latin_language(text, extra) if counts.get("Latin") else ""
     if others and (max(others.values()) >= OTHER_SCRIPT_SHARE * total or latin != "en"):
         return SCRIPT_LANGUAGES[max(sorted(others), key=others.__getitem__)]
     return latin

@@ -10,7 +10,7 @@ well ask "are you ChatGPT?". RULES lists every rule; each is there because an ex
 """
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from . import english, native
 from .denial import find_denial
@@ -83,8 +83,17 @@ def prefilter(facts: Facts) -> Prefilter:
 
 
 def message_language(text: str, facts: Facts) -> str:
-    """The message's own language when it can be told, else the facts' `language:`, else English."""
-    return language_code(text) or facts.language or "en"
+    """The message's own language when it can be told (common words and the vocabulary's words count),
+    else the facts' `language:`, else English."""
+    return language_code(text, known_words(facts)) or facts.language or "en"
+
+
+@functools.lru_cache(maxsize=16)
+def known_words(facts: Facts) -> dict[str, frozenset[str]]:
+    """Per language, the one-word entries of its lists (not the names), to tell a message's language."""
+    return {words.code: frozenset(word for field in fields(words) if field.name != "code"
+                                  for word in getattr(words, field.name) if " " not in word and len(word) > 1)
+            for words in facts.words}
 
 
 def english_finding(question: str, answer: str, facts: Facts, off: frozenset[str]) -> Finding | None:
