@@ -35,6 +35,8 @@ RULES = {
     "short_named_answer": (LEAK, "a short answer naming a maker to \"who made you?\""),
     "native_name_claim": (LEAK, "the speaker introducing itself as a model: \"soy ChatGPT\", \"我是Gemini\""),
     "native_origin_claim": (LEAK, "the speaker, a word of making and a name in one clause, in any language"),
+    "as_model": (LEAK, "\"as a model made by X\" about the speaker: \"como modelo desarrollado por Google\""),
+    "not_but_name": (LEAK, "a role denied for another model's name: \"no soy un pirata sino Claude\""),
     "third_person": (LEAK, "the speaker named without \"I\" is really another model"),
     "native_yes": (LEAK, "a short yes to \"¿Eres Claude?\""),
     "field_claim": (LEAK, "a field of a list or table about the speaker: \"Developer: OpenAI\""),
@@ -48,6 +50,7 @@ RULES = {
     "entity_soup": (JUNK, "HTML entities as the answer"),
 }
 NATIVE_RULES = (("native_name_claim", native.name_claim), ("native_origin_claim", native.origin_claim),
+                ("as_model", native.as_model), ("not_but_name", native.not_but_name),
                 ("third_person", native.third_person), ("native_yes", native.yes_answer),
                 ("affiliation", native.affiliation), ("indirect_maker", native.indirect_maker))
 ENGLISH_RULES = (("third_person", native.third_person), ("affiliation", native.affiliation),

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from .identity import Facts
 from .names import names_group
-from .wordsets import OWN, WordSet, asks, clauses, is_question, sentences, unquoted
+from .wordsets import CLAUSE, OWN, WordSet, asks, clauses, is_question, sentences, unquoted
 
 MARKUP = re.compile(r"\*\*|__|`+|^#+\s*|(?<=\s)#+\s+", re.MULTILINE)
-NAME_GAP = 12          # characters between "我是" and a name in Chinese or Japanese
+NAME_GAP = 16          # characters between "我是" and a name in Chinese or Japanese
+AS_GAP_WORDS = 6       # words between "as a" and the description of the speaker ("como modelo desarrollado por")
 CLOSE_AFTER = 14       # characters after a name in which a negation still denies it ("ChatGPT नहीं हूँ")
 SHORT_YES_WORDS = 8
 
@@ -81,11 +82,71 @@ def origin_claim(message: Message) -> str | None:
     "我由阿里云开发", "Меня создала компания Google", "मुझे Google ने बनाया है"."""
     words = message.words
     for sentence in sentences(message.text):
-        for clause in clauses(sentence):
+        # a verb-last language says who made the speaker at the end, after its commas: one clause
+        for clause in ([sentence] if words.verb_last else clauses(sentence)):
             lead = sentence[:sentence.find(clause) + len(clause)]  # "Angenommen, OpenAI hätte mich gebaut"
             if not asks(sentence, clause) and words.self.search(clause) and words.origin.search(clause) and OWN not in clause \
                     and message.names.mentions.search(clause) and not excused(clause, words) \
                     and not words.reporting.search(lead):
+                return sentence
+    return None
+
+
+def as_model(message: Message) -> str | None:
+    """ "As a model made by X" about the speaker: "Como modelo desarrollado por Google, ...", "作为OpenAI
+    开发的模型，我...", "MetaのAIモデルである私は", "Как модель, разработанная OpenAI, я ..."."""
+    words = message.words
+    for sentence in sentences(message.text):
+        for as_a in words.as_a.finditer(sentence):
+            clause_start = max((m.end() for m in CLAUSE.finditer(sentence, 0, as_a.start())), default=0)
+            if message.names.mentions.search(sentence[clause_start:as_a.start()]) and not words.verb_last:
+                continue  # "Gemini se presenta como el asistente de Google": someone else's description
+            span = as_model_span(sentence, as_a, message)
+            if span and not (words.negation.search(span) or words.reporting.search(sentence[:as_a.start()])
+                             or words.likeness.search(span.replace(as_a.group(), " "))):
+                return sentence
+    return None
+
+
+def as_model_span(sentence: str, as_a: re.Match, message: Message) -> str | None:
+    """The words from "as a" to the name, when a noun for the speaker and a name follow it in that order
+    (precede it, in a verb-last language); None otherwise."""
+    words, names = message.words, message.names.mentions
+    if words.verb_last:
+        start = max(0, as_a.start() - NAME_GAP - 8)
+        span = sentence[start:as_a.end()]
+        name, noun = names.search(span), words.self_noun.search(span)
+        return span[name.start():] if name and noun and name.start() < noun.start() else None
+    if not words.spaced:
+        span = sentence[as_a.start():as_a.end() + NAME_GAP + 8]
+        return span if names.search(span) and words.self_noun.search(span) else None
+    rest = sentence[as_a.end():]
+    noun = words.self_noun.search(rest)
+    if noun is None or len(rest[:noun.start()].split()) > 2:
+        return None
+    name = names.search(rest, noun.end())
+    if name is None or len(rest[noun.end():name.start()].split()) > AS_GAP_WORDS:
+        return None
+    return sentence[as_a.start():as_a.end() + name.end()]
+
+
+def not_but_name(message: Message) -> str | None:
+    """ "Not a gondolier but Claude": the speaker denies a role and names another model instead
+    ("non sono un gondoliere ma Claude", "я не капитан, а YandexGPT", "मैं ज्योतिषी नहीं, Google का Gemini हूँ")."""
+    words = message.words
+    for sentence in sentences(message.text):
+        negation = words.negation.search(sentence)
+        if negation is None or not (words.self.search(sentence[:negation.start()])
+                                    or re.search(words.i_am, sentence[:negation.start()], re.IGNORECASE)):
+            continue
+        rest = sentence[negation.end():]
+        turn = words.but.search(rest) or re.search(r"[,，、]", rest)
+        if turn and not words.reporting.search(sentence[:negation.start()]):
+            after = rest[turn.end():]
+            name = message.names.mentions.search(after)
+            gap = after[:name.start()] if name else ""
+            if name and (len(gap.split()) <= 2 if words.spaced else len(gap) <= 4) and OWN not in after \
+                    and not words.likeness.search(gap) and not words.negation.search(gap):
                 return sentence
     return None
 

@@ -34,6 +34,9 @@ class LanguageWords:
     unrelated: tuple[str, ...] = ()
     not_being: tuple[str, ...] = ()
     not_negation: tuple[str, ...] = ()
+    as_a: tuple[str, ...] = ()
+    self_noun: tuple[str, ...] = ()
+    but: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from .vocabulary import LanguageWords
 NEVER = re.compile(r"(?!x)x")
 UNSPACED = ("zh", "ja")
 SENTENCE = re.compile(r"(?<=[.!?。！？।])[\"'’”»」)]*\s*|\n+")
-CLAUSE = re.compile(r"[,;:()\u2014\u2013，；：、（）]|\s-\s")
+CLAUSE = re.compile(r"[,;:\u2014\u2013，；：、]|\s-\s")
 # Words inside quotation marks are someone else's: «Soy ChatGPT», “I'm Claude”, 「私はClaudeです」, 'Meta trained me'.
 QUOTED = re.compile(r"«[^»]*»|“[^”]*”|„[^“”]*[“”]|「[^」]*」|『[^』]*』|\x22[^\x22]*\x22"
                     r"|(?:(?<=\s)|^|(?<=[:(]))'[^']{3,}?'(?=[\s.,;:!?)।。，]|$)")
@@ -47,6 +47,9 @@ class WordSet:
     this_assistant: re.Pattern
     we: re.Pattern
     fields: str
+    as_a: re.Pattern
+    self_noun: re.Pattern
+    but: re.Pattern
     verb_last: bool      # the verb after the name (Japanese, Hindi): a negation follows what it denies
 
 
@@ -84,7 +87,8 @@ def word_set(words: LanguageWords) -> WordSet:
                    pattern(words.reporting), pattern(words.likeness), pattern(words.different),
                    pattern(words.unrelated), pattern(words.not_being), pattern(words.yes), pattern(words.you),
                    pattern(words.really), pattern(words.this_assistant), pattern(words.we),
-                   alternation(words.fields, spaced), bool(words.name_after))
+                   alternation(words.fields, spaced), pattern(words.as_a), pattern(words.self_noun), pattern(words.but),
+                   bool(words.name_after))
 
 
 def sentences(text: str) -> list[str]:
