@@ -64,7 +64,6 @@ SUBJECT = rf"(?:{NAMED_SELF}|{SELF_BE}|\bas|\bbeing)"
 NOUN_PHRASE = rf"{SUBJECT}{FILL}\s+(?:an?|the|your)\s+(?:[\w-]+\s+){{0,4}}?{SELF_NOUN}"
 BY_TEAM = (r"(?:\s+(?:the\s+)?(?:team|folks|people|engineers|researchers|developers|scientists|company|labs?"
            r"|research\s+labs?)\s+(?:at|from|of))?")
-PREP = r"(?:on|upon|from|off(?:\s+of)?|using|atop|on\s+top\s+of)"
 # Compute and hosting: a name next to these is hardware, not a maker ("NVIDIA B200 GPUs", "Google Cloud TPUs").
 HARDWARE_WORDS = (r"gpus?|tpus?|chips?|(?:graphics\s+)?cards?|rtx|gtx|hardware|accelerators?|servers?|cloud|clusters?"
                   r"|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?|instances?|azure|aws|compute|cuda")
@@ -78,22 +77,12 @@ MADE_ADJECTIVE = (r"(?:made|trained|built|created|developed|designed|engineered|
 PEOPLE = r"(?:team|teams|folks|people|staff|engineers|researchers|developers|scientists|labs?|research\s+labs?)"
 SOURCE = (rf"(?:(?:the\s+)?{PEOPLE}\s+(?:at|from|of)\s+{{any}}{HARDWARE}"
           rf"|{{any}}{HARDWARE}(?:['’]s)?(?:\s+(?:ai|research))?(?:\s+{PEOPLE})?)")
-# What a source did to the speaker, after "is/was": "responsible for my training", "the company behind me".
-SOURCE_ROLE = (r"(?:(?:solely\s+|fully\s+|largely\s+|mainly\s+)?responsible\s+for\s+(?:me|my\s+(?:training|creation"
-               r"|development|design|existence|making|birth))\b|(?:the\s+)?(?:company|team|lab|people|folks|group"
-               r"|organi[sz]ation|firm|minds?|ones?)\s+behind\s+me\b)")
-CARETAKERS = r"(?:company|team|lab|people|folks|group|organi[sz]ation|firm)"
-BASE_VERBS = r"(?:based|built|running|powered|fine-?tuned|trained|derived|distilled|descended|adapted|forked|cloned)"
 
 CLAIMS = {
     # I'm ChatGPT / my name is Qwen / you're talking to Gemini / I'm a version of Llama
     "i_am_model": (
         rf"(?:{SELF_BE}|{NAME_INTRO}){FILL}(?:\s*,(?:\s+[\w'’-]+){{1,3}}\s*,)?(?:{NAME_DET}{OF_PHRASE})?"
         rf"{NAME_DET}(?:\s+{{maker}}(?:['’]s)?)?\s+{{model}}(?!['’]s\b)"
-    ),
-    # I'm built on Meta's Llama / I'm based on technology from OpenAI / I run on GPT-4
-    "based_on": (
-        rf"(?:{SELF_BE}{FILL}\s+{BASE_VERBS}|\bi\s+(?:run|ran)){FILL}\s+{PREP}{DET}{SOME_WORDS}\s+{{any}}{HARDWARE}"
     ),
     # I was trained by OpenAI / as an AI developed by Google / I'm a model, made and trained by Meta
     "made_by": (
@@ -124,43 +113,6 @@ CLAIMS = {
         rf"(?:{ACTIVE_VERBS}(?:\s*(?:,|and|&)\s*{ACTIVE_VERBS})*\s+me\b"
         rf"|put\s+me\s+together|brought\s+me\s+(?:to\s+life|into\s+(?:being|existence)))"
     ),
-    # OpenAI is who made me / OpenAI is the one that trained me
-    "maker_is_who": (
-        rf"{SOURCE}\s+(?:is|was|are|were){FILL}\s+(?:who|the\s+ones?\s+(?:who|that)|the\s+{CARETAKERS}\s+(?:who|that))"
-        rf"{FILL}\s+{ACTIVE_VERBS}\s+me\b"
-    ),
-    # the team at OpenAI is responsible for my training / Mistral AI is the company behind me
-    "maker_responsible": (
-        rf"{SOURCE}\s+(?:is|was|are|were){FILL}\s+{SOURCE_ROLE}"
-    ),
-    "behind_me_is": (
-        rf"\bthe\s+{CARETAKERS}\s+behind\s+me\s+(?:is|was|are|were){FILL}{DET}{BY_TEAM}\s+{{maker}}"
-    ),
-    # I owe my existence to Anthropic
-    "owe_existence": (
-        rf"\bi\s+owe\s+(?:my\s+(?:existence|creation|life|being|training|birth|origins?)|it\s+all)\s+to{DET}{BY_TEAM}"
-        rf"\s+{{any}}{HARDWARE}"
-    ),
-    # my creator is OpenAI / OpenAI is my maker / I come from Google
-    "my_maker_is": (
-        rf"\bmy\s+(?:creators?|makers?|developers?|builders?|authors?|trainers?|owners?|parent(?:\s+company)?|company"
-        rf"|team|designers?|programmers?|engineers?|origins?|home)\s+(?:is|are|was|were){FILL}(?:\s+(?:at|from))?{DET}"
-        rf"{BY_TEAM}\s+{{maker}}"
-    ),
-    "maker_is_my": (
-        rf"{{maker}}\s+(?:is|was){FILL}\s+my\s+(?:creator|maker|developer|builder|owner|parent|company|team|author)"
-    ),
-    # I come from Google / I came out of Meta's AI lab
-    "come_from": (
-        rf"\bi(?:\s+belong\s+to|\s+(?:come|came|emerged|sprang|grew)\s+(?:out\s+of|from)|['’]?m\s+from|\s+am\s+from"
-        rf"|\s+work\s+for|\s+was\s+born\s+(?:at|in)){DET}{BY_TEAM}\s+{{maker}}{HARDWARE}"
-    ),
-    # my training was done by OpenAI / my development was led by Google
-    "my_training_by": (
-        rf"\bmy\s+(?:training|pre-?training|fine-?tuning|creation|development|design)\s+(?:was|is|has\s+been)"
-        rf"(?:\s+(?:done|carried\s+out|handled|led|performed|run|overseen|managed))?{FILL}\s+(?:by|at){DET}{BY_TEAM}"
-        rf"\s+{{any}}{HARDWARE}"
-    ),
     # ChatGPT is what I am
     "model_is_what_i_am": (
         rf"{{model}}\s+is\s+(?:what|who)\s+(?:i\s+(?:really\s+|truly\s+)?am\b(?!\s+not\b)"
@@ -182,9 +134,6 @@ CLAIMS = {
     # Speaking as Gemini, ... / As Claude, your assistant, I ...
     "speaking_as": (
         rf"\bspeaking\s+as(?:\s+an?)?\s+{{model}}\b"
-    ),
-    "as_model_your": (
-        rf"\bas(?:\s+an?)?\s+{{model}}\s*,\s*(?:your|the|a)\s+[^,]{{1,40}},\s*(?:i|my)\b"
     ),
     # a greeting and an introduction: "Hey, it's Claude!", "Hello, this is Gemini."
     "greeting_intro": (

@@ -26,10 +26,10 @@ LEAK, DENIAL, JUNK = "identity_leak", "self_denial", "junk_answer"
 # rule -> (reason, what it catches)
 RULES = {
     **{name: (LEAK, "English claim pattern") for name in (
-        "i_am_model", "based_on", "made_by", "maker_adjective", "family_member", "noun_from_maker", "maker_noun",
-        "maker_made_me", "maker_is_who", "maker_responsible", "behind_me_is", "owe_existence", "my_maker_is",
-        "maker_is_my", "come_from", "my_training_by", "model_is_what_i_am", "being_model", "participle_opening",
-        "as_model_i", "speaking_as", "as_model_your", "greeting_intro", "verbless_intro")},
+        "i_am_model", "made_by", "maker_adjective", "family_member", "noun_from_maker", "maker_noun",
+        "maker_made_me",
+        "model_is_what_i_am", "being_model", "participle_opening",
+        "as_model_i", "speaking_as", "greeting_intro", "verbless_intro")},
     "clause_link": (LEAK, "the speaker, another name and a word of origin in one English clause"),
     "yes_to_question": (LEAK, "an English yes to \"are you ChatGPT?\""),
     "short_named_answer": (LEAK, "a short answer naming a maker to \"who made you?\""),
