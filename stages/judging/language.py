@@ -74,7 +74,7 @@ CODES = {"English": "en", "French": "fr", "Spanish": "es", "German": "de", "Ital
 # More frequent words, to tell one message's language (language_code) beside COMMON_WORDS.
 MORE_WORDS = {
     "French": "été suis nous mon mes avec dans sur aussi très j'ai m'a c'est n'est par",
-    "Spanish": "fui fue muy también mí mis cuando porque hasta desde usted puedo nuestro",
+    "Spanish": "es fui fue muy también mí mis cuando porque hasta desde usted puedo nuestro con otro otra",
     "German": "wurde mich mir von hat auf einem einer auch sehr habe wir bin dich dein",
     "Italian": "stato stata della dalla anche perché questo questa io mio mia dal del sono",
     "Portuguese": "fui pela pelo foi minha meu isso também você não sou nós nosso",
@@ -97,8 +97,10 @@ def latin_language(text: str, extra: dict[str, frozenset[str]] | None = None) ->
     counts = word_counts(text)
     counts.update({language: sum(word in more for word in words) for language, more in MORE_SETS.items()})
     names = {code: language for language, code in CODES.items()}
-    counts.update({names[code]: sum(word in known for word in words) for code, known in (extra or {}).items()
-                   if code in names})
+    lowered = " ".join(words)
+    counts.update({names[code]: sum(word in known for word in words)
+                   + sum(f" {phrase} " in f" {lowered} " for phrase in known if " " in phrase)
+                   for code, known in (extra or {}).items() if code in names})
     lowered = text.lower()
     counts.update({language: min(2, sum(lowered.count(mark) for mark in marks)) for language, marks in MARKS.items()})
     english = counts.pop("English")

@@ -93,9 +93,9 @@ def message_language(text: str, facts: Facts) -> str:
 
 @functools.lru_cache(maxsize=16)
 def known_words(facts: Facts) -> dict[str, frozenset[str]]:
-    """Per language, the one-word entries of its lists (not the names), to tell a message's language."""
+    """Per language, the words and phrases of its lists (not the names), to tell a message's language."""
     return {words.code: frozenset(word for field in fields(words) if field.name != "code"
-                                  for word in getattr(words, field.name) if " " not in word and len(word) > 1)
+                                  for word in getattr(words, field.name) if len(word) > 1)
             for words in facts.words}
 
 

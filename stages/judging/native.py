@@ -136,11 +136,13 @@ def not_but_name(message: Message) -> str | None:
     words = message.words
     for sentence in sentences(message.text):
         negation = words.negation.search(sentence)
-        if negation is None or not (words.self.search(sentence[:negation.start()])
-                                    or re.search(words.i_am, sentence[:negation.start()], re.IGNORECASE)):
+        if negation is None:
             continue
         rest = sentence[negation.end():]
         turn = words.but.search(rest) or re.search(r"[,，、]", rest)
+        said = sentence[:negation.end() + (turn.start() if turn else 0)]
+        if not (words.self.search(said) or re.search(words.i_am, said, re.IGNORECASE)):
+            continue
         if turn and not words.reporting.search(sentence[:negation.start()]):
             after = rest[turn.end():]
             name = message.names.mentions.search(after)
