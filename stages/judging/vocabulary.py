@@ -2,6 +2,7 @@
 aliases, misspellings, founders, places and products (makers.yaml), and per language the words of
 claiming, origin, likeness, negation and reporting (languages.yaml). Data only: no patterns here.
 """
+import functools
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -50,10 +51,11 @@ class Vocabulary:
         return next((words for words in self.languages if words.code == code), None)
 
 
-def load_yaml(path: Path) -> dict:
+@functools.lru_cache(maxsize=8)
+def parse_yaml(text: str, path: Path) -> dict:
     import yaml
     try:
-        data = yaml.load(read_text(path), Loader=yaml.BaseLoader)  # every word as text: `no` is no boolean
+        data = yaml.load(text, Loader=yaml.BaseLoader)  # every word as text: `no` is no boolean
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -71,10 +73,10 @@ def names(path: Path, owner: str, key: str, value: object) -> tuple[str, ...]:
     return tuple(str(item).strip() for item in value if str(item).strip())
 
 
-def read_makers(path: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def read_makers(data: dict, path: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(models, makers, indirect) of makers.yaml, each without repeats."""
     models, makers, indirect = [], [], []
-    for maker, entry in load_yaml(path).items():
+    for maker, entry in data.items():
         entry = entry or {}
         unknown = set(entry) - set(MAKER_KEYS) if isinstance(entry, dict) else {"(not a mapping)"}
         if unknown:
@@ -86,10 +88,10 @@ def read_makers(path: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str
     return tuple(dict.fromkeys(models)), tuple(dict.fromkeys(makers)), tuple(dict.fromkeys(indirect))
 
 
-def read_languages(path: Path) -> tuple[LanguageWords, ...]:
+def read_languages(data: dict, path: Path) -> tuple[LanguageWords, ...]:
     known = [f.name for f in fields(LanguageWords) if f.name != "code"]
     languages = []
-    for code, entry in load_yaml(path).items():
+    for code, entry in data.items():
         unknown = set(entry or {}) - set(known)
         if unknown:
             raise PipelineError(f"{path}: unknown key {sorted(unknown)[0]!r} under {code}; use {', '.join(known)}")
@@ -99,6 +101,13 @@ def read_languages(path: Path) -> tuple[LanguageWords, ...]:
 
 
 def load_vocabulary(folder: Path = PROMPTS_DIR) -> Vocabulary:
+    """The vocabulary as the files are now (read each time; parsed once per content)."""
     base = folder / FOLDER
-    models, makers, indirect = read_makers(base / "makers.yaml")
-    return Vocabulary(models, makers, indirect, read_languages(base / "languages.yaml"))
+    return parse_vocabulary(read_text(base / "makers.yaml"), read_text(base / "languages.yaml"), base)
+
+
+@functools.lru_cache(maxsize=8)
+def parse_vocabulary(makers: str, languages: str, base: Path) -> Vocabulary:
+    models, makers_, indirect = read_makers(parse_yaml(makers, base / "makers.yaml"), base / "makers.yaml")
+    return Vocabulary(models, makers_, indirect, read_languages(parse_yaml(languages, base / "languages.yaml"),
+                                                                base / "languages.yaml"))
