@@ -14,11 +14,12 @@ import click
 
 from ..config import ascii_option, data_dir_option, option
 from ..errors import PipelineError
-from ..judging.checks import LEAK, first_order_break, is_message_list, role_problems
+from ..judging.checks import IDENTITY_REASONS, LEAK, first_order_break, is_message_list, role_problems
 from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates
 from ..judging.fidelity import fidelity_lines, fidelity_stats, top_leak_lines
 from ..judging.identity import Facts, load_identity
-from ..judging.leaks import find_leak
+from ..judging.leaks import find_problem
+from ..judging.rulereport import group_by_rule, rule_lines
 from ..storage.files import write_jsonl_atomic
 from .stats import compute_stats, describe_counts, describe_summary, from_sharegpt, row
 
@@ -39,10 +40,12 @@ class LineReport:
     messages: list | None          # None when the line is not a conversation
     reasons: tuple[str, ...] = ()
     details: tuple[str, ...] = ()  # one per reason, same order
+    rule: str = ""                 # the leak check's rule behind a leak, denial or junk answer
 
     def record(self) -> dict:
         detail = " | ".join(d for d in self.details if d)
-        return {"line": self.line, "reasons": list(self.reasons), "detail": detail}
+        return {"line": self.line, "reasons": list(self.reasons), "detail": detail} | (
+            {"rule": self.rule} if self.rule else {})
 
 
 def detect_format(value: object) -> str:
@@ -109,12 +112,13 @@ ROLE_DETAILS = {"role_order": order_detail,
                 "ends_with_user": lambda messages: f"the last message (number {len(messages)}) is the user's"}
 
 
-def line_checks(messages: list[dict], facts: Facts, ascii_only: bool) -> list[tuple[str, str]]:
-    """(reason, detail) pairs for one conversation: role order, content, ASCII, the leak check."""
+def line_checks(messages: list[dict], facts: Facts, ascii_only: bool) -> tuple[list[tuple[str, str]], str]:
+    """(reason, detail) pairs for one conversation (role order, content, ASCII, the leak check) and
+    the leak check's rule when it fired."""
     found = [(reason, ROLE_DETAILS[reason](messages) if reason in ROLE_DETAILS else "")
              for reason in role_problems(messages, ascii_only)]
-    leak = find_leak(messages, facts)
-    return found + ([(LEAK, leak)] if leak else [])
+    problem = find_problem(messages, facts)
+    return found + ([(problem.reason, problem.sentence)] if problem else []), problem.rule if problem else ""
 
 
 def duplicate_checks(reports: list[LineReport], threshold: float) -> dict[int, tuple[str, str]]:
@@ -132,11 +136,13 @@ def audit_lines(reports: list[LineReport], facts: Facts, ascii_only: bool = Fals
     copies = duplicate_checks(reports, threshold)
     audited = []
     for index, report in enumerate(reports):
-        found = list(zip(report.reasons, report.details))
+        found, rule = list(zip(report.reasons, report.details)), ""
         if report.messages is not None:
-            found += line_checks(report.messages, facts, ascii_only)
+            checked, rule = line_checks(report.messages, facts, ascii_only)
+            found += checked
         found += [copies[index]] if index in copies else []
-        audited.append(LineReport(report.line, report.messages, tuple(r for r, _ in found), tuple(d for _, d in found)))
+        audited.append(LineReport(report.line, report.messages, tuple(r for r, _ in found), tuple(d for _, d in found),
+                                  rule))
     return audited
 
 
@@ -162,7 +168,9 @@ def summary_lines(reports: list[LineReport], facts: Facts) -> list[str]:
     lines += [line for line in fidelity_lines(fidelity, row) if "judge" not in line and "rejected as" not in line]
     lines += [row("failing lines", f"{len(failing)} of {len(reports)}"),
               row("  by reason", describe_counts(dict(sorted(reasons.items()))))]
-    return lines + top_leak_lines(leak_sentences(reports))
+    return lines + top_leak_lines(leak_sentences(reports)) + rule_lines(group_by_rule(
+        (reason, report.rule, detail) for report in reports for reason, detail in zip(report.reasons, report.details)
+        if reason in IDENTITY_REASONS))
 
 
 def audit_path(data_dir: Path) -> Path:

@@ -5,7 +5,7 @@ import click
 from ..config import check_options, completions_url, location_options, option
 from ..elsewhere import elsewhere_hint
 from ..errors import PipelineError
-from ..judging.checks import LEAK, Verdict, first_order_break
+from ..judging.checks import IDENTITY_REASONS, Verdict, first_order_break
 from ..judging.review import SeedReview, review_seed
 from ..storage.bodies import load_body
 from ..storage.cache import KeyMaker, decode_entry, open_cache
@@ -37,7 +37,7 @@ def describe_attempts(review: SeedReview, raw_of) -> list[str]:
     for attempt, verdict in enumerate(review.verdicts):
         outcome = "valid (used)" if verdict.valid else "rejected: " + ", ".join(verdict.reasons)
         lines.append(f"  attempt {attempt}: {outcome}")
-        lines += [f"    {kind}: {quote!r}" for kind, quote in verdict.problems if kind == LEAK]
+        lines += identity_lines(verdict)
         judged = review.judge_verdicts[attempt] if attempt < len(review.judge_verdicts) else ()
         lines += describe_judge(judged)
         if not verdict.valid and not judged and not verdict.problems:
@@ -46,6 +46,12 @@ def describe_attempts(review: SeedReview, raw_of) -> list[str]:
         lines.append(f"  attempt {len(review.verdicts)}: passed the checks, waiting for the judge")
         lines += describe_judge(review.judge_verdicts[-1] if review.judge_verdicts else ())
     return lines
+
+
+def identity_lines(verdict: Verdict) -> list[str]:
+    """The leak check's rejection: its reason, the rule that fired and the sentence."""
+    rule = f" (rule {verdict.rule})" if verdict.rule else ""
+    return [f"    {kind}{rule}: {quote!r}" for kind, quote in verdict.problems if kind in IDENTITY_REASONS]
 
 
 def rejected_messages(messages: list[dict]) -> list[str]:

@@ -375,10 +375,11 @@ def leaking_sentence(text: str, found: Detector) -> Leak | None:
 def sentence_rule(masked: list[str], number: int, found: Detector) -> str | None:
     """The name of the first rule that finds a claim in sentence `number`, or None."""
     sentence = masked[number]
-    if found.uses("clause_link") and linked_claim(answered(masked, number), found):
+    named = next((name for name, claim in found.claims
+                  if any(not is_excused(sentence, match) for match in claim.finditer(sentence))), None)
+    if named is None and found.uses("clause_link") and linked_claim(answered(masked, number), found):
         return "clause_link"
-    return next((name for name, claim in found.claims
-                 if any(not is_excused(sentence, match) for match in claim.finditer(sentence))), None)
+    return named
 
 
 def answered(masked: list[str], number: int) -> str:
