@@ -136,9 +136,11 @@ show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached a
 	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)
 
 # FORMAT is passed only when set by the user: audit detects each line's format by default.
-audit: $(VENV)/.installed ## check an existing JSONL file (FILE=...): no API, no cache; DATA_DIR/audit.jsonl
+audit: $(VENV)/.installed ## check an existing JSONL file (FILE=...); JUDGE=1 adds the judge pass (cached); DATA_DIR/audit.jsonl
 	$(STAGES) audit --file '$(FILE)' --data-dir '$(DATA_DIR)' --ascii $(ASCII) --dedup-threshold $(DEDUP_THRESHOLD) \
-		$(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(filter command line environment,$(origin FORMAT)),--format $(FORMAT))
+		$(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(filter command line environment,$(origin FORMAT)),--format $(FORMAT)) \
+		--judge $(JUDGE) $(if $(JUDGE_MODEL),--judge-model '$(JUDGE_MODEL)') --model '$(MODEL)' --base-url '$(BASE_URL)' \
+		--cache-dir '$(CACHE_DIR)' --openrouter '$(OPENROUTER)' --max-attempts $(MAX_ATTEMPTS) $(PRICE_ARGS)
 
 estimate: prompts ## seeds still to fetch and their estimated cost; sends no chat requests
 	$(STAGES) estimate $(READ_ARGS) $(PRICE_ARGS)

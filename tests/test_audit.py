@@ -160,3 +160,22 @@ def test_make_audit_passes_file_identity_and_format(tmp_path):
     given = subprocess.run(command + ["FORMAT=sharegpt", "IDENTITY=x.md"], cwd=ROOT, capture_output=True,
                            text=True, check=True).stdout
     assert "--format sharegpt" in given and "--identity 'x.md'" in given
+
+
+def test_judge_pass_on_a_file_prices_caches_and_a_rerun_sends_nothing(tmp_path, fake_api):
+    server = fake_api(judge_fail_rate=0.5, seed=3)
+    rows = [SPROUT_HELLO, LEAKING] + [[{"role": "user", "content": f"question {i}?"},
+                                       {"role": "assistant", "content": f"Answer number {i}, from Sprout."}]
+                                      for i in range(6)]
+    args = ("--judge", "1", "--base-url", server.base_url, "--cache-dir", tmp_path / "cache", "--openrouter", "0",
+            "--price-in", "0.3", "--price-out", "2.5")
+    result, records = audit(tmp_path, rows, *args)
+    assert result.exit_code == 1, result.output
+    assert "audit: 7 conversations to judge, 0 already answered in the cache, 7 to send" in result.stderr
+    assert "about $0." in result.stderr and "audit: 7 judge requests sent" in result.stderr
+    assert server.stats.snapshot()["requests"] == 7   # the leaking line is not judged: the rules rejected it
+    judged = [r for r in records if any(reason.startswith("judge:") for reason in r["reasons"])]
+    assert judged and all(r["line"] != 2 for r in judged)
+    again, records_again = audit(tmp_path, rows, *args)
+    assert "7 already answered in the cache, 0 to send" in again.stderr and "0 judge requests sent" in again.stderr
+    assert server.stats.snapshot()["requests"] == 7 and records_again == records

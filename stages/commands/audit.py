@@ -1,6 +1,7 @@
 """`make audit FILE=path`: every local check on an existing JSONL file, made by this tool or any other.
 
-No API and no cache. Reads lines of any of the three formats (array, messages, sharegpt; detected
+No API and no cache, unless JUDGE=1 (then the judge reads each line that passes; stages/auditjudge.py).
+Reads lines of any of the three formats (array, messages, sharegpt; detected
 per line unless FORMAT is given), prints the summary `make stats` prints plus counts by reason and
 the most frequent leak sentences, and writes DATA_DIR/audit.jsonl: one {"line", "reasons",
 "detail"} object per failing line. Exit 0: every line passes; 1: some line fails; 2: bad input.
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import click
 
-from ..config import ascii_option, data_dir_option, option
+from ..auditjudge import FileJudge, cached_count, cost_line, judge_asks, run_judge
+from ..config import (DEFAULT_ATTEMPTS, DEFAULT_MODEL, ascii_option, base_url_option, cache_dir_option,
+                      completions_url, data_dir_option, openrouter_option, option)
 from ..errors import PipelineError
 from ..judging.checks import IDENTITY_REASONS, LEAK, first_order_break, is_message_list, role_problems
 from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates
@@ -173,6 +176,41 @@ def summary_lines(reports: list[LineReport], facts: Facts) -> list[str]:
         if reason in IDENTITY_REASONS))
 
 
+def judged_reports(reports: list[LineReport], judge: FileJudge, cache_dir: Path, prices) -> list[LineReport]:
+    """JUDGE=1: the judge's verdict on every line that passed the local checks, as `judge:<kind>`
+    reasons (`judge_no_verdict` when it never answered readably); the cost is printed first."""
+    from ..storage.cache import open_cache
+    passing = [(report.line, report.messages) for report in reports if report.messages is not None and not report.reasons]
+    asks = judge_asks(passing, judge)
+    with open_cache(cache_dir) as cache:
+        click.echo(cost_line(asks, prices(cache), cached_count(asks, judge, cache)), err=True)
+        verdicts, sent = run_judge(asks, judge, cache)
+    click.echo(f"audit: {sent} judge requests sent", err=True)
+    return [with_judgement(report, verdicts[report.line]) if report.line in verdicts else report for report in reports]
+
+
+def with_judgement(report: LineReport, verdict) -> LineReport:
+    if verdict is None:
+        found = [("judge_no_verdict", "")]
+    else:
+        quotes = " ; ".join(f"{kind}: {quote}" for kind, quote in verdict.problems) if verdict.reasons else ""
+        found = [(reason, quotes) for reason in verdict.reasons]
+    return LineReport(report.line, report.messages, report.reasons + tuple(r for r, _ in found),
+                      report.details + tuple(d for _, d in found), report.rule)
+
+
+def file_judge(identity_prose: str, model: str, base_url: str, openrouter: str, max_attempts: int) -> FileJudge:
+    from ..judging.judge import load_judge
+    from ..transport.server import is_openrouter
+    return FileJudge(completions_url(base_url), load_judge(identity_prose, model), model,
+                     is_openrouter(base_url, openrouter), max_attempts=max_attempts)
+
+
+def judge_prices(base_url: str, model: str, cache, price_in, price_out):
+    from ..transport.prices import given_prices, price_book
+    return price_book(base_url, model, cache, given_prices(price_in, price_out)).sync
+
+
 def audit_path(data_dir: Path) -> Path:
     return data_dir / "audit.jsonl"
 
@@ -188,17 +226,34 @@ def audit_path(data_dir: Path) -> Path:
 @option("DEDUP_THRESHOLD", type=click.FloatRange(0.5, 1), default=DEFAULT_THRESHOLD,
         help="Similarity from which two conversations count as near duplicates.")
 @data_dir_option
-def audit_command(file, format, identity, ascii, dedup_threshold, data_dir):
-    """Check an existing JSONL file without the API or the cache: shape, role order, ASCII, identity
-    leaks, duplicates. Writes DATA_DIR/audit.jsonl; exits 1 when a line fails, 2 on unreadable input.
+@option("JUDGE", type=click.BOOL, default=False, help="Have JUDGE_MODEL read each line that passes (1 or 0).")
+@option("JUDGE_MODEL", default="", help="Model of the judge pass; empty means MODEL.")
+@option("MODEL", default=DEFAULT_MODEL, help="The judge's model when JUDGE_MODEL is empty.")
+@option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS,
+        help="Judge answers per line until one is a readable verdict.")
+@option("PRICE_IN", type=click.FloatRange(min=0), default=None, help="Dollars per million input tokens.")
+@option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens.")
+@base_url_option
+@cache_dir_option
+@openrouter_option
+def audit_command(file, format, identity, ascii, dedup_threshold, data_dir, judge, judge_model, model, max_attempts,
+                  price_in, price_out, base_url, cache_dir, openrouter):
+    """Check an existing JSONL file: shape, role order, ASCII, identity leaks, duplicates, and with
+    JUDGE=1 the judge pass (cached; its cost printed first). Writes DATA_DIR/audit.jsonl; exits 1 when
+    a line fails, 2 on unreadable input.
 
     Example: python -m stages audit --file identity_conversations.jsonl --identity my_identity.md
     """
     try:
-        facts = load_identity(identity).facts
+        loaded = load_identity(identity)
     except PipelineError as err:
         raise BadInput(str(err)) from None
+    facts = loaded.facts
     reports = audit_lines(read_lines(file, format), facts, ascii, dedup_threshold)
+    if judge:
+        reports = judged_reports(reports, file_judge(loaded.prose, judge_model or model, base_url, openrouter,
+                                                     max_attempts), cache_dir,
+                                 lambda cache: judge_prices(base_url, judge_model or model, cache, price_in, price_out))
     failing = [report.record() for report in reports if report.reasons]
     write_jsonl_atomic(audit_path(data_dir), failing)
     click.echo("\n".join(summary_lines(reports, facts)))
