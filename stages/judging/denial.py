@@ -73,10 +73,10 @@ def find_denial(message: Message, off: frozenset[str] = frozenset()) -> tuple[st
     if OWN not in message.text:
         return None
     for sentence in sentences(message.text):
-        if is_question(sentence) or message.words.reporting.search(sentence.split(OWN)[0]):
+        if is_question(sentence):
             continue
         for clause in clauses(sentence):
-            if OWN in clause and not LIMITING.search(clause):
+            if OWN in clause and not LIMITING.search(clause) and not message.words.reporting.search(clause.split(OWN)[0]):
                 for name, rule in RULES:
                     if name not in off and rule(clause, message):
                         return name, sentence

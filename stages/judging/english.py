@@ -129,7 +129,7 @@ CLAIMS = {
     # As ChatGPT, I ... / ChatGPT here!
     "as_model_i": (
         rf"\bas(?:\s+an?)?\s+{{model}}(?:\s+(?!(?:does|did|do|would|can|could|will|is|was|has|had)\b)\w+)?\s*,\s*(?:i"
-        rf"|my)\b"
+        rf"|my)\b|^as(?:\s+an?)?\s+{{model}}\s+i(?:['’](?:ve|m|d|ll))?\b"
     ),
     # Speaking as Gemini, ... / As Claude, your assistant, I ...
     "speaking_as": (

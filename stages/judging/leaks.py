@@ -122,7 +122,8 @@ def native_finding(question: str, answer: str, code: str, facts: Facts, off: fro
     if words is None:
         return None
     shown = native.prepared(answer)
-    message = native.Message(native.own_masked(shown, facts), shown, question, words, native.names_of(facts))
+    message = native.Message(native.own_masked(shown, facts), shown, question, words, native.names_of(facts),
+                             native.own_masked(native.MARKUP.sub("", answer), facts))
     english = facts_words(facts, "en")
     if names_someone:
         rules = NATIVE_RULES if words.code != "en" else ENGLISH_RULES
@@ -132,7 +133,7 @@ def native_finding(question: str, answer: str, code: str, facts: Facts, off: fro
                 return Finding(LEAK, name, native.shown_sentence(message, sentence))
         sentence = native.field_claim(message, english) if "field_claim" not in off else None
         if sentence:
-            return Finding(LEAK, "field_claim", native.shown_sentence(message, sentence))
+            return Finding(LEAK, "field_claim", sentence.replace(native.OWN, facts.name or native.OWN))
     denial = find_denial(message, off)
     return Finding(DENIAL, denial[0], native.shown_sentence(message, denial[1])) if denial else None
 

@@ -46,6 +46,7 @@ class Message:
     question: str        # the user message before it
     words: WordSet
     names: Names
+    fields_text: str = ""  # without Markdown emphasis, quotations kept (JSON keys are quoted), own names as OWN
 
 
 def excused(clause: str, words: WordSet) -> bool:
@@ -159,12 +160,26 @@ def third_person(message: Message) -> str | None:
     words = message.words
     for sentence in sentences(message.text):
         speakers = [m.end() for m in (re.search(OWN, sentence), words.this_assistant.search(sentence)) if m]
-        really = words.really.search(sentence)
-        if not speakers or not really or excused(sentence, words) or is_question(sentence):
+        if not speakers or excused(sentence, words) or is_question(sentence):
             continue
-        if message.names.mentions.search(sentence, max(really.end(), min(speakers))):
+        really = words.really.search(sentence)
+        if really and message.names.mentions.search(sentence, max(really.end(), min(speakers))):
+            return sentence
+        if any(named_right_after(sentence[end:], message) for end in speakers):
             return sentence
     return None
+
+
+def named_right_after(rest: str, message: Message) -> bool:
+    """ "<speaker> is <name>": a copula, at most one word (an article), then a name: "this chatbot is
+    Copilot", "the model you're talking to is Claude", "este asistente es Gemini"."""
+    words = message.words
+    copula = re.match(rf"\s*(?:{words.is_.pattern})", rest, re.IGNORECASE)
+    name = message.names.mentions.search(rest, copula.end()) if copula else None
+    if name is None:
+        return False
+    gap = rest[copula.end():name.start()]
+    return len(gap.split()) <= 1 if words.spaced else len(gap.strip()) <= 2
 
 
 def yes_answer(message: Message) -> str | None:
@@ -191,12 +206,13 @@ def field_pattern(words: WordSet, english: WordSet, names: Names) -> re.Pattern:
 def field_claim(message: Message, english: WordSet) -> str | None:
     """One name in the fields of a message that describes the speaker; a list of several models
     (a comparison) names more than one and is left alone."""
-    found = list(field_pattern(message.words, english, message.names).finditer(message.text))
-    if not found or len({match.group().split(":")[0].split("|")[0].strip().lower() for match in found}) < len(found):
+    text = message.fields_text or message.text
+    found = list(field_pattern(message.words, english, message.names).finditer(text))
+    if not found or len({match.group().split(":")[0].split("|")[0].strip(' "').lower() for match in found}) < len(found):
         return None
-    if any(message.words.negation.search(line_of(message.text, match)) for match in found):
+    if any(message.words.negation.search(line_of(text, match)) for match in found):
         return None
-    return line_of(message.text, found[0]).strip()
+    return line_of(text, found[0]).strip()
 
 
 def line_of(text: str, match: re.Match) -> str:
@@ -227,9 +243,17 @@ def affiliation_pattern(words: WordSet, names: Names) -> re.Pattern:
 def affiliation(message: Message) -> str | None:
     pattern = affiliation_pattern(message.words, message.names)
     for sentence in sentences(message.text):
-        if pattern.search(sentence) and not excused(sentence, message.words) and not is_question(sentence):
+        found = pattern.search(sentence)
+        if found and not excused(sentence[:found.end()], message.words) and not asks(sentence, clause_at(sentence, found.end())):
             return sentence
     return None
+
+
+def clause_at(sentence: str, position: int) -> str:
+    """The clause of the sentence that holds the position."""
+    start = max((m.end() for m in CLAUSE.finditer(sentence, 0, position)), default=0)
+    end = next((m.start() for m in CLAUSE.finditer(sentence, position)), len(sentence))
+    return sentence[start:end]
 
 
 def indirect_maker(message: Message) -> str | None:
@@ -237,12 +261,13 @@ def indirect_maker(message: Message) -> str | None:
     "I was built in Mountain View", "Fui criado pela empresa dona do YouTube"."""
     words = message.words
     for sentence in sentences(message.text):
-        if is_question(sentence) or OWN in sentence or excused(sentence, words):
+        if OWN in sentence or not message.names.indirect_only.search(sentence):
             continue
-        origin = words.origin.search(sentence)
-        if origin and message.names.indirect_only.search(sentence) and words.self.search(sentence) \
-                and not named_subject(sentence, origin.start(), message):
-            return sentence
+        for origin in words.origin.finditer(sentence):
+            clause = clause_at(sentence, origin.start())
+            if words.self.search(clause) and not excused(sentence[:origin.end()], words) and not excused(clause, words) \
+                    and not asks(sentence, clause) and not named_subject(sentence, origin.start(), message):
+                return sentence
     return None
 
 

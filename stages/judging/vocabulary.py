@@ -38,6 +38,7 @@ class LanguageWords:
     as_a: tuple[str, ...] = ()
     self_noun: tuple[str, ...] = ()
     but: tuple[str, ...] = ()
+    is_: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,14 @@ def read_makers(data: dict, path: Path) -> tuple[tuple[str, ...], tuple[str, ...
 
 
 def read_languages(data: dict, path: Path) -> tuple[LanguageWords, ...]:
-    known = [f.name for f in fields(LanguageWords) if f.name != "code"]
+    known = [f.name.rstrip("_") for f in fields(LanguageWords) if f.name != "code"]
     languages = []
     for code, entry in data.items():
         unknown = set(entry or {}) - set(known)
         if unknown:
             raise PipelineError(f"{path}: unknown key {sorted(unknown)[0]!r} under {code}; use {', '.join(known)}")
-        lists = {key: tuple(w.lower() for w in names(path, str(code), key, (entry or {}).get(key))) for key in known}
+        lists = {key + ("_" if key == "is" else ""): tuple(w.lower() for w in names(path, str(code), key, (entry or {}).get(key)))
+                 for key in known}
         languages.append(LanguageWords(str(code), **lists))
     return tuple(languages)
 
