@@ -50,28 +50,39 @@ def current_checker(identity: Path):
     return lambda row: conversation_problem(row.conversation(), facts) is not None
 
 
-def old_checker(commit: str, identity: Path):
-    """find_leak as it was at `commit`, loaded from git into a scratch package."""
+def load_old_modules(commit: str):
+    """(leaks, identity) modules of the check as it was at `commit`, loaded from git into a scratch package."""
     folder = Path(tempfile.mkdtemp()) / "oldstages"
     for sub in ("", "judging", "storage"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
         (folder / sub / "__init__.py").write_text("")
     for name in ("errors.py", "judging/leaks.py", "judging/identity.py", "storage/texts.py"):
-        text = subprocess.run(["git", "show", f"{commit}:stages/{name}"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout
-        (folder / name).write_text(text)
+        (folder / name).write_text(git_show(commit, f"stages/{name}"))
     sys.path.insert(0, str(folder.parent))
-    leaks = importlib.import_module("oldstages.judging.leaks")
-    identity_module = importlib.import_module("oldstages.judging.identity")
-    old_prompts = Path(tempfile.mkdtemp())
-    other = subprocess.run(["git", "show", f"{commit}:prompts/other_models.txt"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout
-    (old_prompts / "other_models.txt").write_text(other)
-    old_keys = identity_module.FACT_KEYS  # the facts it did not know yet (maker, language) left out
+    return importlib.import_module("oldstages.judging.leaks"), importlib.import_module("oldstages.judging.identity")
+
+
+def git_show(commit: str, path: str) -> str:
+    return subprocess.run(["git", "show", f"{commit}:{path}"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def old_prompt_folder(commit: str) -> Path:
+    """A prompts folder holding that commit's list of other models."""
+    folder = Path(tempfile.mkdtemp())
+    (folder / "other_models.txt").write_text(git_show(commit, "prompts/other_models.txt"))
+    return folder
+
+
+def old_checker(commit: str, identity: Path):
+    """find_leak as it was at `commit`; the facts it did not know yet (maker, language) are left out."""
+    leaks, identity_module = load_old_modules(commit)
+    folder = old_prompt_folder(commit)
     kept = [line for line in identity.read_text(encoding="utf-8").splitlines()
-            if line.partition(":")[0].strip() in old_keys or ":" not in line or not line.strip()[:1].islower()]
-    (old_prompts / "identity.md").write_text("\n".join(kept) + "\n")
-    facts = identity_module.load_identity(old_prompts / "identity.md", old_prompts).facts
+            if line.partition(":")[0].strip() in identity_module.FACT_KEYS or ":" not in line
+            or not line.strip()[:1].islower()]
+    (folder / "identity.md").write_text("\n".join(kept) + "\n")
+    facts = identity_module.load_identity(folder / "identity.md", folder).facts
     return lambda row: leaks.find_leak(row.conversation(), facts) is not None
 
 

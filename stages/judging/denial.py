@@ -70,7 +70,9 @@ RULES = (("denies_own_name", negated_own), ("own_then_negated", own_then_negated
 
 def find_denial(message: Message, off: frozenset[str] = frozenset()) -> tuple[str, str] | None:
     """(rule, sentence) of the first sentence denying the own name or maker, or None."""
-    if OWN not in message.text:
+    words = message.words
+    if OWN not in message.text or not (words.negation.search(message.text) or words.different.search(message.text)
+                                       or words.unrelated.search(message.text) or words.not_being.search(message.text)):
         return None
     for sentence in sentences(message.text):
         if is_question(sentence):

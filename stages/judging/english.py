@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from .identity import Facts
-from .names import LIKENESS, first_tokens, names_group, other_script
+from .names import LIKENESS, first_tokens, names_group, other_script, mentions_token
 
 OWN = "Ownname"  # what the identity's own names are replaced with before looking (a model "Gemma-mini" is not Gemma)
 
@@ -307,7 +307,7 @@ class Detector:
         lowered = text.lower()
         if self.scripts and any(name in lowered for name in self.scripts):
             return True
-        return not (self.words.isdisjoint(TOKEN.findall(lowered)) and self.words.isdisjoint(ALNUM.findall(lowered)))
+        return mentions_token(self.words, lowered)
 
     def uses(self, rule: str) -> bool:
         return rule not in self.off

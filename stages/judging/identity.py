@@ -7,7 +7,7 @@ maker, its language, and the other models and makers it must never claim to be o
 as `a, b`, `[a, b]` or one `- a` line per name; a quoted name is one name, commas and all.
 """
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..errors import PipelineError
@@ -35,6 +35,14 @@ class Facts:
     @property
     def own_names(self) -> tuple[str, ...]:
         return ((self.name,) if self.name else ()) + self.also_called
+
+    def __hash__(self) -> int:
+        """Computed once: the checks look their patterns up by the facts for every message."""
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f.name) for f in fields(self)))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
 
 @dataclass(frozen=True)

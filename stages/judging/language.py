@@ -82,6 +82,7 @@ MORE_WORDS = {
 MORE_SETS = {language: frozenset(words.split()) for language, words in MORE_WORDS.items()}
 # Letters each language uses and most others do not (a tie-breaker worth one word at most... twice).
 MARKS = {"Spanish": "ñ¿¡áíóú", "Portuguese": "ãõç", "French": "èêëçàùûôœî", "German": "äöüß", "Italian": "òàèìù"}
+ENGLISH_LEAD = 3           # English common words this many times any other language's: English
 OTHER_SCRIPT_SHARE = 0.2   # of the letters: a Chinese answer that names ChatGPT is still Chinese
 
 
@@ -93,21 +94,37 @@ def script_counts(text: str) -> Counter:
 
 
 def latin_language(text: str, extra: dict[str, frozenset[str]] | None = None) -> str:
-    words = [word.replace("’", "'") for word in WORD.findall(text.lower())]
-    counts = word_counts(text)
-    counts.update({language: sum(word in more for word in words) for language, more in MORE_SETS.items()})
-    names = {code: language for language, code in CODES.items()}
-    lowered = " ".join(words)
-    counts.update({names[code]: sum(word in known for word in words)
-                   + sum(f" {phrase} " in f" {lowered} " for phrase in known if " " in phrase)
-                   for code, known in (extra or {}).items() if code in names})
     lowered = text.lower()
-    counts.update({language: min(2, sum(lowered.count(mark) for mark in marks)) for language, marks in MARKS.items()})
+    words = Counter(word.replace("’", "'") for word in WORD.findall(lowered))
+    words.update(word.split("'")[0] for word in list(words.elements()) if "'" in word)  # "what's" counts as "what"
+    found = set(words)
+    counts = Counter({language: sum(words[w] for w in found & (common | MORE_SETS.get(language, frozenset())))
+                      for language, common in WORD_SETS.items()})
+    rest = max(count for language, count in counts.items() if language != "English")
+    if counts["English"] >= ENGLISH_LEAD * max(rest, 1) and lowered.isascii():
+        return "en"  # plainly English: the vocabulary's words and phrases need not be counted
+    names = {code: language for language, code in CODES.items()}
+    for code, known in (extra or {}).items():
+        if code in names:
+            counts[names[code]] += sum(words[w] for w in found & known) + phrase_count(lowered, known)
+    if not lowered.isascii():
+        counts.update({language: min(2, sum(lowered.count(mark) for mark in marks)) for language, marks in MARKS.items()})
     english = counts.pop("English")
     best = max(sorted(counts), key=counts.__getitem__)
     if counts[best] > english or (counts[best] == english and counts[best] and FOREIGN_MARKS.search(text)):
         return CODES[best]
     return "en" if english or not FOREIGN_MARKS.search(text) else ""
+
+
+@functools.lru_cache(maxsize=64)
+def phrases_pattern(known: frozenset[str]) -> re.Pattern | None:
+    phrases = sorted((p for p in known if " " in p), key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, phrases)) + r")(?!\w)") if phrases else None
+
+
+def phrase_count(lowered: str, known: frozenset[str]) -> int:
+    pattern = phrases_pattern(known)
+    return len(pattern.findall(lowered)) if pattern is not None else 0
 
 
 def language_code(text: str, extra: dict[str, frozenset[str]] | None = None) -> str:
@@ -116,6 +133,8 @@ def language_code(text: str, extra: dict[str, frozenset[str]] | None = None) -> 
     Chinese, Japanese, Russian and Hindi; in Latin letters the language with more common words wins,
     English on a tie unless the text has accents or ¿ ¡. `extra` adds words per language code (the leak
     check's vocabulary)."""
+    if text.isascii():
+        return latin_language(text, extra) if re.search(r"[A-Za-z]", text) else ""
     counts = script_counts(text)
     total = sum(counts.values())
     others = {script: n for script, n in counts.items() if script in SCRIPT_LANGUAGES}

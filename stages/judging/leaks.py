@@ -18,7 +18,7 @@ from .english import Detector, Leak, detector, message_leak
 from .identity import Facts
 from .junk import find_junk
 from .language import language_code
-from .names import first_tokens, other_script
+from .names import first_tokens, other_script, mentions_token
 from .wordsets import unquoted, word_set
 
 LEAK, DENIAL, JUNK = "identity_leak", "self_denial", "junk_answer"
@@ -73,7 +73,7 @@ class Prefilter:
 
     def names_someone(self, lowered: str, found: Detector) -> bool:
         return found.may_mention(lowered) or any(name in lowered for name in self.scripts) or \
-            not self.words.isdisjoint(re.findall(r"[a-z]+|\d+", lowered))
+            mentions_token(self.words, lowered)
 
     def names_itself(self, lowered: str) -> bool:
         return any(name in lowered for name in self.own)
@@ -112,12 +112,10 @@ def english_finding(question: str, answer: str, facts: Facts, off: frozenset[str
     return Finding(LEAK, found.rule, sentence)
 
 
-def native_finding(question: str, answer: str, code: str, facts: Facts, off: frozenset[str]) -> Finding | None:
-    """A leak or a denial in one assistant message, by the rules of its language."""
-    lowered, gate = answer.lower(), prefilter(facts)
-    names_someone = gate.names_someone(lowered, detector(facts)) or gate.names_someone(question.lower(), detector(facts))
-    if not (names_someone or gate.names_itself(lowered)):
-        return None
+def native_finding(question: str, answer: str, code: str, facts: Facts, off: frozenset[str],
+                   names_someone: bool) -> Finding | None:
+    """A leak (when the answer or its question names someone) or a denial in one assistant message,
+    by the rules of its language."""
     words = facts_words(facts, code)
     if words is None:
         return None
@@ -149,15 +147,20 @@ def find_problem(messages: list[dict], facts: Facts, off: frozenset[str] = froze
     junk = find_junk(messages)
     if junk and junk[0] not in off:
         return Finding(JUNK, *junk)
-    previous = ""
+    gate, names = prefilter(facts), detector(facts)
+    previous, asked = "", False
     for message in messages:
         if message.get("role") != "assistant":
             previous = message.get("content", "")
+            asked = gate.names_someone(previous.lower(), names)
             continue
         answer = message.get("content") or ""
+        named = asked or gate.names_someone(answer.lower(), names)
+        if not (named or gate.names_itself(answer.lower())):
+            continue  # names no one, not even itself: nothing any rule looks for
         code = message_language(answer, facts)
-        found = (english_finding(previous, answer, facts, off) if code == "en" else None) or \
-            native_finding(previous, answer, code, facts, off)
+        found = (english_finding(previous, answer, facts, off) if code == "en" and named else None) or \
+            native_finding(previous, answer, code, facts, off, named)
         if found:
             return found
     return None

@@ -58,17 +58,34 @@ def names_group(names: tuple[str, ...], keep_case: bool = True) -> str:
 
 
 def first_tokens(names: tuple[str, ...]) -> frozenset[str]:
-    """Lower-case tokens one of which any text naming one of the names holds: the first token of each
-    name and of its first CamelCase piece ("chat" for "chat gpt")."""
+    """Lower-case words one of which any text naming one of the names holds (see mentions_token): a
+    one-word name as it is ("chatgpt"), a longer one as its first two words joined ("commandr",
+    "gpt4o", "opena" for "Open A.I."), so that a common first word ("open", "le") lets no text through."""
     tokens = set()
     for name in names:
-        found = re.findall(r"[a-z]+|\d+", name.lower())
+        found = re.findall(r"[a-z0-9]+", plain(name))
         if found:
-            tokens.add(found[0])
-            pieces = [p for p in JOINT.split(name.split()[0]) if p]
-            tokens.add(re.findall(r"[a-z]+|\d+", pieces[0].lower())[0] if re.search(r"[A-Za-z0-9]", pieces[0])
-                       else found[0])
+            tokens.add("".join(found[:2]))
     return frozenset(tokens)
+
+
+def plain(text: str) -> str:
+    """Lower case without accents: "Gémini" -> "gemini"."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    import unicodedata
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+def mentions_token(words: frozenset[str], text: str) -> bool:
+    """Whether the text holds one of first_tokens' words: a token as it is, or two neighbouring tokens
+    joined ("chat gpt" -> "chatgpt"); accents are ignored."""
+    lowered = plain(text)
+    alnum = re.findall(r"[a-z0-9]+", lowered)
+    if not words.isdisjoint(alnum) or not words.isdisjoint(re.findall(r"[a-z]+", lowered)):
+        return True
+    return any(a + b in words for a, b in zip(alnum, alnum[1:]))
 
 
 def other_script(names: tuple[str, ...]) -> tuple[str, ...]:

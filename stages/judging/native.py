@@ -158,6 +158,8 @@ def third_person(message: Message) -> str | None:
     """The speaker named without "I" and said to be another model: "Wren en realidad es Llama",
     "这个助手其实是Kimi", "Hinter Wren steckt eigentlich Claude"."""
     words = message.words
+    if OWN not in message.text and not words.this_assistant.search(message.text):
+        return None
     for sentence in sentences(message.text):
         speakers = [m.end() for m in (re.search(OWN, sentence), words.this_assistant.search(sentence)) if m]
         if not speakers or excused(sentence, words) or is_question(sentence):
@@ -207,6 +209,8 @@ def field_claim(message: Message, english: WordSet) -> str | None:
     """One name in the fields of a message that describes the speaker; a list of several models
     (a comparison) names more than one and is left alone."""
     text = message.fields_text or message.text
+    if not any(mark in text for mark in ":|：="):
+        return None
     found = list(field_pattern(message.words, english, message.names).finditer(text))
     if not found or len({match.group().split(":")[0].split("|")[0].strip(' "').lower() for match in found}) < len(found):
         return None
