@@ -136,6 +136,19 @@ def native_finding(question: str, answer: str, code: str, facts: Facts, off: fro
     return Finding(DENIAL, denial[0], native.shown_sentence(message, denial[1])) if denial else None
 
 
+@functools.lru_cache(maxsize=16)
+def denial_words(facts: Facts) -> re.Pattern:
+    """Any language's words of denial, for a quick look before a message is read in its language."""
+    found = {word for words in facts.words for key in ("negation", "different", "unrelated", "not_being")
+             for word in getattr(words, key)}
+    body = "|".join(re.escape(word) for word in sorted(found, key=len, reverse=True))
+    return re.compile(f"(?:{body})", re.IGNORECASE) if found else re.compile(r"(?!x)x")
+
+
+def denies_anything(answer: str, facts: Facts) -> bool:
+    return denial_words(facts).search(answer) is not None
+
+
 def facts_words(facts: Facts, code: str):
     words = next((words for words in facts.words if words.code == code), None)
     return word_set(words) if words is not None else None
@@ -156,8 +169,8 @@ def find_problem(messages: list[dict], facts: Facts, off: frozenset[str] = froze
             continue
         answer = message.get("content") or ""
         named = asked or gate.names_someone(answer.lower(), names)
-        if not (named or gate.names_itself(answer.lower())):
-            continue  # names no one, not even itself: nothing any rule looks for
+        if not (named or (gate.names_itself(answer.lower()) and denies_anything(answer, facts))):
+            continue  # names no one, and no denial of itself: nothing any rule looks for
         code = message_language(answer, facts)
         found = (english_finding(previous, answer, facts, off) if code == "en" and named else None) or \
             native_finding(previous, answer, code, facts, off, named)
