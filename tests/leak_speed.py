@@ -54,7 +54,6 @@ def main() -> None:
     print(f"{messages} assistant messages of {len(real)} real conversations, best of {args.rounds} rounds")
     print(f"check at {args.commit}: {1e6 * old / messages:.1f} µs a message")
     print(f"check now: {1e6 * new / messages:.1f} µs a message ({new / old:.2f}x)")
-    print(f"seconds: {old:.3f} {new:.3f}")
 
 
 def old_prompts(commit: str) -> Path:

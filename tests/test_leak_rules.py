@@ -49,3 +49,14 @@ def test_the_rule_is_needed(rule):
     missed = [assistant for identity, assistant, user in EXAMPLES_BY_RULE[rule]
               if problem(identity, assistant, user, frozenset([rule])) is None]
     assert missed, f"{rule}: every example is caught by another rule; delete the rule or give it its own example"
+
+
+def test_the_docs_state_the_blind_sets_final_score():
+    """docs/checks.md's table of the blind set is recomputed: the final column is today's check."""
+    from blind_scores import BLIND, current_checker, load_blind, tally
+    groups = tally(load_blind(BLIND / "wren_dev.tsv"), current_checker(BLIND / "wren.md"))
+    page = (ROOT / "docs" / "checks.md").read_text(encoding="utf-8")
+    for label, group in (("all", "all"), ("English", "English"), ("other languages", "non-English")):
+        caught, leaks, alarms, innocent = groups[group]
+        assert f"| recall, {label} |" in page and f"| {caught}/{leaks} ({caught / leaks:.0%}) |\n" in page
+        assert f"| {alarms}/{innocent} ({alarms / innocent:.1%}) |\n" in page
