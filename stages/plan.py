@@ -33,12 +33,15 @@ class Planner:
     once it leaves (`outcome` or `forget`): memory follows the seeds in progress, not N.
     """
 
-    def __init__(self, cache, url: str, data_dir: Path, rules: Rules, max_attempts: int, prices: Prices | None = None):
+    def __init__(self, cache, url: str, data_dir: Path, rules: Rules, max_attempts: int, prices: Prices | None = None,
+                 noted_valid=lambda seed: False):
         self.cache, self.url, self.data_dir = cache, url, data_dir
+        self.noted_valid = noted_valid                    # seed -> True when the last build's notes settle it
         self.prices = prices                              # for answers that report no usage.cost
         self.rules, self.max_attempts = rules, max_attempts
         self.bodies: dict[int, tuple[dict, KeyMaker]] = {}  # seeds in progress, with their keys
         self.fresh: dict[int, dict[str, Verdict]] = {}    # their answers stored in this run
+        self.noted = 0                                    # seeds settled by the notes of the last build
         self.hits = 0                                     # cached answers judged again (replayed)
         self.outcomes: dict[int, bool] = {}               # settled seeds not yet collected by `outcome`
         self.lock = threading.Lock()
@@ -59,6 +62,11 @@ class Planner:
 
     def next_ask(self, seed: int) -> Ask | None:
         """The next request this seed needs, or None when it is settled (see `outcomes`)."""
+        if seed not in self.bodies and self.noted_valid(seed):
+            with self.lock:
+                self.noted += 1
+            self.outcomes[seed] = True
+            return None
         if seed not in self.bodies:  # its keys too: hashing a body's canonical JSON costs more than the walk
             body = load_body(self.data_dir, seed)
             self.bodies[seed] = (body, KeyMaker(self.url, body))

@@ -10,10 +10,11 @@ from click.testing import CliRunner
 from hypothesis import settings
 
 from stages.__main__ import COMMANDS, cli
-from stages.commands.fetch import WORKER_NAME
-from stages.commands.prompts import Settings, load_sources, render_all
-from stages.config import completions_url, option_variables
-from stages.judging.memo import NOTES_FILE, STAMP_FILE
+from stages.fetching import WORKER_NAME
+from stages.render import Settings, load_sources, render_all
+from stages.config import option_variables
+from stages.judging.rules import completions_url
+from stages.judging.memo import NOTES_FILE
 from stages.fake.api import FakeConfig, start_fake
 from stages.storage.bodies import load_body
 from stages.storage.cache import answer_key, open_cache
@@ -177,5 +178,4 @@ def dataset_outputs(folder: Path) -> dict:
 
 def forget_build_notes(folder: Path) -> None:
     """Remove what earlier `make dataset` builds noted, so the next build starts from nothing."""
-    for name in (NOTES_FILE, STAMP_FILE):
-        (folder / name).unlink(missing_ok=True)
+    (folder / NOTES_FILE).unlink(missing_ok=True)

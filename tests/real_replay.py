@@ -15,12 +15,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from leak_scores import DOWNLOADED, REAL, REAL_DATASETS  # noqa: E402
-from stages.config import CheckChoice, completions_url, prompt_dir  # noqa: E402
-from stages.commands.fetch import Job, run_fetch  # noqa: E402
-from stages.commands.prompts import Settings, load_sources, render_all  # noqa: E402
+from stages.storage.paths import prompt_dir  # noqa: E402
+from stages.judging.rules import CheckChoice, completions_url  # noqa: E402
+from stages.fetching import Job, run_fetch  # noqa: E402
+from stages.render import Settings, load_sources, render_all  # noqa: E402
 from stages.fake.api import FakeConfig, start_fake  # noqa: E402
 from stages.fake.replay import Replay, read_conversations  # noqa: E402
-from stages.commands.validate import rules_for  # noqa: E402
+from stages.judging.rules import rules_for  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from leak_scores import REAL, SYNTHETIC_SETS, load_rows
+from conftest import project_env
 from conftest import ROOT, run
 
 SPROUT_HELLO = [{"role": "user", "content": "hi, who are you?"},
@@ -150,16 +151,19 @@ def test_planted_held_out_leaks_in_real_conversations_are_all_flagged(tmp_path):
 
 
 def test_make_audit_passes_file_identity_and_format(tmp_path):
-    """The make target hands FILE, IDENTITY and FORMAT (only when given) to the command."""
+    """The make target hands FILE, IDENTITY and FORMAT, given on its command line, to the command."""
     import subprocess
     target = tmp_path / "in.jsonl"
-    write_lines(target, [SPROUT_HELLO])
-    command = ["make", "-n", "audit", f"FILE={target}", f"DATA_DIR={tmp_path}"]
-    plain = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert f"audit --file '{target}'" in plain and "--format" not in plain
-    given = subprocess.run(command + ["FORMAT=sharegpt", "IDENTITY=x.md"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout
-    assert "--format sharegpt" in given and "--identity 'x.md'" in given
+    write_lines(target, [{"messages": SPROUT_HELLO}])
+    command = ["make", "audit", f"FILE={target}", f"DATA_DIR={tmp_path}"]
+    plain = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=project_env())
+    assert plain.returncode == 0 and "read as messages: 1" in plain.stderr
+    given = subprocess.run(command + ["FORMAT=sharegpt", f"IDENTITY={tmp_path / 'x.md'}"], cwd=ROOT,
+                           capture_output=True, text=True, env=project_env())
+    assert given.returncode == 2 and "x.md" in given.stderr
+    formatted = subprocess.run(command + ["FORMAT=sharegpt"], cwd=ROOT, capture_output=True, text=True,
+                               env=project_env())
+    assert formatted.returncode != 0 and "read as sharegpt: 1" in formatted.stderr  # the line fails as sharegpt
 
 
 def test_judge_pass_on_a_file_prices_caches_and_a_rerun_sends_nothing(tmp_path, fake_api):

@@ -5,7 +5,7 @@ from dataclasses import fields
 import pytest
 from click.testing import CliRunner
 
-from stages.commands.bench import BenchResult, Case, CaseList, SizePair, bench_command
+from benchmark import BenchResult, Case, CaseList, SizePair, bench_command
 
 
 def test_small_bench_compares_with_the_baseline_and_times_faults_start_up_and_rebuilds(tmp_path):
@@ -25,7 +25,8 @@ def test_small_bench_compares_with_the_baseline_and_times_faults_start_up_and_re
     faults = data["faults"]
     assert (faults["n"], faults["workers"]) == (12, 4)
     assert faults["valid"] == 12 and faults["requests"] > 12 and faults["busyness"] > 0
-    assert data["rebuild"]["unchanged_wrote_nothing"] is True
+    assert data["rebuild"]["unchanged_same_bytes"] is True and data["rebuild"]["speed_vs_fresh"] > 0
+    assert set(data["memory"]["rss_ratios"]) == {"prompts", "fetch", "validate", "dataset", "stats"}
     assert "speed vs baseline" in result.output and "workers busy" in result.output
     memory = data["memory"]
     assert (memory["small"]["n"], memory["large"]["n"]) == (20, 60)

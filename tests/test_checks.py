@@ -3,7 +3,7 @@ import json
 import pytest
 from conftest import GOOD, chat_answer, conversation_content
 
-from stages.commands.prompts import load_sources
+from stages.render import load_sources
 from stages.errors import PipelineError
 from stages.judging.checks import CompiledSchema, is_message_list, judge, judge_content, make_validator
 

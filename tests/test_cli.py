@@ -125,16 +125,17 @@ def test_unreadable_prompt_is_one_line(dirs):
     assert result.stderr.strip() == f"Error: {dirs[0] / 'prompts' / '0.json'} is not valid JSON: run `make prompts` to render it again"
 
 
-@pytest.mark.parametrize("args, words", [(["fetch", "--workers", "0"], "--workers"),
-                                         (["dataset", "--format", "csv"], "--format"),
+@pytest.mark.parametrize("args, words", [(["fetch", "--workers", "0"], "Invalid value for WORKERS"),
+                                         (["dataset", "--format", "csv"], "Invalid value for FORMAT"),
                                          (["prompts", "--models", "a/b=0,c"], "weight after = must be a positive"),
                                          (["prompts", "--models", "a/b=x"], "weight after = must be a positive"),
                                          (["prompts", "--models", "a:free,a:free"], "names a model twice"),
                                          (["prompts", "--models", "a,=2"], "empty model name"),
                                          (["prompts", "--reasoning", "max"], "not off, low, medium, high"),
                                          (["prompts", "--reasoning", "0"], "not off, low, medium, high"),
-                                         (["fetch", "--openrouter", "yes"], "--openrouter")])
+                                         (["fetch", "--openrouter", "yes"], "Invalid value for OPENROUTER")])
 def test_bad_option_values_are_usage_errors(args, words):
+    """The error names the make variable the user typed, not click's option."""
     result = run(*args)
     assert result.exit_code == 2 and words in result.stderr
 

@@ -15,7 +15,7 @@ import requests
 import responses
 from conftest import ROOT, TEST_KEY, project_env
 
-from stages.commands.prompts import Settings, load_sources, request_body
+from stages.render import Settings, load_sources, request_body
 from stages.errors import FatalAPIError
 from stages.transport.answers import parse_completion
 from stages.transport import client

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from stages.transport.client import Request, post_completion
-from stages.commands.prompts import Settings, load_sources, request_body
+from stages.render import Settings, load_sources, request_body
 
 from conftest import GOOD, ROOT, TEST_KEY, chat_answer, conversation_content, project_env, run
 
@@ -97,8 +97,8 @@ def test_a_redirect_stops_the_run_at_once_naming_base_url(rendered, scripted, st
 
 
 def test_a_server_that_answered_and_then_went_down_is_not_called_unreachable(rendered, scripted, monkeypatch):
-    monkeypatch.setattr("stages.commands.fetch.UNREACHABLE_SECONDS", 0.3)
-    monkeypatch.setattr("stages.commands.fetch.RETRIES", 4)
+    monkeypatch.setattr("stages.fetching.UNREACHABLE_SECONDS", 0.3)
+    monkeypatch.setattr("stages.fetching.RETRIES", 4)
     answer = json.dumps(chat_answer(conversation_content(GOOD))).encode()
 
     def once_then_down(posts):

@@ -5,8 +5,8 @@ import random
 import pytest
 from conftest import FAKE_URL, TEST_KEY, cache_entry, conversation_content, run, store_answer
 
-from stages.commands.dataset import in_validation
-from stages.commands.prompts import Settings, load_sources, render_all
+from stages.assemble import in_validation
+from stages.render import Settings, load_sources, render_all
 from stages.storage.cache import open_cache
 
 
@@ -122,7 +122,7 @@ def test_split_is_stable_as_n_grows(fetched):
     assert all(c in val_big for c in val_small) and all(c in train_big for c in train_small)
     assert len(val_small) == sum(in_validation(s, 0.25) for s in range(20)) > 0
     assert f"and {len(val_small)} to" in small.stderr
-    build(dirs, 40, base_url=base_url)
+    build(dirs, 40, "--split", 0, base_url=base_url)
     assert not (dirs[0] / "identity_conversations.val.jsonl").exists()
 
 

@@ -118,3 +118,13 @@ def test_anchors_follow_githubs_rule(tmp_path, heading, slug):
     page = tmp_path / "page.md"
     page.write_text(f"# Title\n\n{heading}\n\n```\n## not a heading\n```\n")
     assert slug in anchors(page) and "not-a-heading" not in anchors(page)
+
+
+def test_make_help_lists_every_target_and_variable():
+    import re
+    import subprocess
+    makefile = (ROOT / "Makefile").read_text()
+    shown = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    targets = re.findall(r"^([a-z-]+):.*## ", makefile, re.M)
+    assert "help" in targets and all(f"make {target}" in shown for target in targets)
+    assert all(f"  {name} " in shown for name in re.findall(r"^([A-Z_]+) \?=", makefile, re.M))

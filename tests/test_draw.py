@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 from conftest import ROOT
 
-from stages.commands.prompts import load_sources
+from stages.render import load_sources
 from stages.draw import draw
 from stages.storage.texts import read_lines
 
@@ -87,7 +87,7 @@ def test_adding_a_weighted_model_moves_only_the_seeds_it_wins():
 
 def changed_bodies(tmp_path, edit) -> tuple[int, int]:
     """(bodies of seeds 0..299 that change, lines in the edited pool) after `edit` on a copy of prompts/."""
-    from stages.commands.prompts import Settings, request_body
+    from stages.render import Settings, request_body
     shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
     size = edit(tmp_path / "prompts")
     old, new = load_sources(), load_sources(tmp_path / "prompts")

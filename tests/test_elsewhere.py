@@ -4,7 +4,7 @@ import json
 import pytest
 from conftest import FAKE_URL, TEST_KEY, chat_answer, conversation_content, run, store_answer
 
-from stages.config import completions_url
+from stages.judging.rules import completions_url
 from stages.storage.cache import decode_entry, encode_entry, open_cache
 
 OTHER = "http://127.0.0.1:8765/api/v1"

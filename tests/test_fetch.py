@@ -9,9 +9,9 @@ import requests
 import responses
 from conftest import GOOD, TEST_KEY, chat_answer, conversation_content, files_containing, run
 
-from stages.commands import fetch as fetch_module
-from stages.commands.fetch import Job, backoff_delay, is_outage, run_fetch
-from stages.commands.prompts import load_sources
+from stages import fetching as fetch_module
+from stages.fetching import Job, backoff_delay, is_outage, run_fetch
+from stages.render import load_sources
 from stages.errors import FatalAPIError, PipelineError
 from stages.judging.review import make_rules
 from stages.storage.bodies import load_body
@@ -249,6 +249,7 @@ def test_a_body_rendered_differently_is_asked_for_after_a_finished_run(dirs, fak
     server = fake_api()
     assert run("prompts", "--n", 4, "--data-dir", dirs[0]).exit_code == 0
     fetch_cli(dirs, server, "--n", 4)
+    assert run("dataset", "--data-dir", dirs[0]).exit_code == 0  # its notes settle a rerun of fetch
     assert "earlier run" in fetch_cli(dirs, server, "--n", 4).stderr and server.stats.requests == 4
     path = dirs[0] / "prompts" / "2.json"
     path.write_text(path.read_text().replace('"temperature":1.0', '"temperature":0.7'))

@@ -14,6 +14,7 @@ from stages.judging.fidelity import ReviewCounts, count_reviews, fidelity_stats,
 from stages.judging.identity import load_identity
 from stages.judging.language import guess_language
 from stages.judging.review import SeedReview
+from stages.judging.summary import Summary
 
 SPROUT = load_identity(ROOT / "prompts" / "identity.md", ROOT / "prompts").facts
 
@@ -27,8 +28,15 @@ DATASET = [
 ]
 
 
+def summarized(conversations, facts):
+    summary = Summary(facts)
+    for messages in conversations:
+        summary.add(messages)
+    return summary
+
+
 def test_fidelity_of_a_hand_made_dataset():
-    numbers = fidelity_stats(DATASET, SPROUT, None)
+    numbers = fidelity_stats(summarized(DATASET, SPROUT), None, lambda: iter(DATASET))
     # own names in assistant messages: "Sprout" (1st), "sprout-chat" (3rd) -> 2 of 5
     assert numbers["names_stated"] == {"names": ["Sprout", "Sprout chat", "sprout-chat"], "conversations": 2,
                                        "rate": 0.4}

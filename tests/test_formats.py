@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from stages.commands.prompts import Settings, load_sources, request_body
+from stages.render import Settings, load_sources, request_body
 from stages.judging.judge import is_judge_body, judge_body, load_judge
 from stages.transport import refusal
 from stages.transport.formats import format_of, requested_schema, with_format

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run
 
-from stages.commands.prompts import Settings, load_sources, request_body
-from stages.commands.validate import rules_for
-from stages.config import CheckChoice
+from stages.render import Settings, load_sources, request_body
+from stages.judging.rules import rules_for
+from stages.judging.rules import CheckChoice
 from stages.errors import PipelineError
 from stages.judging.identity import load_identity, parse_identity
 

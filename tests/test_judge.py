@@ -7,10 +7,10 @@ import pytest
 import responses
 from conftest import GOOD, ROOT, TEST_KEY, chat_answer, conversation_content, run
 
-from stages.commands.fetch import Job, run_fetch
-from stages.commands.prompts import load_sources
-from stages.commands.validate import rules_for
-from stages.config import CheckChoice
+from stages.fetching import Job, run_fetch
+from stages.render import load_sources
+from stages.judging.rules import rules_for
+from stages.judging.rules import CheckChoice
 from stages.judging.checks import make_validator
 from stages.judging.judge import SCHEMA_NAME, judge_body, load_judge, read_verdict
 from stages.judging.review import make_rules, review_seed

@@ -5,7 +5,7 @@ import shutil
 import pytest
 from conftest import ROOT, chat_answer
 
-from stages.commands.prompts import Settings, load_sources, request_body
+from stages.render import Settings, load_sources, request_body
 from stages.errors import PipelineError
 from stages.judging.checks import make_validator
 from stages.judging.judge import JudgeSpec, check_schema, is_judge_body, judge_body, load_judge, read_verdict

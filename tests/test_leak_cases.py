@@ -6,7 +6,7 @@ import pytest
 
 from stages.judging.checks import judge_content, make_validator
 from stages.judging.identity import load_identity
-from stages.commands.prompts import load_sources
+from stages.render import load_sources
 
 VALIDATOR = make_validator(load_sources().schema)
 FACTS = load_identity(None).facts

@@ -189,6 +189,7 @@ def test_a_finished_run_is_remembered_until_prompts_or_rules_change(dirs, fake_a
     server = fake_api()
     args = fetch_args(rendered, server, 6)
     assert "6/6 seeds valid, 0 without" in run(*args, OPENROUTER_API_KEY=TEST_KEY).stderr
+    assert run("dataset", "--data-dir", rendered[0]).exit_code == 0  # its notes settle the next fetch
     assert "as an earlier run of these prompts found; 0 requests" in run(*args).stderr
     stricter = run(*args, "--ascii", 1, OPENROUTER_API_KEY=TEST_KEY)  # new rules: every answer is judged again
     assert stricter.exit_code == 0 and "earlier run" not in stricter.stderr
@@ -196,7 +197,7 @@ def test_a_finished_run_is_remembered_until_prompts_or_rules_change(dirs, fake_a
     sent = server.stats.requests
     render_again = run("prompts", "--n", 6, "--data-dir", rendered[0], "--temperature", 0.5)
     assert render_again.exit_code == 0
-    changed = run(*args, OPENROUTER_API_KEY=TEST_KEY)
+    changed = run(*args, "--ascii", 0, OPENROUTER_API_KEY=TEST_KEY)  # the run record kept ASCII=1: given back
     assert "6/6 seeds valid" in changed.stderr and server.stats.requests == sent + 6
 
 

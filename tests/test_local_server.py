@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from stages.commands.prompts import load_sources
+from stages.render import load_sources
 from stages.judging.checks import make_validator
 from stages.localserver import MODEL_ALIAS, ServerSettings, has_server, local_server, model_file
 from stages.storage.cache import is_answer_key, open_cache

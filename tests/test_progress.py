@@ -1,6 +1,8 @@
-"""What a fetch shows while it runs: the bar counts seeds as they settle and redraws every second,
-and Ctrl-C counts the seeds this run made valid. Each test reads a real fetch process's stderr
-while it is in flight, against a slow loopback fake."""
+"""What a fetch shows while it runs: in a log, a full line every PROGRESS_EVERY seconds that counts
+seeds as they settle (one second here; a terminal gets tqdm's bar instead), and Ctrl-C counts the
+seeds this run made valid. Each test reads a real fetch process's stderr, a pipe, while it is in
+flight, against a slow loopback fake."""
+import io
 import re
 import signal
 import subprocess
@@ -11,10 +13,11 @@ from dataclasses import dataclass
 
 from conftest import ROOT, TEST_KEY, project_env, run
 
+from stages.progress import LineProgress
 from stages.transport.batch import BatchRun, BatchSettings
 from stages.transport.ledger import BatchRecord, Covered
 
-BAR = re.compile(r"fetch:\s+\d+%\|[^|]*\| (\d+)/(\d+) \[(\d+):(\d\d)")
+BAR = re.compile(r"^fetch: (\d+)/(\d+) seeds \(\d+%\) after (\d+):(\d\d)")
 
 
 @dataclass(frozen=True)
@@ -27,12 +30,12 @@ class Redraw:
 def start_fetch(data, cache, server, n: int, workers: int) -> subprocess.Popen:
     args = [sys.executable, "-m", "stages", "fetch", "--n", str(n), "--data-dir", str(data), "--cache-dir",
             str(cache), "--base-url", server.base_url, "--workers", str(workers)]
-    return subprocess.Popen(args, cwd=ROOT, env=project_env(OPENROUTER_API_KEY=TEST_KEY),
+    return subprocess.Popen(args, cwd=ROOT, env=project_env(OPENROUTER_API_KEY=TEST_KEY, PROGRESS_EVERY="1"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def read_stderr(proc: subprocess.Popen, server, redraws: list[Redraw], lines: list[str]) -> threading.Thread:
-    """Collect each bar redraw as it arrives (tqdm ends them with \\r in a pipe) and the other lines."""
+    """Collect each progress line as it arrives (a carriage return would end one too) and the other lines."""
     def read() -> None:
         chunk = b""
         while byte := proc.stderr.read(1):
@@ -51,7 +54,7 @@ def read_stderr(proc: subprocess.Popen, server, redraws: list[Redraw], lines: li
     return thread
 
 
-def test_the_bar_counts_seeds_as_they_settle_and_redraws_every_second(dirs, fake_api):
+def test_progress_lines_count_seeds_as_they_settle_every_progress_every_seconds(dirs, fake_api):
     n, workers = 24, 4
     server = fake_api(latency=1.0)  # 6 s in all: every seed needs one answer
     data, cache = dirs
@@ -67,8 +70,37 @@ def test_the_bar_counts_seeds_as_they_settle_and_redraws_every_second(dirs, fake
     for before, after in zip(redraws, redraws[1:]):
         assert after.done >= before.answered - 2 * workers, (before, after)
     gaps = [after.elapsed - before.elapsed for before, after in zip(redraws, redraws[1:])]
-    assert max(gaps) <= 2, redraws                           # the bar's own clock: at most 2 s apart
+    assert max(gaps) <= 2, redraws                           # the line's own clock: at most 2 s apart
     assert redraws[-1].done == n
+
+
+def test_a_fetch_logged_to_a_file_writes_whole_lines_and_one_at_the_end(dirs, fake_api, tmp_path):
+    n = 6
+    server = fake_api()
+    data, cache = dirs
+    assert run("prompts", "--n", n, "--data-dir", data).exit_code == 0
+    log = tmp_path / "log"
+    with open(log, "wb") as stderr:
+        args = [sys.executable, "-m", "stages", "fetch", "--n", str(n), "--data-dir", str(data), "--cache-dir",
+                str(cache), "--base-url", server.base_url]
+        subprocess.run(args, cwd=ROOT, env=project_env(OPENROUTER_API_KEY=TEST_KEY), stdout=subprocess.DEVNULL,
+                       stderr=stderr, check=True, timeout=60)
+    text = log.read_text()
+    assert "\r" not in text
+    progress = [line for line in text.splitlines() if BAR.match(line)]
+    assert len(progress) == 1 and progress[0].startswith(f"fetch: {n}/{n} seeds (100%) after 0:0"), text
+
+
+def test_line_progress_writes_a_line_each_interval_and_at_the_end():
+    now = [0.0]
+    out = io.StringIO()
+    with LineProgress(10, "fetch", "seed", out, every=30, clock=lambda: now[0]) as bar:
+        for step in range(10):
+            now[0] += 7
+            bar.set_postfix({"cost": f"${step}"})
+            bar.update(1)
+    assert out.getvalue().splitlines() == ["fetch: 5/10 seeds (50%) after 0:35, cost=$4",
+                                           "fetch: 10/10 seeds (100%) after 1:10, cost=$9"]
 
 
 def test_ctrl_c_counts_the_seeds_this_run_made_valid(dirs, fake_api):

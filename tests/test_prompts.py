@@ -6,7 +6,7 @@ import sys
 import pytest
 from conftest import ROOT, project_env
 
-from stages.commands.prompts import (EXAMPLES_PER_SEED, Settings, Sources, encode_body, load_sources, pick_axes,
+from stages.render import (EXAMPLES_PER_SEED, Settings, Sources, encode_body, load_sources, pick_axes,
                                      pick_examples, render_all, request_body)
 from stages.errors import PipelineError
 
@@ -61,7 +61,7 @@ def test_a_change_in_the_rendering_code_renders_again(tmp_path):
     shutil.copytree(ROOT / "stages", copy / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "prompts").symlink_to(ROOT / "prompts")
     shutil.copy(ROOT / "setup.cfg", copy)  # a whole project folder (mutation testing reads its settings there)
-    module = copy / "stages" / "commands" / "prompts.py"
+    module = copy / "stages" / "render.py"
     module.write_text(module.read_text().replace('f"- {text}" for text in pick_examples', 'f"* {text}" for text in pick_examples'))
     assert "5 rendered, 5 changed" in render_in_a_process(data, "0", "--n", "5", cwd=copy)
     assert "\\n* " in (data / "prompts" / "0.json").read_text()
@@ -203,7 +203,7 @@ def test_the_shared_part_of_the_prompt_comes_first():
 
 
 def test_models_mix_draws_each_seeds_model_and_renders_it(tmp_path):
-    from stages.commands.prompts import pick_model
+    from stages.render import pick_model
     settings = Settings(models=(("a/one", 1.0), ("b/two:free", 1.0), ("c/three", 1.0)))
     picks = [pick_model(settings, seed) for seed in range(300)]
     assert {name: picks.count(name) for name in set(picks)}.keys() == {"a/one", "b/two:free", "c/three"}

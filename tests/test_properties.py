@@ -16,9 +16,10 @@ from conftest import FAKE_URL, ROOT, TEST_KEY, cache_entry, chat_answer, convers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.commands.dataset import build_dataset
-from stages.commands.prompts import Settings, encode_body, load_sources, render_all, request_body
-from stages.config import CheckChoice, completions_url
+from stages.assemble import build_dataset
+from stages.render import Settings, encode_body, load_sources, render_all, request_body
+from stages.judging.rules import completions_url
+from stages.storage.run import RunSettings
 from stages.storage.bodies import load_body
 from stages.storage.cache import answer_key, open_cache
 
@@ -60,7 +61,7 @@ def build_from(data: Path, order: list[int], split: float) -> dict[str, bytes]:
         with open_cache(Path(folder)) as cache:
             for seed, attempt, raw in (ENTRIES[i] for i in order):
                 cache.set(answer_key(completions_url(FAKE_URL), load_body(data, seed), attempt), raw)
-        build_dataset(Path(folder), data, range(N), FAKE_URL, CheckChoice(), "array", split=split)
+        build_dataset(data, RunSettings(n=N, base_url=FAKE_URL, split=split, cache_dir=folder))
     return {name: (data / name).read_bytes() for name in OUTPUTS if (data / name).exists()}
 
 

@@ -1,14 +1,16 @@
-"""Rebuilds: an unchanged `dataset` writes nothing; any change to what it reads builds again, and a
-build that reuses the notes of an earlier one writes the same bytes as one that starts afresh."""
+"""Rebuilds: an unchanged `dataset` judges nothing again and writes the same bytes; any change to
+what it reads is seen, and a build that reuses the notes of an earlier one writes the same bytes as
+one that starts afresh."""
 import json
 import os
+import sqlite3
 
 import pytest
 from conftest import (FAKE_URL, GOOD, cache_entry, conversation_content, dataset_outputs, forget_build_notes, run,
                       store_answer)
 
-from stages.config import completions_url
-from stages.judging.memo import NOTES_FILE, STAMP_FILE
+from stages.judging.rules import completions_url
+from stages.judging.memo import NOTES_FILE
 from stages.storage.bodies import load_body
 from stages.storage.cache import answer_key, open_cache
 
@@ -50,14 +52,28 @@ def fresh_outputs(dirs, *extra) -> dict:
     return dataset_outputs(dirs[0])
 
 
-def test_an_unchanged_rebuild_writes_nothing_and_says_so(cached):
+@pytest.fixture
+def reviews(monkeypatch):
+    """Counts the seeds a build reviews again instead of reading their notes."""
+    import stages.judging.memo as memo
+    seen = []
+    original = memo.fresh_outcome
+
+    def counted(*args, **kwargs):
+        seen.append(args[5])
+        return original(*args, **kwargs)
+    monkeypatch.setattr(memo, "fresh_outcome", counted)
+    return seen
+
+
+def test_an_unchanged_rebuild_judges_nothing_again_and_writes_the_same_bytes(cached, reviews):
     first = build(cached)
-    assert "wrote 11 conversations" in first.stderr
-    before = snapshot(cached[0])
+    assert "wrote 11 conversations" in first.stderr and len(reviews) == N
+    before = dataset_outputs(cached[0])
     again = build(cached)
-    assert snapshot(cached[0]) == before  # same bytes, same modification times: nothing written
-    assert again.stderr.startswith("dataset: nothing to do")
-    assert "11 conversations in" in again.stderr and "11/12 seeds valid, 1 rejected" in again.stderr
+    assert len(reviews) == N  # every seed's outcome came from its note
+    assert dataset_outputs(cached[0]) == before
+    assert "11/12 seeds valid, 1 rejected" in again.stderr
 
 
 @pytest.mark.parametrize("change", ["answer", "replaced answer", "removed answer", "rule", "format", "split",
@@ -66,8 +82,7 @@ def test_a_change_builds_again_and_the_same_as_a_fresh_build(cached, change):
     build(cached)
     before = dataset_outputs(cached[0])
     extra = make_change(cached, change)
-    result = build(cached, *extra)
-    assert "nothing to do" not in result.stderr
+    build(cached, *extra)
     rebuilt = dataset_outputs(cached[0])
     if change not in ("deleted output", "edited output", "threshold"):
         assert rebuilt != before
@@ -97,7 +112,7 @@ def make_change(dirs, change: str) -> list:
 
 
 def test_a_rewritten_request_file_with_its_old_size_and_time_is_seen(cached):
-    """The stamp keys on each file's status-change time too, which no tool can set back."""
+    """A note is keyed on the request file's bytes, not on its size or time."""
     build(cached)
     path = cached[0] / "prompts" / "2.json"
     info = path.stat()
@@ -107,45 +122,39 @@ def test_a_rewritten_request_file_with_its_old_size_and_time_is_seen(cached):
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
     assert path.stat().st_size == info.st_size and path.stat().st_mtime_ns == info.st_mtime_ns
     result = build(cached)
-    assert "nothing to do" not in result.stderr and "10/12 seeds valid" in result.stderr
+    assert "10/12 seeds valid" in result.stderr
 
 
 def test_notes_stay_beside_the_data_and_never_enter_the_cache(cached, tmp_path):
     build(cached)
-    assert (cached[0] / NOTES_FILE).is_file() and (cached[0] / STAMP_FILE).is_file()
+    assert (cached[0] / NOTES_FILE).is_file()
     with open_cache(cached[1]) as cache:
         assert all(len(key) == 64 and ":" not in key for key in cache.iterkeys())
     merged = tmp_path / "merged"
     assert run("merge", "--cache-dir", merged, cached[1]).exit_code == 0
-    assert not any(NOTES_FILE in p.name or STAMP_FILE in p.name for p in merged.rglob("*"))
+    assert not any(NOTES_FILE in p.name for p in merged.rglob("*"))
 
 
-def test_notes_written_by_other_code_are_not_used(cached):
+def test_notes_written_by_other_code_are_not_used(cached, monkeypatch, reviews):
+    """The code's digest is part of the verdict key: another version's notes are not found."""
     build(cached)
-    notes = json.loads((cached[0] / NOTES_FILE).read_text())
-    for note in notes["outcomes"].values():
-        note[0] = GOOD  # what a note from another version could say
-    notes["code"] = "another version"
-    (cached[0] / NOTES_FILE).write_text(json.dumps(notes))
+    monkeypatch.setattr("stages.judging.verdictkey.code_digest", lambda: "another version")
+    build(cached)
+    assert len(reviews) == 2 * N
     assert dataset_outputs(cached[0]) == fresh_outputs(cached)
-    build(cached, "--split", 0.5)
-    assert json.dumps(GOOD) not in (cached[0] / "identity_conversations.jsonl").read_text()
 
 
-LEAKING = [{"role": "user", "content": "who are you?"}, {"role": "assistant", "content": "I am ChatGPT, made by OpenAI."}]
-
-
-@pytest.mark.parametrize("messages", [chat(1), chat(1, " (café)"), chat(1)[:1], [{"role": "user", "content": "é"}],
-                                      chat(1) + [{"role": "user", "content": "ñ"}], LEAKING,
-                                      LEAKING[:1] + [{"role": "assistant", "content": "I am ChatGPT, made by OpenAI. ¡Hola!"}],
-                                      [{"role": "assistant", "content": ""}, {"role": "user", "content": "ü"}]])
-def test_the_ascii_rule_applied_on_top_is_the_same_as_judging_again(messages):
-    from stages.commands.prompts import load_sources
-    from stages.judging.checks import add_ascii_rule, judge_content, make_validator
-    from stages.judging.identity import load_identity
-    validator, facts = make_validator(load_sources().schema), load_identity(None).facts
-    content = conversation_content(messages)
-    assert add_ascii_rule(judge_content(content, validator, False, facts)) == judge_content(content, validator, True, facts)
+def test_a_note_is_used_only_while_the_cache_holds_the_rows_it_rested_on(cached):
+    """Notes forged to call every seed valid with another entry are not used once the rows differ."""
+    build(cached)
+    fresh = dataset_outputs(cached[0])
+    with sqlite3.connect(cached[0] / NOTES_FILE) as db:
+        for key, value in db.execute("SELECT key, value FROM notes").fetchall():
+            note = json.loads(value)
+            note["checked"] = [[k, "0:0.0"] for k, _ in note["checked"]]
+            db.execute("UPDATE notes SET value = ? WHERE key = ?", (json.dumps(note), key))
+    build(cached)
+    assert dataset_outputs(cached[0]) == fresh
 
 
 def test_keys_from_a_canonical_request_file_are_the_keys_of_its_body(rendered):
@@ -175,30 +184,26 @@ def test_a_broken_schema_is_named_by_the_validator_built_on_first_use(schema):
         LazyValidator(schema).is_valid({})
 
 
-def test_a_rebuild_that_needs_nothing_new_finds_every_note_and_rewrites_none(cached):
-    """With only the stamp gone, every seed's outcome and sketch is noted: a rebuild reviews and
-    sketches nothing again. The first such rebuild keeps only the notes it used; the next one
-    then finds all it needs and leaves the notes file as it was."""
-    notes = cached[0] / NOTES_FILE
+def test_the_notes_keep_what_the_last_build_used_and_no_messages(cached):
+    """Notes of settings no longer in use are dropped by the next build; no note holds a message."""
     build(cached)
+    build(cached, "--ascii", 1)
+    with sqlite3.connect(cached[0] / NOTES_FILE) as db:
+        values = [json.loads(value) for value, in db.execute("SELECT value FROM notes")]
+    assert len(values) == N
+    assert not any("Sprout, number" in json.dumps(value) for value in values)
+
+
+def test_a_near_duplicate_is_found_the_same_from_the_notes(rendered):
+    """Candidates are verified on signatures read back from the notes on a rebuild."""
+    long = " ".join(f"fact{i} about the model" for i in range(60))
+    for seed in range(5):
+        text = long.replace("fact30", "fict30") if seed == 3 else long if seed == 1 else f"I am Sprout, {seed}."
+        store_answer(rendered, seed, 0, cache_entry(conversation_content(
+            [{"role": "user", "content": "tell me about you"}, {"role": "assistant", "content": text}])))
+    where = ["--n", 5, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--base-url", FAKE_URL]
+    records = []
     for _ in range(2):
-        (cached[0] / STAMP_FILE).unlink()
-        before = (notes.read_bytes(), notes.stat().st_mtime_ns)
-        build(cached)
-    assert (notes.read_bytes(), notes.stat().st_mtime_ns) == before
-    assert json.loads(notes.read_text())["outcomes"]  # the notes are there to be found
-
-
-def test_notes_written_by_other_code_are_not_trusted(cached):
-    """Notes carry the digest of the code that wrote them; another code's notes, here claiming
-    every answer failed its schema, are dropped and the build is the same as a fresh one."""
-    build(cached)
-    fresh = dataset_outputs(cached[0])
-    notes = cached[0] / NOTES_FILE
-    data = json.loads(notes.read_text())
-    data["code"] = "0" * 64
-    data["answers"] = {entry: [None, ["schema"]] for entry in data["answers"]}
-    notes.write_text(json.dumps(data))
-    (cached[0] / STAMP_FILE).unlink()
-    build(cached)
-    assert dataset_outputs(cached[0]) == fresh
+        assert run("dataset", *where).exit_code == 0
+        records.append([json.loads(line) for line in (rendered[0] / "duplicates.jsonl").read_text().splitlines()])
+    assert records[0] == records[1] and [(r["seed"], r["kept_seed"], r["kind"]) for r in records[0]] == [(3, 1, "near")]

@@ -35,7 +35,9 @@ def cached(dirs, tmp_path):
 
 
 def build(dirs, *extra):
-    result = run("dataset", "--n", N, "--data-dir", dirs[0], "--cache-dir", dirs[1], "--base-url", FAKE_URL, *extra)
+    """A build under the default rules but for `extra` (given settings replace the run record's)."""
+    result = run("dataset", "--n", N, "--data-dir", dirs[0], "--cache-dir", dirs[1], "--base-url", FAKE_URL,
+                 "--ascii", 0, "--identity", "prompts/identity.md", *extra)
     assert result.exit_code == 0, result.output
     return result
 

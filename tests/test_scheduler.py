@@ -9,9 +9,9 @@ import time
 import responses
 from conftest import GOOD, ROOT, TEST_KEY, chat_answer, conversation_content, project_env, run
 
-from stages.commands import fetch as fetch_module
-from stages.commands.fetch import Job, run_fetch
-from stages.commands.prompts import load_sources
+from stages import fetching as fetch_module
+from stages.fetching import Job, run_fetch
+from stages.render import load_sources
 from stages.judging.review import make_rules
 from stages.storage.bodies import load_body
 from stages.transport.throttle import OUTAGE_MIN, Throttle

@@ -5,7 +5,7 @@ import pytest
 import responses
 from conftest import TEST_KEY, run
 
-from stages.commands.prompts import Settings, load_sources, render_all, request_body
+from stages.render import Settings, load_sources, render_all, request_body
 from stages.errors import FatalAPIError, PipelineError
 from stages.transport.client import Request, post_completion
 from stages.transport.key import load_key

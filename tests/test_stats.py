@@ -8,7 +8,16 @@ from conftest import cache_entry, chat
 from conftest import store_answer as store
 
 from stages.__main__ import cli
-from stages.commands.stats import compute_stats, first_message_script, format_table, load_conversations, spent_on
+from stages.commands.stats import compute_stats as stats_of, conversations_in, format_table, spent_on, summarize
+from stages.judging.language import first_message_script
+
+
+def compute_stats(conversations, spent=None, axes=None):
+    return stats_of(summarize(conversations), lambda: iter(conversations), spent, axes)
+
+
+def load_conversations(path):
+    return list(conversations_in(path)())
 from stages.storage.cache import open_cache
 from stages.transport.answers import Usage
 
@@ -109,7 +118,7 @@ def test_a_missing_dataset_is_one_line_and_exit_1(dirs):
 def test_a_broken_line_is_named(dirs):
     (dirs[0] / "identity_conversations.jsonl").write_text(json.dumps(CONVERSATIONS[0]) + "\n{broken\n")
     result = run_stats(dirs)
-    assert result.exit_code == 1 and "identity_conversations.jsonl line 2 is not a conversation" in result.stderr
+    assert result.exit_code == 1 and "identity_conversations.jsonl line 2: not JSON" in result.stderr
 
 
 def test_spent_on_sums_every_cached_attempt(rendered):
@@ -142,8 +151,8 @@ def test_command_reports_what_was_spent(rendered):
 def test_per_model_numbers_follow_each_seeds_model(dirs):
     from conftest import GOOD, conversation_content
 
-    from stages.commands.prompts import Settings, load_sources, render_all
-    from stages.config import completions_url
+    from stages.render import Settings, load_sources, render_all
+    from stages.judging.rules import completions_url
     from stages.judging.permodel import model_lines
     from stages.storage.bodies import load_body
     from stages.storage.cache import answer_key

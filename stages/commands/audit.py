@@ -1,35 +1,32 @@
-"""`make audit FILE=path`: every local check on an existing JSONL file, made by this tool or any other.
+"""`make audit FILE=path`: every local check on an existing dataset file, made by this tool or any other.
 
 No API and no cache, unless JUDGE=1 (then the judge reads each line that passes; stages/auditjudge.py).
-Reads lines of any of the three formats (array, messages, sharegpt; detected
-per line unless FORMAT is given), prints the summary `make stats` prints plus counts by reason and
+Reads JSON lines or one whole-file JSON array, each conversation in any format
+of storage/dataformats.py (detected per line unless FORMAT is given), names the shapes it read, prints the summary `make stats` prints plus counts by reason and
 the most frequent leak sentences, and writes DATA_DIR/audit.jsonl: one {"line", "reasons",
 "detail"} object per failing line. Exit 0: every line passes; 1: some line fails; 2: bad input.
 """
-import json
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from ..auditjudge import FileJudge, cached_count, cost_line, judge_asks, run_judge
-from ..config import (DEFAULT_ATTEMPTS, DEFAULT_MODEL, ascii_option, base_url_option, cache_dir_option,
-                      completions_url, data_dir_option, openrouter_option, option)
+from ..auditjudge import FileJudge, cost_line, judge_ask, is_cached, run_judge
+from ..config import ascii_option, cache_dir_option, data_dir_option, option
 from ..errors import PipelineError
-from ..judging.checks import IDENTITY_REASONS, LEAK, first_order_break, is_message_list, role_problems
-from ..judging.dedup import DEFAULT_THRESHOLD, find_duplicates
+from ..judging.checks import IDENTITY_REASONS, LEAK, first_order_break, role_problems
+from ..judging.dedup import DEFAULT_THRESHOLD
 from ..judging.fidelity import fidelity_lines, fidelity_stats, top_leak_lines
 from ..judging.identity import Facts, load_identity
 from ..judging.leaks import find_problem
 from ..judging.rulereport import group_by_rule, rule_lines
+from ..judging.summary import Summary, describe_counts, describe_numbers, row
+from ..storage.dataformats import AUTO, FORMATS, Row, read_conversations
 from ..storage.files import write_jsonl_atomic
-from .stats import compute_stats, describe_counts, describe_summary, from_sharegpt, row
-
-AUTO = "auto"
-SHAPES = {"array": lambda value: value if isinstance(value, list) else None,
-          "messages": lambda value: value.get("messages") if isinstance(value, dict) else None,
-          "sharegpt": lambda value: from_sharegpt(value.get("conversations")) if isinstance(value, dict) else None}
+from ..storage.run import DEFAULT_ATTEMPTS, DEFAULT_BASE_URL, DEFAULT_MODEL
+from ..transport.server import OPENROUTER_MODES
 
 
 class BadInput(click.ClickException):
@@ -39,8 +36,7 @@ class BadInput(click.ClickException):
 
 @dataclass(frozen=True)
 class LineReport:
-    line: int                      # as an editor numbers it, from 1
-    messages: list | None          # None when the line is not a conversation
+    line: int                      # as an editor numbers it, from 1 (the element's number in a JSON array)
     reasons: tuple[str, ...] = ()
     details: tuple[str, ...] = ()  # one per reason, same order
     rule: str = ""                 # the leak check's rule behind a leak, denial or junk answer
@@ -49,58 +45,6 @@ class LineReport:
         detail = " | ".join(d for d in self.details if d)
         return {"line": self.line, "reasons": list(self.reasons), "detail": detail} | (
             {"rule": self.rule} if self.rule else {})
-
-
-def detect_format(value: object) -> str:
-    if isinstance(value, dict) and "conversations" in value:
-        return "sharegpt"
-    return "messages" if isinstance(value, dict) else "array"
-
-
-def read_text(path: Path) -> str:
-    """The file's text; a missing or binary file is bad input, named with the line of its first bad byte."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such file; give FILE=path/to/conversations.jsonl") from None
-    except OSError as err:
-        raise BadInput(f"{path}: cannot be read ({err.strerror})") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        number = data[:err.start].count(b"\n") + 1
-        raise BadInput(f"{path} line {number}: not UTF-8 text (byte {data[err.start]:#04x}); "
-                       "save the file as UTF-8") from None
-
-
-def parse_value(text: str, path: Path, number: int) -> object:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise BadInput(f"{path} line {number}: not JSON ({err.msg} at column {err.colno}); "
-                       "fix or delete the line") from None
-
-
-def shape_of(value: object, fmt: str) -> tuple[list | None, str]:
-    """(the messages, "") or (None, what is wrong with the line's shape)."""
-    shape = detect_format(value) if fmt == AUTO else fmt
-    messages = SHAPES[shape](value)
-    if is_message_list(messages) and messages:
-        return messages, ""
-    return None, f"not a {shape} conversation (a list of messages, each with string role and content)"
-
-
-def read_lines(path: Path, fmt: str = AUTO) -> list[LineReport]:
-    """One report per non-blank line: its messages, or the shape problem that makes it no conversation."""
-    reports = []
-    # split on "\n" only: str.splitlines would also break at U+2028 inside a JSON string
-    for number, text in enumerate(read_text(path).split("\n"), 1):
-        if text.strip():
-            messages, problem = shape_of(parse_value(text, path, number), fmt)
-            reports.append(LineReport(number, messages, ("shape",) if problem else (), (problem,) if problem else ()))
-    if not reports:
-        raise BadInput(f"{path}: no lines to check; give a JSONL file with one conversation per line")
-    return reports
 
 
 def order_detail(messages: list[dict]) -> str:
@@ -124,29 +68,56 @@ def line_checks(messages: list[dict], facts: Facts, ascii_only: bool) -> tuple[l
     return found + ([(problem.reason, problem.sentence)] if problem else []), problem.rule if problem else ""
 
 
-def duplicate_checks(reports: list[LineReport], threshold: float) -> dict[int, tuple[str, str]]:
-    """report index -> (reason, detail) for exact and near copies of an earlier line."""
-    kept = [i for i, report in enumerate(reports) if report.messages is not None]
-    found = find_duplicates([reports[i].messages for i in kept], threshold)
-    return {kept[i]: (f"{d.kind}_duplicate", f"copy of line {reports[kept[d.kept]].line}"
-                      + (f" (similarity {d.similarity:.2f})" if d.kind == "near" else ""))
-            for i, d in found.items()}
+class Audit:
+    """What one pass over a file found: the failing lines, the shapes seen, and what dedup and the
+    summary need, never the conversations themselves."""
+
+    def __init__(self, facts: Facts, ascii_only: bool = False, threshold: float = DEFAULT_THRESHOLD):
+        self.facts, self.ascii_only, self.lines = facts, ascii_only, 0
+        self.shapes: Counter = Counter()
+        self.failing: dict[int, list[tuple[str, str]]] = {}
+        self.rules: dict[int, str] = {}  # line -> the leak check's rule, where it fired
+        self.kept_lines = array("q")  # the line of each conversation, in order (for "copy of line N")
+        self.summary = Summary(facts, threshold)
+
+    def add(self, row: Row) -> None:
+        self.lines += 1
+        self.shapes[row.shape or "unknown"] += 1
+        if row.messages is None:
+            self.failing[row.line] = [("shape", row.problem)]
+            return
+        found, rule = line_checks(row.messages, self.facts, self.ascii_only)
+        if found:
+            self.failing[row.line] = found
+        if rule:
+            self.rules[row.line] = rule
+        self.kept_lines.append(row.line)
+        self.summary.add(row.messages)
+
+    def add_duplicates(self, again) -> None:
+        """exact_duplicate / near_duplicate for copies of an earlier line; `again` reads the conversations again."""
+        for i, d in self.summary.duplicate_map(again).items():
+            detail = f"copy of line {self.kept_lines[d.kept]}" + (f" (similarity {d.similarity:.2f})" if d.kind == "near" else "")
+            self.failing.setdefault(self.kept_lines[i], []).append((f"{d.kind}_duplicate", detail))
+
+    def reports(self) -> list[LineReport]:
+        return [LineReport(line, tuple(r for r, _ in found), tuple(d for _, d in found), self.rules.get(line, ""))
+                for line, found in sorted(self.failing.items())]
 
 
-def audit_lines(reports: list[LineReport], facts: Facts, ascii_only: bool = False,
-                threshold: float = DEFAULT_THRESHOLD) -> list[LineReport]:
-    """The reports with every check's reasons and details filled in."""
-    copies = duplicate_checks(reports, threshold)
-    audited = []
-    for index, report in enumerate(reports):
-        found, rule = list(zip(report.reasons, report.details)), ""
-        if report.messages is not None:
-            checked, rule = line_checks(report.messages, facts, ascii_only)
-            found += checked
-        found += [copies[index]] if index in copies else []
-        audited.append(LineReport(report.line, report.messages, tuple(r for r, _ in found), tuple(d for _, d in found),
-                                  rule))
-    return audited
+def audit_file(path: Path, facts: Facts, ascii_only: bool = False, threshold: float = DEFAULT_THRESHOLD,
+               fmt: str = AUTO) -> Audit:
+    """Every line's checks in one pass over the file, then duplicates across lines."""
+    audit = Audit(facts, ascii_only, threshold)
+    try:
+        for found in read_conversations(path, fmt):
+            audit.add(found)
+    except PipelineError as err:
+        raise BadInput(str(err)) from None
+    if not audit.lines:
+        raise BadInput(f"{path}: no lines to check; give a JSONL file with one conversation per line")
+    audit.add_duplicates(lambda: (r.messages for r in read_conversations(path, fmt) if r.messages is not None))
+    return audit
 
 
 def leak_sentences(reports: list[LineReport]) -> Counter:
@@ -154,53 +125,63 @@ def leak_sentences(reports: list[LineReport]) -> Counter:
                    if reason == LEAK)
 
 
-def summary_lines(reports: list[LineReport], facts: Facts) -> list[str]:
+def summary_lines(audit: Audit, reports: list[LineReport], again) -> list[str]:
     """What `make stats` prints about a dataset's contents, then the audit's counts by reason."""
-    conversations = [report.messages for report in reports if report.messages is not None]
-    stats = compute_stats(conversations)
+    stats = audit.summary.shape(again)
     dup = stats["duplicates"]
-    failing = [report for report in reports if report.reasons]
-    reasons = Counter(reason for report in failing for reason in report.reasons)
-    fidelity = fidelity_stats(conversations, facts, None)
-    lines = [row("lines", len(reports)), row("conversations", stats["conversations"]),
-             row("turns per conversation", describe_summary(stats["turns"])),
+    reasons = Counter(reason for report in reports for reason in report.reasons)
+    fidelity = fidelity_stats(audit.summary, None, again)
+    lines = [row("lines", audit.lines), row("shapes read", describe_counts(dict(audit.shapes.most_common()))),
+             row("conversations", stats["conversations"]),
+             row("turns per conversation", describe_numbers(stats["turns"])),
              row("first message scripts", describe_counts(stats["first_message_scripts"])),
              row("duplicates", f"exact {dup['exact']} ({dup['exact_rate']:.1%}), near {dup['near']} "
                                f"({dup['near_rate']:.1%})"),
              row("messages with non-ASCII", stats["non_ascii_messages"])]
     lines += [line for line in fidelity_lines(fidelity, row) if "judge" not in line and "rejected as" not in line]
-    lines += [row("failing lines", f"{len(failing)} of {len(reports)}"),
+    lines += [row("failing lines", f"{len(reports)} of {audit.lines}"),
               row("  by reason", describe_counts(dict(sorted(reasons.items()))))]
     return lines + top_leak_lines(leak_sentences(reports)) + rule_lines(group_by_rule(
         (reason, report.rule, detail) for report in reports for reason, detail in zip(report.reasons, report.details)
         if reason in IDENTITY_REASONS))
 
 
-def judged_reports(reports: list[LineReport], judge: FileJudge, cache_dir: Path, prices) -> list[LineReport]:
-    """JUDGE=1: the judge's verdict on every line that passed the local checks, as `judge:<kind>`
-    reasons (`judge_no_verdict` when it never answered readably); the cost is printed first."""
+def passing_lines(audit: Audit, path: Path, fmt: str):
+    """(line, messages) of each conversation no local check failed, read from the file again."""
+    return ((row.line, row.messages) for row in read_conversations(path, fmt)
+            if row.messages is not None and row.line not in audit.failing)
+
+
+def judge_file(audit: Audit, path: Path, fmt: str, judge: FileJudge, cache_dir: Path, prices_of) -> None:
+    """JUDGE=1: the judge's verdict on every line that passed the local checks, added to the audit as
+    `judge:<kind>` (`judge_no_verdict` when it never answered readably); the cost is printed first."""
     from ..storage.cache import open_cache
-    passing = [(report.line, report.messages) for report in reports if report.messages is not None and not report.reasons]
-    asks = judge_asks(passing, judge)
     with open_cache(cache_dir) as cache:
-        click.echo(cost_line(asks, prices(cache), cached_count(asks, judge, cache)), err=True)
-        verdicts, sent = run_judge(asks, judge, cache)
+        lines = sum(1 for _ in passing_lines(audit, path, fmt))
+        cached = sum(is_cached(judge_ask(line, messages, judge), judge, cache)
+                     for line, messages in passing_lines(audit, path, fmt))
+        sample = next((judge_ask(line, messages, judge) for line, messages in passing_lines(audit, path, fmt)), None)
+        click.echo(cost_line(lines, cached, sample, prices_of(cache)), err=True)
+        asks = (judge_ask(line, messages, judge) for line, messages in passing_lines(audit, path, fmt))
+        sent = 0
+        for ask, verdict, count in run_judge(asks, judge, cache):
+            sent += count
+            found = judgement(verdict)
+            if found:
+                audit.failing[ask.line] = found
     click.echo(f"audit: {sent} judge requests sent", err=True)
-    return [with_judgement(report, verdicts[report.line]) if report.line in verdicts else report for report in reports]
 
 
-def with_judgement(report: LineReport, verdict) -> LineReport:
+def judgement(verdict) -> list[tuple[str, str]]:
     if verdict is None:
-        found = [("judge_no_verdict", "")]
-    else:
-        quotes = " ; ".join(f"{kind}: {quote}" for kind, quote in verdict.problems) if verdict.reasons else ""
-        found = [(reason, quotes) for reason in verdict.reasons]
-    return LineReport(report.line, report.messages, report.reasons + tuple(r for r, _ in found),
-                      report.details + tuple(d for _, d in found), report.rule)
+        return [("judge_no_verdict", "")]
+    quotes = " ; ".join(f"{kind}: {quote}" for kind, quote in verdict.problems) if verdict.reasons else ""
+    return [(reason, quotes) for reason in verdict.reasons]
 
 
 def file_judge(identity_prose: str, model: str, base_url: str, openrouter: str, max_attempts: int) -> FileJudge:
     from ..judging.judge import load_judge
+    from ..judging.rules import completions_url
     from ..transport.server import is_openrouter
     return FileJudge(completions_url(base_url), load_judge(identity_prose, model), model,
                      is_openrouter(base_url, openrouter), max_attempts=max_attempts)
@@ -217,9 +198,9 @@ def audit_path(data_dir: Path) -> Path:
 
 @click.command("audit")
 @option("FILE", type=click.Path(path_type=Path), required=True,
-        help="The JSONL file to check (any tool's output).")
-@option("FORMAT", type=click.Choice([AUTO, *SHAPES]), default=AUTO,
-        help="Line shape: auto (detected per line), array, messages or sharegpt.")
+        help="The file to check: JSON lines or one JSON array, of any tool's output.")
+@option("FORMAT", type=click.Choice([AUTO, *FORMATS]), default=AUTO,
+        help="Line shape: auto (detected per line), " + ", ".join(FORMATS) + ".")
 @option("IDENTITY", type=click.Path(dir_okay=False, path_type=Path), default=None,
         help="Identity file whose facts the leak check reads (default prompts/identity.md).")
 @ascii_option
@@ -233,14 +214,15 @@ def audit_path(data_dir: Path) -> Path:
         help="Judge answers per line until one is a readable verdict.")
 @option("PRICE_IN", type=click.FloatRange(min=0), default=None, help="Dollars per million input tokens.")
 @option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens.")
-@base_url_option
+@option("BASE_URL", default=DEFAULT_BASE_URL, help="OpenAI-compatible API root of the judge (JUDGE=1).")
+@option("OPENROUTER", type=click.Choice(OPENROUTER_MODES), default="auto",
+        help="Send OpenRouter-only fields and keys: auto (when BASE_URL is openrouter.ai), 1 or 0.")
 @cache_dir_option
-@openrouter_option
 def audit_command(file, format, identity, ascii, dedup_threshold, data_dir, judge, judge_model, model, max_attempts,
-                  price_in, price_out, base_url, cache_dir, openrouter):
-    """Check an existing JSONL file: shape, role order, ASCII, identity leaks, duplicates, and with
-    JUDGE=1 the judge pass (cached; its cost printed first). Writes DATA_DIR/audit.jsonl; exits 1 when
-    a line fails, 2 on unreadable input.
+                  price_in, price_out, base_url, openrouter, cache_dir):
+    """Check an existing file: shape, role order, ASCII, identity leaks, duplicates, and with JUDGE=1
+    the judge pass (cached; its cost printed first). Writes DATA_DIR/audit.jsonl; exits 1 when a line
+    fails, 2 on unreadable input.
 
     Example: python -m stages audit --file identity_conversations.jsonl --identity my_identity.md
     """
@@ -249,15 +231,17 @@ def audit_command(file, format, identity, ascii, dedup_threshold, data_dir, judg
     except PipelineError as err:
         raise BadInput(str(err)) from None
     facts = loaded.facts
-    reports = audit_lines(read_lines(file, format), facts, ascii, dedup_threshold)
+    audit = audit_file(file, facts, ascii, dedup_threshold, format)
     if judge:
-        reports = judged_reports(reports, file_judge(loaded.prose, judge_model or model, base_url, openrouter,
-                                                     max_attempts), cache_dir,
-                                 lambda cache: judge_prices(base_url, judge_model or model, cache, price_in, price_out))
-    failing = [report.record() for report in reports if report.reasons]
-    write_jsonl_atomic(audit_path(data_dir), failing)
-    click.echo("\n".join(summary_lines(reports, facts)))
-    click.echo(f"audit: {len(reports) - len(failing)}/{len(reports)} lines pass, {len(failing)} fail; "
-               f"failing lines in {audit_path(data_dir)}", err=True)
-    if failing:
+        judge_file(audit, file, format, file_judge(loaded.prose, judge_model or model, base_url, openrouter,
+                                                   max_attempts), cache_dir,
+                   lambda cache: judge_prices(base_url, judge_model or model, cache, price_in, price_out))
+    reports = audit.reports()
+    write_jsonl_atomic(audit_path(data_dir), [report.record() for report in reports])
+    again = lambda: (r.messages for r in read_conversations(file, format) if r.messages is not None)  # noqa: E731
+    click.echo("\n".join(summary_lines(audit, reports, again)))
+    click.echo(f"audit: {audit.lines - len(reports)}/{audit.lines} lines pass, {len(reports)} fail "
+               f"(read as {describe_counts(dict(audit.shapes.most_common()))}); failing lines in "
+               f"{audit_path(data_dir)}", err=True)
+    if reports:
         click.get_current_context().exit(1)

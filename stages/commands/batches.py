@@ -3,9 +3,11 @@ age, bill), read from the cache alone; fetch with BATCH=1 polls and collects the
 """
 import time
 
+from pathlib import Path
+
 import click
 
-from ..config import base_url_option, cache_dir_option
+from ..config import run_options
 from ..storage.cache import open_cache
 from ..transport.ledger import BatchRecord, Ledger
 
@@ -32,13 +34,14 @@ def batch_table(records: list[BatchRecord]) -> str:
 
 
 @click.command("batches")
-@cache_dir_option
-@base_url_option
-def batches_command(cache_dir, base_url):
+@run_options()
+def batches_command(data_dir, run):
     """List the batches this cache knows for BASE_URL: id, last seen status, requests, age, cost.
 
     Example: python -m stages batches
     """
+    cache_dir = Path(run.cache_dir)
+    base_url = run.base_url
     if not cache_dir.is_dir():
         click.echo(f"batches: no cache at {cache_dir}, so no batches", err=True)
         return

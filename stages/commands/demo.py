@@ -3,39 +3,28 @@
 Uses its own data and cache folders under DATA_DIR/demo and prints a few conversations.
 """
 import json
-from collections import Counter
 from pathlib import Path
 
 import click
 
-from ..config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
+from ..storage.run import RunSettings, record_path, write_record
+from ..config import data_dir_option, option
+from ..judging.rules import CheckChoice, completions_url
+from ..storage.paths import prompt_dir
 from ..fake.api import FakeConfig, start_fake
 from ..fake.batch import BatchFake
 from ..judging.checks import LEAK
 from ..storage.cache import open_cache
 from ..transport.batch import BatchSettings
-from .dataset import build_dataset, dataset_path, dedup_summary
-from .fetch import Job, run_fetch, summary_line
-from .prompts import Settings, load_sources, render_all
-from .show import describe_attempts, format_messages
-from .validate import reviews_for, rules_for
+from ..assemble import build_dataset, dedup_summary
+from ..fetching import Job, run_fetch, summary_line
+from ..judging.rules import reviews_for, rules_for
+from ..render import Settings, load_sources, render_all
+from ..seedview import first_example, format_messages, rejected_answers
+from ..storage.paths import dataset_path
 
 DEMO_KEY = "demo-key-for-the-fake-api"
 DEMO_ATTEMPTS = 12
-
-
-def rejected_answers(reviews: list) -> str:
-    """Why answers were rejected and asked again, over every attempt (not only the final ones)."""
-    reasons = Counter(reason for review in reviews for verdict in review.verdicts for reason in verdict.reasons)
-    return ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items())) or "none"
-
-
-def first_example(reviews: list, reason: str, title: str) -> list[str]:
-    """The attempts of the first seed with an answer rejected for `reason` (a prefix), as `make show` lists them."""
-    for review in reviews:
-        if any(r.startswith(reason) for verdict in review.verdicts for r in verdict.reasons):
-            return [f"demo: seed {review.seed}, {title}:"] + describe_attempts(review, lambda attempt: None)
-    return []
 
 
 def demo_batches(n: int) -> BatchSettings:
@@ -59,7 +48,12 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float, batch: bool 
         if batch:
             click.echo(f"demo: the fake's Batch API ran {len(server.batches.batches)} batches and billed "
                        f"${server.batches.billed():.4f} for them", err=True)
-        result = build_dataset(folder / "cache", folder, range(n), server.base_url, checks, "array")
+        # OPENROUTER=1: the bodies were rendered with OpenRouter's fields (Settings()), so a later
+        # `make prompts DATA_DIR=data/demo` renders the same bodies and finds the demo's answers.
+        run = RunSettings(n=n, base_url=server.base_url, openrouter="1", judge=True, max_attempts=checks.max_attempts,
+                          cache_dir=str(folder / "cache"))
+        write_record(folder, run)
+        result = build_dataset(folder, run)
         click.echo(f"demo: {result.tally.summary()}; {dedup_summary(result.dropped)}; "
                    f"fake API saw {server.stats.requests} requests", err=True)
         with open_cache(folder / "cache") as cache:
@@ -78,9 +72,9 @@ def run_demo(folder: Path, n: int, workers: int, fault_rate: float, batch: bool 
 def look_closer(folder: Path, n: int, base_url: str, checks: CheckChoice) -> str:
     """The settings under which `make show` and `make stats` find this run's answers (the fake's port
     is in every cache key, so they work on this run's cache until the next demo)."""
-    settings = (f"N={n} DATA_DIR={folder} CACHE_DIR={folder / 'cache'} BASE_URL={base_url} JUDGE=1 "
-                f"MAX_ATTEMPTS={checks.max_attempts}")
-    return f"demo: to look closer, `make show SEED=3 {settings}` and `make stats {settings}`"
+    return (f"demo: to look closer, `make show SEED=3 DATA_DIR={folder}`, `make stats DATA_DIR={folder}` and "
+            f"`make report DATA_DIR={folder}` "
+            f"(the run's settings are recorded in {record_path(folder)})")
 
 
 @click.command("demo")

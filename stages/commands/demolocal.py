@@ -10,15 +10,18 @@ from pathlib import Path
 
 import click
 
-from ..config import CheckChoice, completions_url, data_dir_option, option, prompt_dir
+from ..storage.run import RunSettings, write_record
+from ..config import data_dir_option, option
+from ..judging.rules import CheckChoice, completions_url
+from ..storage.paths import prompt_dir
 from ..localserver import MODEL_ALIAS, ServerSettings, local_server
 from ..storage.cache import open_cache
-from .dataset import build_dataset, dataset_path, dedup_summary
-from .demo import rejected_answers
-from .fetch import Job, interrupted_line, run_fetch, summary_line
-from .prompts import Settings, load_sources, render_all
-from .show import format_messages
-from .validate import reviews_for, rules_for
+from ..assemble import build_dataset, dedup_summary
+from ..fetching import Job, interrupted_line, run_fetch, summary_line
+from ..judging.rules import reviews_for, rules_for
+from ..render import Settings, load_sources, render_all
+from ..seedview import format_messages, rejected_answers
+from ..storage.paths import dataset_path
 
 PREFERRED_PORT = 8097   # used when free, so a rerun finds its answers under the same BASE_URL
 
@@ -54,7 +57,11 @@ def run_local_demo(folder: Path, run: LocalRun) -> Path:
         click.echo(interrupted_line(tally, run.n), err=True)
         raise click.exceptions.Exit(130)
     click.echo(summary_line(tally, run.n), err=True)
-    result = build_dataset(folder / "cache", folder, range(run.n), base_url, checks, "array")
+    settings = RunSettings(n=run.n, base_url=base_url, openrouter="0", model=MODEL_ALIAS, response_format="json_object",
+                           temperature=run.temperature, max_tokens=run.max_tokens, max_attempts=run.max_attempts,
+                           cache_dir=str(folder / "cache"))
+    write_record(folder, settings)
+    result = build_dataset(folder, settings)
     click.echo(f"demo-local: {result.tally.summary()}; {dedup_summary(result.dropped)}", err=True)
     with open_cache(folder / "cache") as cache:
         reviews = list(reviews_for(cache, range(run.n), folder, base_url, checks))

@@ -4,9 +4,12 @@ Counts the seeds still without a valid cached answer, approximates the prompt to
 request, prices them from the API's models list (cached for a day) or PRICE_IN/PRICE_OUT, and
 warns when the request body sends a parameter the model's models-list entry does not support.
 """
+from pathlib import Path
+
 import click
 
-from ..config import option, review_options, seed_range
+from ..config import option, run_options
+from ..judging.rules import checks_of
 from ..errors import PipelineError
 from ..judging.judge import judge_body
 from ..storage.bodies import load_body
@@ -14,7 +17,7 @@ from ..storage.cache import open_cache
 from ..transport.models import model_entry, unsupported_line, unsupported_parameters
 from ..transport.prices import (ASSUMED_OUTPUT_TOKENS, CHARS_PER_TOKEN, PriceBook, Prices, given_prices, price_book,
                                 prompt_tokens, request_estimate)
-from .validate import reviews_for, rules_for
+from ..judging.rules import reviews_for, rules_for
 
 JUDGE_OUTPUT_TOKENS = 80      # a verdict, and a quote when it fails
 CONVERSATION_TOKENS = 600     # the conversation quoted in a judge prompt
@@ -74,15 +77,17 @@ NO_PRICE = ("no price for this model: the models list is unreachable or lacks it
 
 
 @click.command("estimate")
-@review_options
+@run_options()
 @option("PRICE_IN", type=click.FloatRange(min=0), default=None, help="Dollars per million input tokens.")
 @option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens.")
-def estimate_command(n, seeds, data_dir, cache_dir, base_url, checks, price_in, price_out):
+def estimate_command(data_dir, run, price_in, price_out):
     """Estimate the cost of the requests still needed, sync and with BATCH=1; sends no chat requests.
 
     Example: python -m stages estimate --n 1000
     """
-    seeds, given = seed_range(n, seeds), given_prices(price_in, price_out)
+    cache_dir = Path(run.cache_dir)
+    seeds, given = run.seed_range, given_prices(price_in, price_out)
+    base_url, checks = run.base_url, checks_of(run)
     if not seeds:
         raise PipelineError("no seeds to estimate: raise N")
     sample = load_body(data_dir, seeds[0])

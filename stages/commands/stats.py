@@ -5,76 +5,52 @@ a table, writes DATA_DIR/stats.json and DATA_DIR/stats.png.
 """
 import io
 import json
-import statistics
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterable
 
 import click
 import diskcache
 
-from ..config import CheckChoice, check_options, completions_url, count_option, location_options, seed_range
+from ..config import run_options
+from ..judging.rules import CheckChoice, checks_of, completions_url
 from ..elsewhere import elsewhere_hint
 from ..errors import PipelineError
-from ..judging.checks import is_message_list
-from ..judging.dedup import find_duplicates, normalize
+from ..judging.decisions import decision_counts
 from ..judging.fidelity import ReviewCounts, count_reviews, draw_fidelity, fidelity_lines, fidelity_stats
-from ..judging.identity import load_identity
+from ..judging.identity import Facts, load_identity
+from ..judging.summary import Summary, describe_counts, describe_numbers, row
 from ..judging.judge import judge_body
-from ..judging.language import first_message_script
 from ..judging.permodel import model_lines, model_stats, tally_models
 from ..judging.review import Rules, judge_entry
 from ..storage.bodies import load_body
+from ..storage.dataformats import read_conversations
 from ..storage.cache import cached_attempts, decode_entry, open_cache
 from ..storage.files import write_atomic
 from ..transport.answers import TransientAnswer, Usage, parse_completion, usage_of
-from .dataset import dataset_path
-from .prompts import load_sources, pick_axes
-from .validate import rules_for
+from ..judging.rules import rules_for
+from ..render import load_sources, pick_axes
+from ..storage.paths import dataset_path
 
-OPENING_WORDS = 5
-TOP_OPENINGS = 10
 
 
 def stats_paths(data_dir: Path) -> tuple[Path, Path]:
     return data_dir / "stats.json", data_dir / "stats.png"
 
 
-ROLES_OF_SPEAKERS = {"human": "user", "gpt": "assistant"}
+def conversations_in(path: Path):
+    """A function that reads the dataset's conversations once more each time it is called."""
+    if not path.exists():
+        raise PipelineError(f"no dataset at {path}: run `make dataset` first")
 
-
-def from_sharegpt(turns: object) -> object:
-    """ShareGPT turns back to messages; anything unexpected is left for the check below to refuse."""
-    if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
-        return None
-    return [{"role": ROLES_OF_SPEAKERS.get(t.get("from"), t.get("from")), "content": t.get("value")} for t in turns]
-
-
-def line_messages(row: object) -> object:
-    if isinstance(row, dict) and "conversations" in row:
-        return from_sharegpt(row["conversations"])
-    return row.get("messages") if isinstance(row, dict) else row
-
-
-def parse_line(line: str, path: Path, number: int) -> list[dict]:
-    """One dataset line: a JSON array of messages, {"messages": [...]} or ShareGPT's {"conversations": [...]}."""
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError:
-        row = None
-    messages = line_messages(row)
-    if not is_message_list(messages):
-        raise PipelineError(f"{path} line {number} is not a conversation: run `make dataset` to write it again")
-    return messages
-
-
-def load_conversations(path: Path) -> list[list[dict]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PipelineError(f"no dataset at {path}: run `make dataset` first") from None
-    # split on "\n" only: str.splitlines would also break at U+2028 inside a JSON string
-    return [parse_line(line, path, number) for number, line in enumerate(text.split("\n"), 1) if line.strip()]
+    def read():
+        for found in read_conversations(path):
+            if found.messages is None:
+                raise PipelineError(f"{path} line {found.line} is not a conversation ({found.problem}): "
+                                    "run `make dataset` to write it again")
+            yield found.messages
+    return read
 
 
 def attempt_usage(raw: object) -> Usage:
@@ -121,40 +97,6 @@ def spent_on(cache: diskcache.Cache, url: str, data_dir: Path, n: int | range, r
     return spending(cache, url, data_dir, range(n) if isinstance(n, int) else n, rules)[0]
 
 
-def summary(values: list[int]) -> dict:
-    if not values:
-        return {"min": 0, "mean": 0.0, "median": 0.0, "max": 0}
-    return {"min": min(values), "mean": round(statistics.fmean(values), 2),
-            "median": statistics.median(values), "max": max(values)}
-
-
-def message_lengths(conversations: list[list[dict]], role: str) -> list[int]:
-    return [len(m["content"]) for c in conversations for m in c if m.get("role") == role]
-
-
-def first_user_message(messages: list[dict]) -> str:
-    return next((m["content"] for m in messages if m.get("role") == "user"), "")
-
-
-def opening(messages: list[dict]) -> str:
-    """The first OPENING_WORDS normalized words of the first assistant message."""
-    text = next((m["content"] for m in messages if m.get("role") == "assistant"), "")
-    return " ".join(normalize(text).split()[:OPENING_WORDS])
-
-
-def top_openings(conversations: list[list[dict]]) -> list[dict]:
-    counts = Counter(opening(c) for c in conversations)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_OPENINGS]
-    return [{"opening": text, "count": count} for text, count in ranked]
-
-
-def duplicate_stats(conversations: list[list[dict]]) -> dict:
-    kinds = Counter(d.kind for d in find_duplicates(conversations).values())
-    total = len(conversations) or 1
-    return {"exact": kinds["exact"], "near": kinds["near"],
-            "exact_rate": round(kinds["exact"] / total, 4), "near_rate": round(kinds["near"] / total, 4)}
-
-
 def axis_stats(axes: dict[str, dict[str, int]]) -> dict:
     """Per axis: how often each item was used, and the least and most used counts."""
     return {name: {"counts": dict(items), "min": min(items.values(), default=0), "max": max(items.values(), default=0)}
@@ -172,36 +114,26 @@ def usage_stats(spent: Usage | None, conversations: int) -> dict | None:
             "cost": round(spent.cost, 6), "cost_per_conversation": each}
 
 
-def compute_stats(conversations: list[list[dict]], spent: Usage | None = None,
+def summarize(conversations: Iterable[list[dict]], facts: Facts | None = None) -> Summary:
+    summary = Summary(facts)
+    for messages in conversations:
+        summary.add(messages)
+    return summary
+
+
+def compute_stats(summary: Summary, again, spent: Usage | None = None,
                   axes: dict[str, dict[str, int]] | None = None) -> dict:
-    turns = [len(c) for c in conversations]
-    stats = {
-        "conversations": len(conversations),
-        "turns": {**summary(turns), "histogram": dict(sorted(Counter(turns).items()))},
-        "user_chars": summary(message_lengths(conversations, "user")),
-        "assistant_chars": summary(message_lengths(conversations, "assistant")),
-        "first_message_scripts": dict(Counter(first_message_script(first_user_message(c)) for c in conversations)
-                                      .most_common()),
-        "duplicates": duplicate_stats(conversations),
-        "top_openings": top_openings(conversations),
-        "non_ascii_messages": sum(not m["content"].isascii() for c in conversations for m in c),
-        "spent": usage_stats(spent, len(conversations)),
-    }
+    """stats.json's content sections; `again` reads the conversations once more."""
+    stats = {**summary.shape(again), "spent": usage_stats(spent, len(summary.turns))}
     if axes is not None:
         stats["axes"] = axis_stats(axes)
     return stats
 
 
-def row(label: str, value: object) -> str:
-    return f"{label:<28}{value}"
 
 
-def describe_summary(numbers: dict) -> str:
-    return f"min {numbers['min']}, mean {numbers['mean']}, median {numbers['median']}, max {numbers['max']}"
 
 
-def describe_counts(counts: dict) -> str:
-    return ", ".join(f"{key}: {count}" for key, count in counts.items()) or "none"
 
 
 def describe_spent(spent: dict | None) -> str:
@@ -225,10 +157,10 @@ def axis_lines(axes: dict) -> list[str]:
 def format_table(stats: dict) -> str:
     dup = stats["duplicates"]
     lines = [row("conversations", stats["conversations"]),
-             row("turns per conversation", describe_summary(stats["turns"])),
+             row("turns per conversation", describe_numbers(stats["turns"])),
              row("  how many have n turns", describe_counts(stats["turns"]["histogram"])),
-             row("user message chars", describe_summary(stats["user_chars"])),
-             row("assistant message chars", describe_summary(stats["assistant_chars"])),
+             row("user message chars", describe_numbers(stats["user_chars"])),
+             row("assistant message chars", describe_numbers(stats["assistant_chars"])),
              row("first message scripts", describe_counts(stats["first_message_scripts"])),
              row("duplicates", f"exact {dup['exact']} ({dup['exact_rate']:.1%}), near {dup['near']} "
                                f"({dup['near_rate']:.1%})"),
@@ -238,6 +170,7 @@ def format_table(stats: dict) -> str:
     lines += [f"  {item['count']:>6}  {item['opening']}" for item in stats["top_openings"]]
     lines += fidelity_lines(stats["fidelity"], row) if "fidelity" in stats else []
     lines += axis_lines(stats["axes"]) if "axes" in stats else []
+    lines += [row("review decisions", describe_counts(stats["review"]))] if "review" in stats else []
     return "\n".join(lines + (model_lines(stats["models"]) if "models" in stats else []))
 
 
@@ -247,9 +180,10 @@ def draw_turns(axes, stats: dict) -> None:
     axes.set(title="Messages per conversation", xlabel="messages", ylabel="conversations")
 
 
-def draw_lengths(axes, conversations: list[list[dict]]) -> None:
-    axes.hist([message_lengths(conversations, "user"), message_lengths(conversations, "assistant")],
-              bins=30, label=["user", "assistant"])
+def draw_lengths(axes, summary: Summary) -> None:
+    import numpy as np
+    lengths = [np.frombuffer(summary.user_chars, dtype=np.uint32), np.frombuffer(summary.assistant_chars, dtype=np.uint32)]
+    axes.hist(lengths, bins=30, label=["user", "assistant"])
     axes.set(title="Message length", xlabel="characters", ylabel="messages")
     axes.legend()
 
@@ -260,7 +194,7 @@ def draw_scripts(axes, stats: dict) -> None:
     axes.set(title="Script of the first user message", ylabel="conversations")
 
 
-def draw_figure(conversations: list[list[dict]], stats: dict) -> bytes:
+def draw_figure(summary: Summary, stats: dict) -> bytes:
     """Turns histogram, user vs assistant message lengths, first-message scripts, fidelity, as PNG bytes."""
     # Imported here: matplotlib is slow to import and only this command draws. A bare Figure on the
     # Agg canvas needs no display and leaves pyplot's global backend and figure list alone.
@@ -270,7 +204,7 @@ def draw_figure(conversations: list[list[dict]], stats: dict) -> bytes:
     FigureCanvasAgg(figure)
     turns, lengths, scripts, fidelity = figure.subplots(1, 4)
     draw_turns(turns, stats)
-    draw_lengths(lengths, conversations)
+    draw_lengths(lengths, summary)
     draw_scripts(scripts, stats)
     if "fidelity" in stats:
         draw_fidelity(fidelity, stats["fidelity"])
@@ -325,31 +259,32 @@ def reviewed_in(cache_dir: Path, base_url: str, data_dir: Path, seeds: range, ru
 def write_stats(data_dir: Path, cache_dir: Path, base_url: str, seeds: range,
                 checks: CheckChoice = CheckChoice()) -> tuple[dict, str | None]:
     """The stats, written to stats.json and stats.png, and a hint when no answer was found under BASE_URL."""
-    conversations = load_conversations(dataset_path(data_dir))
+    again = conversations_in(dataset_path(data_dir))
+    summary = summarize(again(), load_identity(checks.identity).facts)
     rules = rules_for(checks)
     spent, hint = spent_in(cache_dir, base_url, data_dir, seeds, rules if checks.judge else None)
-    stats = compute_stats(conversations, spent, axis_coverage(seeds))
+    stats = compute_stats(summary, again, spent, axis_coverage(seeds))
     counts, models = reviewed_in(cache_dir, base_url, data_dir, seeds, rules, checks.max_attempts)
-    stats["fidelity"] = fidelity_stats(conversations, load_identity(checks.identity).facts, counts)
+    stats["fidelity"] = fidelity_stats(summary, counts, again)
     if models is not None:
         stats["models"] = models
+    stats["review"] = decision_counts(data_dir)
     json_path, png_path = stats_paths(data_dir)
     write_atomic(json_path, json.dumps(stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    write_atomic(png_path, draw_figure(conversations, stats))
+    write_atomic(png_path, draw_figure(summary, stats))
     return stats, hint
 
 
 @click.command("stats")
-@count_option
-@location_options
-@check_options
-def stats_command(n, seeds, data_dir, cache_dir, base_url, checks):
+@run_options()
+def stats_command(data_dir, run):
     """Describe the dataset: turns, lengths, scripts, duplicates, openings, fidelity, cost, per-model numbers;
     writes stats.json and .png.
 
     Example: python -m stages stats --n 1000
     """
-    stats, hint = write_stats(data_dir, cache_dir, base_url, seed_range(n, seeds), checks)
+    cache_dir = Path(run.cache_dir)
+    stats, hint = write_stats(data_dir, cache_dir, run.base_url, run.seed_range, checks_of(run))
     click.echo(format_table(stats))
     if hint:
         click.echo(f"stats: cost unknown, {hint}", err=True)

@@ -6,24 +6,15 @@ from pathlib import Path
 
 import click
 
-from ..config import CheckChoice, completions_url, review_options, seed_range
+from ..config import run_options
+from ..judging.rules import checks_of
 from ..elsewhere import elsewhere_hint
-from ..judging.identity import load_identity
-from ..judging.judge import load_judge
-from ..judging.review import ReviewTally, Rules, make_rules, review_all
+from ..judging.review import ReviewTally
+from ..judging.rules import reviews_for
 from ..storage.cache import open_cache
 from ..storage.files import write_jsonl_atomic
-from .prompts import load_sources
+from ..storage.paths import rejected_path
 
-
-def rules_for(checks: CheckChoice) -> Rules:
-    sources = load_sources(identity=checks.identity)
-    judge = load_judge(sources.identity, checks.judge_model) if checks.judge else None
-    return make_rules(sources.schema, checks.ascii_only, judge, load_identity(checks.identity).facts)
-
-
-def rejected_path(data_dir: Path) -> Path:
-    return data_dir / "rejected.jsonl"
 
 
 def nothing_cached(tally: ReviewTally) -> bool:
@@ -31,18 +22,15 @@ def nothing_cached(tally: ReviewTally) -> bool:
     return tally.valid == 0 and all(row["reasons"] == ["not_fetched"] for row in tally.rejected)
 
 
-def reviews_for(cache, seeds: range, data_dir, base_url, checks: CheckChoice):
-    return review_all(cache, completions_url(base_url), data_dir, seeds, rules_for(checks), checks.max_attempts)
-
-
 @click.command("validate")
-@review_options
-def validate_command(n, seeds, data_dir, cache_dir, base_url, checks):
-    """Check the cached answers of seeds 0..N-1 and list the rejected ones.
+@run_options()
+def validate_command(data_dir, run):
+    """Check the cached answers of the run's seeds and list the rejected ones.
 
     Example: python -m stages validate --n 1000 --ascii 1
     """
-    tally, seeds = ReviewTally(), seed_range(n, seeds)
+    cache_dir = Path(run.cache_dir)
+    tally, seeds, checks, base_url = ReviewTally(), run.seed_range, checks_of(run), run.base_url
     with open_cache(cache_dir) as cache:
         for _ in tally.conversations(reviews_for(cache, seeds, data_dir, base_url, checks)):
             pass

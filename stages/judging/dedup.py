@@ -9,6 +9,7 @@ import functools
 import hashlib
 import re
 import zlib
+from array import array
 from dataclasses import dataclass
 
 # Two model-written conversations on the same topic rarely share more than about half of their
@@ -156,18 +157,6 @@ def sketch_all(conversations: list[list[dict]]) -> list[Sketch]:
     return [Sketch(text, signature) for text, signature in zip(texts, minhash(*shingles(word_lists)))]
 
 
-def exact_groups(texts: list[bytes]) -> tuple[list[int], dict[int, int]]:
-    """The first index of each distinct text, and every later copy mapped to its first index."""
-    first: dict[bytes, int] = {}
-    copies = {}
-    for index, text in enumerate(texts):
-        if text in first:
-            copies[index] = first[text]
-        else:
-            first[text] = index
-    return list(first.values()), copies
-
-
 @functools.cache
 def lsh_bands(threshold: float, grid: int = 200) -> tuple[int, int]:
     """(bands, rows per band) that best separate pairs below and above `threshold`: the least
@@ -197,33 +186,121 @@ def similarity(a: int, b: int) -> float:
     return (NUM_PERM - nonzero.bit_count()) / NUM_PERM
 
 
-def best_match(candidates: set[int], signatures: list[int], row: int, threshold: float) -> tuple[float, int] | None:
-    """(similarity, row) of the most similar candidate at or above threshold, ties to the lowest row."""
-    if not candidates:
-        return None
-    score, negative = max((similarity(signatures[c], signatures[row]), -c) for c in candidates)
-    return (score, -negative) if score >= threshold else None
+class SketchTable:
+    """What near-duplicate search keeps of each conversation, in arrival order: its text digest and
+    one 64-bit key per LSH band (about 130 bytes), not its signature. Candidates that share a band
+    are verified on their full signatures, which `signatures_of` brings back for those few only
+    (from the cache or by reading the file again), so memory does not hold N signatures."""
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD):
+        self.threshold = threshold
+        self.bands, self.rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
+        self.texts = bytearray()
+        self.keys = array("Q")
+        self.waiting: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self.texts) // 16
+
+    def add(self, sketch: Sketch) -> None:
+        self.texts += sketch.text
+        self.waiting.append(sketch.signature)
+        if len(self.waiting) >= BAND_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Band keys of the waiting signatures, computed together (numpy pays its cost per call)."""
+        if self.waiting:
+            self.keys.extend(band_keys(b"".join(self.waiting), self.bands, self.rows).ravel().tolist())
+            self.waiting = []
+
+    def duplicates(self, signatures_of=None) -> dict[int, Duplicate]:
+        """Each dropped conversation's index -> what replaces it; a threshold of 1.0 finds exact copies
+        only. `signatures_of(indexes)` gives {index: signature bytes} for the candidates to verify."""
+        self.flush()
+        uniques, copies = exact_groups(self.texts)
+        near = {}
+        if self.threshold < 1.0 and uniques:
+            near = near_duplicates(self, uniques, signatures_of)
+        # A copy of a conversation that was itself dropped as near points at what that one points at.
+        exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
+        return dict(sorted({**near, **exact}.items()))
 
 
-def near_duplicates(sketches: list[Sketch], uniques: list[int], threshold: float) -> dict[int, Duplicate]:
-    """Greedy in index order: each text is compared with the earlier texts that were kept."""
-    # Banding tuned at the threshold itself misses many pairs just above it (it is a
-    # probabilistic filter), so it looks wider and best_match verifies every candidate.
-    bands, rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
-    width = 4 * rows  # bytes of one band of a signature
-    signatures = [int.from_bytes(sketches[u].signature, "little") for u in uniques]
-    tables: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
+BAND_BATCH = 512
+MIX = 0x100000001B3  # FNV's 64-bit prime: folds a band's lanes into one key, the same on every run
+
+
+def band_keys(signatures: bytes, bands: int, rows: int):
+    """(signatures, bands) uint64 keys: equal bands give equal keys; unequal ones rarely collide,
+    and every candidate is verified anyway."""
+    import numpy as np
+    lanes = np.frombuffer(signatures, dtype="<u4").reshape(-1, NUM_PERM).astype(np.uint64)
+    keys = np.zeros((len(lanes), bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            for lane in lanes[:, band * rows:(band + 1) * rows].T:
+                keys[:, band] = keys[:, band] * np.uint64(MIX) ^ lane
+            keys[:, band] ^= np.uint64(band)
+    return keys
+
+
+def exact_groups(texts: bytes | bytearray) -> tuple[list[int], dict[int, int]]:
+    """The first index of each distinct 16-byte text digest, and every later copy mapped to its first index."""
+    import numpy as np
+    digests = np.frombuffer(bytes(texts), dtype="V16")
+    _, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
+    firsts = first[inverse.ravel()]
+    later = np.nonzero(firsts != np.arange(len(digests)))[0]
+    return sorted(first.tolist()), dict(zip(later.tolist(), firsts[later].tolist()))
+
+
+def candidate_buckets(table: SketchTable, uniques: list[int]):
+    """(indexes, buckets): the unique texts sharing a band bucket with another, in order, and for
+    each its bucket per band (-1 where it shares none), as numpy arrays."""
+    import numpy as np
+    keys = np.frombuffer(table.keys, dtype=np.uint64).reshape(-1, table.bands)[uniques]
+    buckets = np.full(keys.shape, -1, dtype=np.int32)
+    for band in range(table.bands):
+        _, inverse, counts = np.unique(keys[:, band], return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+        buckets[:, band] = np.where(counts[inverse] > 1, inverse, -1)
+    shared = np.nonzero((buckets >= 0).any(axis=1))[0]
+    return np.asarray(uniques, dtype=np.int64)[shared], buckets[shared]
+
+
+def signature_matrix(indexes, signatures_of):
+    """The candidates' signatures as one (candidates, NUM_PERM) uint32 array, filled as
+    `signatures_of(indexes)` yields (index, signature bytes) pairs, in any order."""
+    import numpy as np
+    position = {index: k for k, index in enumerate(indexes.tolist())}
+    matrix = np.zeros((len(position), NUM_PERM), dtype=np.uint32)
+    for index, signature in signatures_of(list(position)):
+        matrix[position[index]] = np.frombuffer(signature, dtype="<u4")
+    return matrix
+
+
+def near_duplicates(table: SketchTable, uniques: list[int], signatures_of) -> dict[int, Duplicate]:
+    """Greedy in index order: each text is compared with the earlier candidates that were kept."""
+    import numpy as np
+    indexes, buckets = candidate_buckets(table, uniques)
+    if not len(indexes):
+        return {}
+    signatures = signature_matrix(indexes, signatures_of)
+    kept: dict[tuple[int, int], list[int]] = {}
     dropped = {}
-    for row, position in enumerate(uniques):
-        signature = sketches[position].signature
-        keys = [signature[band * width:(band + 1) * width] for band in range(bands)]
-        match = best_match({c for table, key in zip(tables, keys) for c in table.get(key, ())}, signatures, row,
-                           threshold)
-        if match:
-            dropped[position] = Duplicate(uniques[match[1]], "near", match[0])
-        else:
-            for table, key in zip(tables, keys):
-                table.setdefault(key, []).append(row)
+    for k, row in enumerate(buckets.tolist()):
+        keys = [(band, bucket) for band, bucket in enumerate(row) if bucket >= 0]
+        candidates = sorted({c for key in keys for c in kept.get(key, ())})
+        if candidates:
+            scores = (signatures[candidates] == signatures[k]).sum(axis=1)
+            best = int(np.argmax(scores))  # the first best: ties go to the lowest index
+            score = float(scores[best]) / NUM_PERM
+            if score >= table.threshold:
+                dropped[int(indexes[k])] = Duplicate(int(indexes[candidates[best]]), "near", score)
+                continue
+        for key in keys:
+            kept.setdefault(key, []).append(k)
     return dropped
 
 
@@ -231,14 +308,29 @@ def find_duplicates_in(sketches: list[Sketch], threshold: float = DEFAULT_THRESH
     """Map each dropped conversation's index to what replaces it; threshold >= 1.0 finds exact copies only."""
     if threshold <= 0:
         raise ValueError(f"threshold must be above 0, got {threshold}")
-    uniques, copies = exact_groups([s.text for s in sketches])
-    near = near_duplicates(sketches, uniques, threshold) if threshold < 1.0 else {}
-    # A copy of a conversation that was itself dropped as near points at what that one points at.
-    exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
-    return dict(sorted({**near, **exact}.items()))
+    table = SketchTable(threshold)
+    for sketch in sketches:
+        table.add(sketch)
+    return table.duplicates(lambda indexes: ((i, sketches[i].signature) for i in indexes))
 
 
 def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_THRESHOLD) -> dict[int, Duplicate]:
     if threshold <= 0:
         raise ValueError(f"threshold must be above 0, got {threshold}")
     return find_duplicates_in(sketch_all(conversations), threshold)
+
+
+def signatures_from(conversations, indexes):
+    """(index, signature) of the conversations at these positions of an iterable read from the
+    start, sketched a batch at a time."""
+    wanted, left = set(indexes), len(set(indexes))
+    batch: list[tuple[int, list[dict]]] = []
+    for index, messages in enumerate(conversations):
+        if index in wanted:
+            batch.append((index, messages))
+        if batch and (len(batch) >= BAND_BATCH or len(batch) == left):
+            yield from ((i, sketch.signature) for (i, _), sketch in zip(batch, sketch_all([m for _, m in batch])))
+            left -= len(batch)
+            batch = []
+            if not left:
+                return

@@ -5,20 +5,14 @@ judge's pass rate and problems by kind. From the dataset file: how often the ass
 its own name, how often a non-English first message is answered in English, and the assistant
 sentences most repeated across conversations.
 """
-import re
 from collections import Counter
 from dataclasses import dataclass
 
 from .checks import IDENTITY_REASONS, LEAK
-from .dedup import normalize
-from .identity import Facts
-from .language import guess_language
-from .english import sentences
 from .rulereport import RuleGroup, group_by_rule, rule_lines, rule_records
+from .summary import Summary, share
 
-TOP_SENTENCES = 10
 TOP_LEAKS = 3  # the rejected leak sentences shown: a high leak share that is one sentence is a false alarm
-MIN_SENTENCE_WORDS = 3  # "Yes." or "Thanks!" repeat everywhere and teach nothing about identity
 
 
 @dataclass(frozen=True)
@@ -70,10 +64,6 @@ def ranked(counts: Counter) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
-def share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
 def leak_stats(counts: ReviewCounts | None) -> dict | None:
     if counts is None:
         return None
@@ -91,56 +81,11 @@ def judge_stats(counts: ReviewCounts | None) -> dict:
             "pass_rate": share(counts.passed, counts.judged), "problems_by_kind": dict(counts.problems)}
 
 
-def assistant_texts(messages: list[dict]) -> list[str]:
-    return [m["content"] for m in messages if m.get("role") == "assistant"]
-
-
-def names_stated(conversations: list[list[dict]], facts: Facts) -> dict | None:
-    """Share of conversations in which an assistant message says one of the identity's own names."""
-    if not facts.own_names:
-        return None
-    names = "|".join(re.escape(name) for name in sorted(facts.own_names, key=len, reverse=True))
-    pattern = re.compile(rf"(?<!\w)(?:{names})(?!\w)", re.IGNORECASE)
-    stated = sum(any(pattern.search(text) for text in assistant_texts(c)) for c in conversations)
-    return {"names": list(facts.own_names), "conversations": stated, "rate": share(stated, len(conversations))}
-
-
-def first_exchange(messages: list[dict]) -> tuple[str, str]:
-    user = next((m["content"] for m in messages if m.get("role") == "user"), "")
-    reply = next((m["content"] for m in messages if m.get("role") == "assistant"), "")
-    return user, reply
-
-
-def english_replies(conversations: list[list[dict]]) -> dict:
-    """Of the conversations whose first message is not English, how many got a first reply in English."""
-    exchanges = [first_exchange(c) for c in conversations]
-    foreign = [reply for user, reply in exchanges if guess_language(user) == "other"]
-    english = sum(guess_language(reply) == "English" for reply in foreign)
-    return {"non_english_first": len(foreign), "answered_in_english": english, "rate": share(english, len(foreign))}
-
-
-def repeated_sentences(conversations: list[list[dict]]) -> list[dict]:
-    """The assistant sentences found in the most conversations (each counted once per conversation)."""
-    counts: Counter = Counter()
-    shown: dict[str, str] = {}
-    for messages in conversations:
-        seen = {}
-        for sentence in (s for text in assistant_texts(messages) for s in sentences(text)):
-            key = normalize(sentence)
-            if len(key.split()) >= MIN_SENTENCE_WORDS:
-                seen.setdefault(key, sentence)
-        counts.update(seen.keys())
-        for key, sentence in seen.items():
-            shown.setdefault(key, sentence)  # the first spelling seen stands for the others
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_SENTENCES]
-    return [{"sentence": shown[key], "count": count} for key, count in ranked]
-
-
-def fidelity_stats(conversations: list[list[dict]], facts: Facts, counts: ReviewCounts | None) -> dict:
-    """counts is None when there is no cache to review."""
+def fidelity_stats(summary: Summary, counts: ReviewCounts | None, again) -> dict:
+    """counts is None when there is no cache to review; `again` reads the conversations once more."""
     return {"leaks": leak_stats(counts), "judge": judge_stats(counts),
-            "names_stated": names_stated(conversations, facts), "english_replies": english_replies(conversations),
-            "repeated_sentences": repeated_sentences(conversations)}
+            "names_stated": summary.names_stated(), "english_replies": summary.english_replies(),
+            "repeated_sentences": summary.repeated_sentences(again)}
 
 
 def percent(rate: float | None) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 from . import english, native
 from .denial import find_denial
-from .english import Detector, Leak, detector, message_leak
+from .english import Detector, Leak, detector, message_leak, sentences
 from .identity import Facts
 from .junk import find_junk
 from .language import language_code
@@ -185,4 +185,4 @@ def find_leak(messages: list[dict], facts: Facts) -> str | None:
     return found.sentence if found is not None and found.reason == LEAK else None
 
 
-__all__ = ["DENIAL", "JUNK", "LEAK", "RULES", "Finding", "Leak", "find_leak", "find_problem"]
+__all__ = ["DENIAL", "JUNK", "LEAK", "RULES", "Finding", "Leak", "find_leak", "find_problem", "sentences"]

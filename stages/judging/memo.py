@@ -1,262 +1,201 @@
-"""Notes a `make dataset` build leaves in DATA_DIR so that the next one redoes only what changed.
+"""Notes that let a rebuild skip judging what was judged before: DATA_DIR/.notes.sqlite.
 
-- The stamp (.dataset-stamp.json): a digest of everything the build read (this program's code,
-  the endpoint, the cache's answers, the request files, the rules, MAX_ATTEMPTS, FORMAT,
-  DEDUP_THRESHOLD, SPLIT) and the state of every file it wrote. When all are the same again,
-  the build is skipped and nothing is written.
-- The notes (.dataset-notes.json), each under a key naming everything its content depends on:
-  outcomes: a seed's outcome, under a digest of its request body, the endpoint, the rules and
-    MAX_ATTEMPTS, with the row of every cache entry its review read (or that it was missing);
-    it is used only while the cache holds exactly those rows;
-  answers: a conversation answer's verdict under the schema (ASCII=1 is applied on top), under
-    its cache row and the schema's fingerprint;
-  sketches: a conversation's Sketch, under its cache row;
-  canonical: request files found to hold canonical JSON, whose cache keys are hashed from the
-    bytes as they are.
-A note is either right or not used. Notes are derived data: `make clean` removes them with
-DATA_DIR, and they are not in the cache, so `merge` never copies them.
+One note per seed, under a digest of the verdict key (verdictkey.py: every setting that can change
+a verdict, the sources and the code) and the bytes of the seed's request file. A note holds the
+cache rows its review read, the cache entry of the conversation it chose, its reasons and the
+conversation's dedup sketch; never the messages, which stay in the cache. It is used only while the
+cache holds exactly those rows, so a note is either right or not used. Notes are derived data:
+`make clean` removes them with DATA_DIR, and they never go into the cache.
 """
-import base64
 import hashlib
 import json
-import os
+import sqlite3
+import threading
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..storage.bodies import body_path, parse_body, read_body_bytes
-from ..storage.cache import KeyMaker, canonical_json
-from ..storage.codehash import code_digest
-from ..storage.files import write_atomic
-from .checks import Verdict, add_ascii_rule
+from ..storage.bodies import parse_body, read_body_bytes
+from ..storage.cache import AnswerRows, KeyMaker
+from .checks import Verdict
 from .dedup import Sketch, sketch_all
 from .review import Rules, SeedReview, judge_entry, walk_seed
 
-STAMP_FILE = ".dataset-stamp.json"
-NOTES_FILE = ".dataset-notes.json"
-KINDS = ("outcomes", "answers", "sketches", "canonical")
-SUMMARY_KEYS = {"valid", "train", "val"}  # what the summary line of a skipped build needs besides the side files
+NOTES_FILE = ".notes.sqlite"
+WRITE_BATCH = 2000  # notes held before they are written, so memory does not follow N
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the review of one seed found, as ReviewTally reads it, and what that rested on."""
+    """What the review of one seed found, as ReviewTally reads it: the conversation's cache entry,
+    not its messages (`messages` is set only when the review ran now)."""
     seed: int
-    conversation: list | None
+    entry: str | None               # cache key of the answer holding the conversation
     reasons: list[str]
-    entry: str | None                              # the cache entry holding the conversation (key:row)
-    checked: tuple[tuple[str, str | None], ...]    # (cache key, its row or None), as read
+    sketch: Sketch | None = None
+    messages: list | None = None
+    note: str | None = None         # the key of its note, where the sketch can be read again
+
+    @property
+    def conversation(self) -> list | None:
+        """What ReviewTally asks of a review: anything but None when the seed has a conversation."""
+        return self.messages if self.messages is not None else ([] if self.entry else None)
 
 
-def read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+class NoteStore:
+    """Notes by key; those this build reads or writes are kept, the rest dropped when it ends."""
 
+    def __init__(self, data_dir: Path):
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(Path(data_dir) / NOTES_FILE)
+        self.db.execute("CREATE TABLE IF NOT EXISTS notes (key TEXT PRIMARY KEY, value TEXT, generation INTEGER)")
+        self.generation = self.db.execute("SELECT coalesce(max(generation), 0) + 1 FROM notes").fetchone()[0]
+        self.pending: list[tuple[str, str, int]] = []
 
-def write_json(path: Path, data: dict) -> None:
-    write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-
-
-class Notes:
-    """The notes of the last build, by kind; what this build reads or adds is saved after it."""
-
-    def __init__(self, schema: str, notes: dict[str, dict]):
-        self.schema = schema  # the fingerprint the answer notes were judged under
-        self.notes = notes
-        self.used: dict[str, dict] = {kind: {} for kind in KINDS}
-        self.added = False
-
-    @classmethod
-    def load(cls, data_dir: Path, schema: str) -> "Notes":
-        data = read_json(data_dir / NOTES_FILE)
-        if data.get("code") != code_digest():  # written by other code: its notes may not hold
-            data = {}
-        notes = {kind: data.get(kind) if isinstance(data.get(kind), dict) else {} for kind in KINDS}
-        if not schema or data.get("schema") != schema:
-            notes["answers"] = {}
-        return cls(schema, notes)
-
-    def get(self, kind: str, key: str):
-        value = self.notes[kind].get(key)
-        if value is not None:
-            self.used[kind][key] = value
-        return value
-
-    def put(self, kind: str, key: str, value) -> None:
-        self.used[kind][key] = value
-        self.added = True
-
-    def save(self, data_dir: Path) -> None:
-        """Keep what this build used or added; nothing to write when that is what was loaded."""
-        if not self.added and all(self.used[kind].keys() == self.notes[kind].keys() for kind in KINDS):
-            return
-        write_json(data_dir / NOTES_FILE, {"code": code_digest(), "schema": self.schema, **self.used})
-
-
-def noted_outcome(notes: Notes, key: str, seed: int, rows: dict[str, str]) -> Outcome | None:
-    """The noted outcome, when the cache (its answer_rows) still holds exactly the rows it rested on."""
-    note = notes.notes["outcomes"].get(key)
-    if not note or any(rows.get(k) != row for k, row in note[2]):
-        return None
-    entry, reasons, checked = note
-    answer = notes.get("answers", entry) if entry else [None]
-    if answer is None:  # its conversation's note is gone (the schema changed): review again
-        return None
-    notes.get("outcomes", key)
-    return Outcome(seed, answer[0], reasons, entry, tuple(map(tuple, checked)))
-
-
-def noted_verdict(notes: Notes, cache, entry: str, key: str, rules: Rules) -> Verdict | None:
-    """A conversation answer's verdict under the schema, from the notes or judged now and noted."""
-    note = notes.get("answers", entry)
-    if note is None:
-        raw = cache.get(key)
-        if raw is None:
+    def get(self, key: str) -> dict | None:
+        row = self.db.execute("SELECT value FROM notes WHERE key = ?", (key,)).fetchone()
+        if row is None:
             return None
-        verdict = judge_entry(raw, replace(rules, ascii_only=False), "conversation")
-        note = [verdict.messages, verdict.reasons]
-        notes.put("answers", entry, note)
-    return Verdict(note[0], list(note[1]))
+        self.keep(key, row[0])
+        return json.loads(row[0])
+
+    def put(self, key: str, value: dict) -> None:
+        self.keep(key, json.dumps(value, separators=(",", ":")))
+
+    def keep(self, key: str, text: str) -> None:
+        self.pending.append((key, text, self.generation))
+        if len(self.pending) >= WRITE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO notes VALUES (?, ?, ?)", self.pending)
+        self.pending = []
+
+    def signatures(self, keys: list[str]):
+        """(key, the sketch's signature bytes) of these notes that hold a sketch."""
+        self.flush()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, value in self.db.execute(f"SELECT key, value FROM notes WHERE key IN ({marks})", chunk):
+                sketch = json.loads(value)["sketch"]
+                if sketch:
+                    yield key, bytes.fromhex(sketch[1])
+
+    def close(self) -> None:
+        """Write what is pending and drop the notes this build did not use."""
+        self.flush()
+        with self.db:
+            self.db.execute("DELETE FROM notes WHERE generation < ?", (self.generation,))
+        self.db.close()
 
 
-def noted_lookup(cache, rows: dict[str, str], rules: Rules, notes: Notes, lookups: list):
-    """verdict_of for walk_seed over the answers in `rows` (cache.answer_rows), conversations
-    judged through the answer notes; notes each (key, kind, row or None) it reads, in order."""
+def open_notes(data_dir: Path):
+    return closing(NoteStore(data_dir))
+
+
+def note_of(outcome: Outcome, checked: list[tuple[str, str | None]]) -> dict:
+    sketch = outcome.sketch
+    return {"entry": outcome.entry, "reasons": outcome.reasons, "checked": checked,
+            "sketch": [sketch.text.hex(), sketch.signature.hex()] if sketch else None}
+
+
+def outcome_from(note: dict, seed: int, rows: AnswerRows) -> Outcome | None:
+    """The noted outcome, when the cache still holds exactly the rows it rested on."""
+    if any(rows.get(key) != row for key, row in note["checked"]):
+        return None
+    sketch = note["sketch"] and Sketch(bytes.fromhex(note["sketch"][0]), bytes.fromhex(note["sketch"][1]))
+    return Outcome(seed, note["entry"], note["reasons"], sketch)
+
+
+def recording_lookup(cache, rows: AnswerRows, rules: Rules, checked: list, chosen: list):
+    """verdict_of for walk_seed that records each (key, row) it reads and each valid conversation's key."""
     def verdict_of(key: str, kind: str) -> Verdict | None:
         row = rows.get(key)
-        if row is None:
-            verdict = None
-        elif kind == "conversation":
-            verdict = noted_verdict(notes, cache, f"{key}:{row}", key, rules)
-            verdict = add_ascii_rule(verdict) if verdict and rules.ascii_only else verdict
-        else:
-            raw = cache.get(key)
-            verdict = None if raw is None else judge_entry(raw, rules, kind)
-        lookups.append((key, kind, None if verdict is None else row))
+        raw = None if row is None else cache.get(key)
+        checked.append((key, row if raw is not None else None))
+        if raw is None:
+            return None
+        verdict = judge_entry(raw, rules, kind)
+        if kind == "conversation":
+            chosen.append((key, verdict))
         return verdict
     return verdict_of
 
 
-def outcome_of(review: SeedReview, lookups: list[tuple[str, str, str | None]]) -> Outcome:
-    """The outcome of a fresh review; `lookups` are its (key, kind, row) reads in order, the n-th
-    conversation read being attempt n."""
+def fresh_outcome(cache, rows, url: str, data: bytes, data_dir: Path, seed: int, rules: Rules,
+                  limit: int | None) -> tuple[Outcome, list]:
+    """Review the seed now; (its outcome, the (key, row) pairs the review read)."""
+    body = parse_body(data, data_dir, seed)
+    checked, chosen = [], []
+    review: SeedReview = walk_seed(seed, url, body, rules, recording_lookup(cache, rows, rules, checked, chosen),
+                                   limit, keys=KeyMaker(url, body))
+    messages = review.conversation
     entry = None
-    if review.conversation is not None:
+    if messages is not None:
         used = next(i for i, verdict in enumerate(review.verdicts) if verdict.valid)
-        key, _, row = [lookup for lookup in lookups if lookup[1] == "conversation"][used]
-        entry = f"{key}:{row}"
-    return Outcome(review.seed, review.conversation, review.reasons, entry,
-                   tuple((key, row) for key, _, row in lookups))
+        entry = chosen[used][0]
+    sketch = sketch_all([messages])[0] if messages is not None else None
+    return Outcome(seed, entry, review.reasons, sketch, messages), checked
 
 
-def canonical(notes: Notes, data: bytes) -> bool:
-    """Whether a request file holds canonical JSON (as `make prompts` writes it), from the notes."""
-    return bool(notes.get("canonical", hashlib.blake2b(data, digest_size=16).hexdigest()))
-
-
-def fresh_outcome(cache, rows, url: str, data: bytes, data_dir: Path, seed: int, rules: Rules, limit: int | None,
-                  notes: Notes) -> Outcome:
-    """Review the seed again. A request file noted as canonical JSON is hashed as it is and not
-    parsed at all unless the judge needs its body: encoding the body is the costliest step here."""
-    if canonical(notes, data) and not rules.judge:
-        body, keys = None, KeyMaker.from_canonical(url, data.removesuffix(b"\n"))
-    else:
-        body = parse_body(data, data_dir, seed)
-        keys = KeyMaker(url, body)
-        if data == canonical_json(body).encode() + b"\n":
-            notes.put("canonical", hashlib.blake2b(data, digest_size=16).hexdigest(), 1)
-    lookups: list = []
-    review = walk_seed(seed, url, body, rules, noted_lookup(cache, rows, rules, notes, lookups), limit, keys=keys)
-    return outcome_of(review, lookups)
-
-
-def noted_reviews(cache, rows: dict[str, str], url: str, data_dir: Path, seeds: range, rules: Rules,
-                  limit: int | None, notes: Notes):
-    """Each seed's Outcome in seed order: noted when still right, else reviewed again and noted.
-    `rows` is cache.answer_rows(cache)."""
-    base = hashlib.sha256(json.dumps([url, rules.fingerprint, limit]).encode()).digest()
+def seed_outcomes(cache, rows: AnswerRows, url: str, data_dir: Path, seeds: range, rules: Rules,
+                  limit: int | None, notes: NoteStore, verdict_key: str):
+    """Each seed's Outcome in seed order: noted when still right, else reviewed now and noted.
+    `rows` gives a cache key's row (storage.cache.AnswerRows)."""
+    base = key_base(verdict_key)
     for seed in seeds:
         data = read_body_bytes(data_dir, seed)
-        key = hashlib.blake2b(base + data, digest_size=16).hexdigest()
-        outcome = noted_outcome(notes, key, seed, rows)
+        key = note_key(base, data)
+        note = notes.get(key)
+        outcome = outcome_from(note, seed, rows) if note else None
         if outcome is None:
-            outcome = fresh_outcome(cache, rows, url, data, data_dir, seed, rules, limit, notes)
-            notes.put("outcomes", key, [outcome.entry, outcome.reasons, outcome.checked])
-        yield outcome
+            outcome, checked = fresh_outcome(cache, rows, url, data, data_dir, seed, rules, limit)
+            notes.put(key, note_of(outcome, checked))
+        yield replace(outcome, note=key)
 
 
-def noted_sketches(rows: list[tuple[int, list, str]], notes: Notes) -> list[Sketch]:
-    """The Sketch of each (seed, conversation, entry) row, made only for rows not noted."""
-    noted = [notes.get("sketches", entry) for _, _, entry in rows]
-    sketches = [note and Sketch(bytes.fromhex(note[0]), base64.b64decode(note[1])) for note in noted]
-    missing = [i for i, sketch in enumerate(sketches) if sketch is None]
-    for i, sketch in zip(missing, sketch_all([rows[i][1] for i in missing])):
-        sketches[i] = sketch
-        notes.put("sketches", rows[i][2], [sketch.text.hex(), base64.b64encode(sketch.signature).decode()])
-    return sketches
+def conversation_of(cache, entry: str, rules: Rules) -> list:
+    """The messages of a cached answer already judged valid: parsed again, without the checks that
+    cannot change them (the leak check, ASCII, the judge)."""
+    verdict = judge_entry(cache.get(entry), replace(rules, facts=None, judge=None, ascii_only=False))
+    return verdict.messages
 
 
-def file_state(path: Path) -> list[int] | None:
-    """Size and modification time of a file, None when it does not exist."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return [info.st_size, info.st_mtime_ns]
+def note_key(base: bytes, data: bytes) -> str:
+    return hashlib.blake2b(base + data, digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True)
-class Stamp:
-    """A build's inputs (a digest of everything but the request files, and bodies_state of those)
-    and the state of the files it wrote."""
-    inputs: str
-    bodies: str
-    outputs: dict[str, list[int] | None]
-    summary: dict
-
-    def matches_outputs(self, data_dir: Path) -> bool:
-        return all(file_state(data_dir / name) == state for name, state in self.outputs.items())
+def key_base(verdict_key: str) -> bytes:
+    """The verdict key alone decides which notes hold (BASE_URL and MAX_ATTEMPTS are part of it)."""
+    return bytes.fromhex(verdict_key) if verdict_key else b""
 
 
-def load_stamp(data_dir: Path) -> Stamp | None:
-    data = read_json(data_dir / STAMP_FILE)
-    try:
-        stamp = Stamp(data["inputs"], data["bodies"], dict(data["outputs"]), dict(data["summary"]))
-    except (KeyError, TypeError, ValueError):
-        return None
-    return stamp if set(stamp.summary) == SUMMARY_KEYS else None
+class NotedValid:
+    """For fetch, read only: whether the last build's notes settle a seed as valid under this verdict
+    key, so a finished run is not judged again. Seeds the notes do not settle are walked as usual."""
 
+    def __init__(self, data_dir: Path, rows: AnswerRows, verdict_key: str):
+        path = Path(data_dir) / NOTES_FILE
+        usable = verdict_key and path.exists()
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False) if usable else None
+        self.rows, self.base, self.data_dir = rows, key_base(verdict_key), data_dir
+        self.lock = threading.Lock()
 
-def save_stamp(data_dir: Path, inputs: str, bodies: str, outputs: list[Path], summary: dict) -> None:
-    states = {path.name: file_state(path) for path in outputs}
-    write_json(data_dir / STAMP_FILE, {"inputs": inputs, "bodies": bodies, "outputs": states, "summary": summary})
+    def __call__(self, seed: int) -> bool:
+        if self.db is None:
+            return False
+        key = note_key(self.base, read_body_bytes(self.data_dir, seed))
+        with self.lock:
+            try:
+                row = self.db.execute("SELECT value FROM notes WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error:
+                return False
+        note = json.loads(row[0]) if row else None
+        outcome = outcome_from(note, seed, self.rows) if note else None
+        return outcome is not None and outcome.entry is not None
 
-
-def inputs_digest(parts: list) -> str:
-    """Everything a build reads but the request files: the code, the options and the answers."""
-    return hashlib.sha256(json.dumps([code_digest()] + parts, sort_keys=True).encode()).hexdigest()
-
-
-def bodies_state(data_dir: Path, seeds: range) -> str | None:
-    """A digest of the request files' inode, size, modification and status-change times; None when
-    one is missing. Any write, replacement or `touch -d` of a file changes its status-change time,
-    which no tool sets back, so equal digests mean the files hold the bytes they held: as sound as
-    reading them, and ten times faster."""
-    digest = hashlib.sha256()
-    for seed in seeds:
-        try:
-            info = os.stat(body_path(data_dir, seed))
-        except OSError:
-            return None
-        digest.update(f"{info.st_ino} {info.st_size} {info.st_mtime_ns} {info.st_ctime_ns},".encode())
-    return digest.hexdigest()
-
-
-def unchanged_stamp(data_dir: Path, inputs: str, seeds: range) -> Stamp | None:
-    """The last build's stamp when this build would read and write exactly what it did."""
-    stamp = load_stamp(data_dir)
-    if stamp is None or stamp.inputs != inputs or not stamp.matches_outputs(data_dir):
-        return None
-    return stamp if bodies_state(data_dir, seeds) == stamp.bodies else None
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()

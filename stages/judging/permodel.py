@@ -8,6 +8,7 @@ cached answer of the model's seeds, judge answers included).
 """
 import statistics
 from collections import Counter
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +29,9 @@ class ModelTally:
     leaks: int = 0                                    # answers rejected as identity leaks
     judged: int = 0                                   # conversations with a readable verdict (JUDGE=1)
     judge_passed: int = 0
-    messages: list[int] = field(default_factory=list)
-    user_chars: list[int] = field(default_factory=list)
-    assistant_chars: list[int] = field(default_factory=list)
+    messages: array = field(default_factory=lambda: array("I"))        # packed: 4 bytes a value
+    user_chars: array = field(default_factory=lambda: array("I"))
+    assistant_chars: array = field(default_factory=lambda: array("I"))
     spent: Usage = field(default_factory=Usage)
 
 
@@ -65,8 +66,8 @@ def add_seed(tally: ModelTally, review, spent: list[Usage], judge_run: bool) -> 
     if conversation is not None:
         tally.valid += 1
         tally.messages.append(len(conversation))
-        tally.user_chars += [len(m["content"]) for m in conversation if m["role"] == "user"]
-        tally.assistant_chars += [len(m["content"]) for m in conversation if m["role"] == "assistant"]
+        tally.user_chars.extend(len(m["content"]) for m in conversation if m["role"] == "user")
+        tally.assistant_chars.extend(len(m["content"]) for m in conversation if m["role"] == "assistant")
 
 
 def tally_models(cache, url: str, data_dir: Path, seeds: range, rules: Rules, limit: int | None,
@@ -84,7 +85,7 @@ def tally_models(cache, url: str, data_dir: Path, seeds: range, rules: Rules, li
         yield review
 
 
-def mean(values: list[int]) -> float:
+def mean(values) -> float:
     return round(statistics.fmean(values), 1) if values else 0.0
 
 

@@ -48,26 +48,28 @@ def is_answer_key(key: object) -> bool:
     return isinstance(key, str) and len(key) == 64 and ":" not in key
 
 
-# Every answer row (is_answer_key in SQL: diskcache stores string keys as text), oldest first.
-ANSWER_ROWS = ("SELECT key, rowid, store_time FROM Cache WHERE length(key) = 64 AND instr(key, ':') = 0 "
-               "ORDER BY rowid")
+class AnswerRows:
+    """Each answer's row id and write time, looked up in the cache's SQLite file one key at a time,
+    so nothing grows with the cache. An entry cannot change without changing them: diskcache stamps
+    every write with the time, and a removed and re-added entry gets a new row or time."""
+
+    def __init__(self, cache: diskcache.Cache):
+        import sqlite3
+        path = Path(cache.directory) / diskcache.core.DBNAME
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self.lock:
+            found = self.db.execute("SELECT rowid, store_time FROM Cache WHERE key = ? AND raw = 1", (key,)).fetchone()
+        return None if found is None else f"{found[0]}:{found[1]!r}"
+
+    def close(self) -> None:
+        self.db.close()
 
 
-def answer_rows(cache: diskcache.Cache) -> dict[str, str]:
-    """Each answer's key -> its row id and write time, read in one table scan (about 60 ms per
-    10,000). An entry cannot change without changing them: diskcache stamps every write with the
-    time, and a removed and re-added entry gets a new row or time. Notes about runs are left out."""
-    import sqlite3
-    with closing(sqlite3.connect(Path(cache.directory) / diskcache.core.DBNAME)) as db:
-        return {key: f"{rowid}:{stored!r}" for key, rowid, stored in db.execute(ANSWER_ROWS)}
-
-
-def answers_digest(rows: dict[str, str]) -> str:
-    """One digest of every answer's key, row and write time: any answer added, replaced or removed changes it."""
-    digest = hashlib.sha256()
-    for key, identity in rows.items():
-        digest.update(f"{key} {identity},".encode())
-    return digest.hexdigest()
+def answer_rows(cache: diskcache.Cache):
+    return closing(AnswerRows(cache))
 
 
 class AnswerCache(diskcache.Cache):

@@ -26,3 +26,27 @@ def write_jsonl_atomic(path: Path, rows: Iterable[object]) -> int:
             count += 1
     tmp.replace(path)
     return count
+
+
+class JsonlWriter:
+    """Writes compact JSON lines one at a time to a temp file beside `path`, renamed over it only
+    when the block ends without an error: a failed build leaves the old file as it was."""
+
+    def __init__(self, path: Path):
+        self.path, self.tmp, self.count = path, temp_beside(path), 0
+
+    def __enter__(self) -> "JsonlWriter":
+        import jsonlines  # here, not at import: commands that only read start faster
+        self.writer = jsonlines.open(self.tmp, mode="w", compact=True)
+        return self
+
+    def write(self, row: object) -> None:
+        self.writer.write(row)
+        self.count += 1
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.writer.close()
+        if kind is None:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from .budget import Budget, BudgetReached
 from .ledger import BatchRecord, Covered, Ledger
 from .models import base_slug, batch_slug
 from .prices import ASSUMED_OUTPUT_TOKENS, Prices, attribute, request_estimate
+from .tally import Tally
 
 ROUND_RETRIES = 5      # per-request errors of one request in a run before its seed waits for the next run
 CREATE_RETRIES = 5     # transient failures of one create (429, 5xx, refused) before the run stops
@@ -83,7 +84,7 @@ def result_text(result: dict) -> tuple[str | None, str]:
 class BatchRun:
     """One fetch's rounds of batches over its open seeds."""
 
-    def __init__(self, api: BatchAPI, ledger: Ledger, planner, tally, budget: Budget, prices: Prices | None,
+    def __init__(self, api: BatchAPI, ledger: Ledger, planner, tally: Tally, budget: Budget, prices: Prices | None,
                  settings: BatchSettings, say: Callable[[str], None], tick: Callable[[], None] = lambda: None):
         self.api, self.ledger, self.planner, self.tally, self.budget = api, ledger, planner, tally, budget
         self.prices, self.settings, self.say, self.tick = prices, settings, say, tick
@@ -199,7 +200,7 @@ class BatchRun:
             self.planner.release_body(ask.seed)
 
     def output_tokens(self) -> float:
-        stored = getattr(self.tally, "stored", 0)
+        stored = self.tally.stored
         if stored >= MEASURED_ANSWERS:
             return self.tally.completion_tokens / stored
         return ASSUMED_OUTPUT_TOKENS

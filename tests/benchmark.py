@@ -1,7 +1,7 @@
-"""`python -m stages bench`: fetch against the bare thread-pool baseline, side by side, on this machine.
+"""`make bench` (python tests/benchmark.py): fetch against the bare thread-pool baseline, side by side, on this machine.
 
 For each case (N seeds, WORKERS in flight) the fake API runs in its own process and the baseline
-(fake/baseline.py: requests in a ThreadPoolExecutor, nothing else) and a real fetch post the same
+(tests/bench_baseline.py: requests in a ThreadPoolExecutor, nothing else) and a real fetch post the same
 bodies to it in turn; the ratio of their wall times is the figure to quote. Then: a run with
 transient faults and how busy its workers were, a fully cached rerun, the start-up of a fetch with
 nothing to send and of show, dataset rebuilds of BENCH_REBUILD_N conversations, and each stage's
@@ -24,14 +24,20 @@ from typing import Iterator
 
 import click
 
-from ..config import CheckChoice, completions_url, option, option_variables
-from ..errors import PipelineError
-from ..fake.api import Tokens, completion, faulty_content, make_conversation
-from ..judging.review import ReviewTally
-from ..storage.bodies import load_body
-from ..storage.cache import KeyMaker, encode_entry, open_cache
-from ..storage.files import write_atomic
-from .validate import reviews_for
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script from the project root: the package beside it
+
+from stages.__main__ import COMMANDS  # noqa: E402
+from stages.config import option, option_variables  # noqa: E402
+from stages.judging.rules import CheckChoice, completions_url
+from stages.errors import PipelineError  # noqa: E402
+from stages.fake.api import Tokens, completion, faulty_content, make_conversation  # noqa: E402
+from stages.judging.review import ReviewTally  # noqa: E402
+from stages.judging.rules import reviews_for  # noqa: E402
+from stages.storage.bodies import load_body  # noqa: E402
+from stages.storage.cache import KeyMaker, encode_entry, open_cache  # noqa: E402
+from stages.storage.files import write_atomic  # noqa: E402
+from stages.judging.memo import NOTES_FILE  # noqa: E402
 
 DUMMY_KEY = "sk-or-v1-bench-dummy-key"
 FETCH_TIMEOUT = 60
@@ -152,11 +158,12 @@ class StartupResult:
 @dataclass(frozen=True)
 class RebuildResult:
     n: int
-    first_seconds: float           # no notes from an earlier build
-    unchanged_seconds: float       # nothing changed: nothing is written
-    unchanged_wrote_nothing: bool
-    option_change_seconds: float   # SPLIT changed: every verdict and signature is reused
-    rule_change_seconds: float     # ASCII=1: every answer is judged again, signatures reused
+    fresh_seconds: float           # no notes: every seed judged and sketched (the streaming rebuild alone)
+    unchanged_seconds: float       # nothing changed: every verdict and sketch read from the notes
+    unchanged_same_bytes: bool     # and the files written are the bytes of the fresh build
+    speed_vs_fresh: float          # fresh over unchanged, run side by side: what the notes save
+    option_change_seconds: float   # SPLIT changed: every verdict and sketch is reused
+    rule_change_seconds: float     # ASCII=1: a new verdict key, so every answer is judged again
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,7 @@ class MemoryResult:
     small: ScaleResult
     large: ScaleResult
     fetch_rss_ratio: float         # fetch's peak at the large size over the small one; goal at most 1.2
+    rss_ratios: dict[str, float]   # every stage's peak at the large size over the small one; goal at most 1.3
 
 
 @dataclass(frozen=True)
@@ -199,7 +207,6 @@ class BenchResult:
 
 def child_env() -> dict[str, str]:
     """The stages' own variables (N, RPM, BUDGET, ...) are dropped so only our flags count."""
-    from ..__main__ import COMMANDS
     env = {k: v for k, v in os.environ.items() if k not in option_variables(COMMANDS)}
     env.update(OPENROUTER_API_KEY=DUMMY_KEY, NO_PROXY="127.0.0.1,localhost")
     return env
@@ -207,6 +214,11 @@ def child_env() -> dict[str, str]:
 
 def stages_args(*args: object) -> list[str]:
     return [sys.executable, "-m", "stages", *map(str, args)]
+
+
+def prompts_args(*args: object) -> list[str]:
+    """Bodies with OpenRouter's fields whatever the run's BASE_URL, as fetch and the baseline send them."""
+    return stages_args("prompts", "--openrouter", "1", *args)
 
 
 def last_line(path: Path) -> str:
@@ -289,7 +301,7 @@ def fetch_args(data: Path, cache: Path, base_url: str, case: Case) -> list[str]:
 
 
 def baseline_args(data: Path, base_url: str, case: Case) -> list[str]:
-    return [sys.executable, "-m", "stages.fake.baseline", str(data / "prompts"), completions_url(base_url),
+    return [sys.executable, str(ROOT / "tests" / "bench_baseline.py"), str(data / "prompts"), completions_url(base_url),
             str(case.n), str(case.workers)]
 
 
@@ -332,7 +344,7 @@ def run_faults(case: Case, config: BenchConfig, work: Path) -> FaultResult:
 def measure_rerun(case: Case, work: Path, fake: Fake) -> tuple[dict[str, float], int]:
     """Seconds per stage of a fully cached `make dataset` of the largest case, and the requests it sent."""
     data, cache = work / "data", work / f"cache-{case.n}x{case.workers}"
-    stages = {"prompts": stages_args("prompts", "--n", case.n, "--data-dir", data),
+    stages = {"prompts": prompts_args("--n", case.n, "--data-dir", data),
               "fetch": fetch_args(data, cache, fake.base_url, case),
               "dataset": stages_args("dataset", *located(data, cache, fake.base_url, case.n))}
     before = fake_requests(fake)
@@ -344,7 +356,7 @@ def measure_startup(case: Case, work: Path, fake: Fake, repeats: int) -> Startup
     """`make fetch` with nothing to do runs prompts then fetch; both and show, against the largest case's cache."""
     n, log = min(STARTUP_N, case.n), work / "stderr.log"
     data, cache = work / "startup", work / f"cache-{case.n}x{case.workers}"
-    prompts = stages_args("prompts", "--n", n, "--data-dir", data)
+    prompts = prompts_args("--n", n, "--data-dir", data)
     fetch = fetch_args(data, cache, fake.base_url, Case(n, case.workers))
     show = stages_args("show", "--seed", 3 % n, *located(data, cache, fake.base_url, n)[2:])
     run_child(prompts, log), run_child(fetch, log)  # render, and note the finished run
@@ -368,19 +380,25 @@ def fill_cache(data: Path, cache_dir: Path, base_url: str, n: int) -> None:
 
 
 def measure_rebuilds(n: int, work: Path, repeats: int) -> RebuildResult:
-    """`dataset` of n cached conversations: first build, nothing changed, an option changed, a rule changed."""
+    """`dataset` of n cached conversations: without notes and with them, in turns; then an option
+    changed, then a rule changed (each change and its undoing, halved)."""
     data, cache, log, url = work / "rebuild", work / "cache-rebuild", work / "stderr.log", "http://127.0.0.1:9/api/v1"
-    run_child(stages_args("prompts", "--n", n, "--data-dir", data), log)
+    run_child(prompts_args("--n", n, "--data-dir", data), log)
     fill_cache(data, cache, url, n)
     dataset = stages_args("dataset", *located(data, cache, url, n))
-    first = run_child(dataset, log).wall
-    output = data / "identity_conversations.jsonl"
-    written = output.stat().st_mtime_ns
-    unchanged = median_wall([dataset], log, repeats)
-    wrote_nothing = output.stat().st_mtime_ns == written
-    split = median_wall([dataset + ["--split", "0.05"], dataset], log, repeats) / 2
-    ascii_rule = median_wall([dataset + ["--ascii", "1"], dataset], log, repeats) / 2
-    return RebuildResult(n, round(first, 3), round(unchanged, 3), wrote_nothing, round(split, 3), round(ascii_rule, 3))
+    notes = data / NOTES_FILE
+    fresh, unchanged = [], []
+    for _ in range(repeats):
+        notes.unlink(missing_ok=True)
+        fresh.append(run_child(dataset, log).wall)
+        written = (data / "identity_conversations.jsonl").read_bytes()
+        unchanged.append(run_child(dataset, log).wall)
+    same = (data / "identity_conversations.jsonl").read_bytes() == written
+    split = median_wall([dataset + ["--split", "0.05"], dataset + ["--split", "0"]], log, repeats) / 2
+    ascii_rule = median_wall([dataset + ["--ascii", "1"], dataset + ["--ascii", "0"]], log, repeats) / 2
+    first, again = statistics.median(fresh), statistics.median(unchanged)
+    return RebuildResult(n, round(first, 3), round(again, 3), same, round(first / again, 2), round(split, 3),
+                         round(ascii_rule, 3))
 
 
 SCALE_WORKERS = 64
@@ -396,7 +414,7 @@ def measure_scale(n: int, work: Path, fake: Fake) -> ScaleResult:
     """Each stage at n seeds as `make` runs them, one process each, into a fresh data and cache folder."""
     data, cache, log = work / f"scale-{n}", work / f"scale-cache-{n}", work / "stderr.log"
     where = located(data, cache, fake.base_url, n)
-    commands = {"prompts": stages_args("prompts", "--n", n, "--data-dir", data),
+    commands = {"prompts": prompts_args("--n", n, "--data-dir", data),
                 "fetch": fetch_args(data, cache, fake.base_url, Case(n, SCALE_WORKERS)),
                 "validate": stages_args("validate", *where),
                 "dataset": stages_args("dataset", *where),
@@ -412,8 +430,8 @@ def measure_memory(sizes: tuple[int, int], work: Path) -> MemoryResult:
     """Both sizes in one run, so their ratio compares like with like on this machine."""
     with fake_server(0.0) as fake:
         small, large = (measure_scale(n, work, fake) for n in sizes)
-    ratio = large.stages["fetch"].peak_rss_mb / small.stages["fetch"].peak_rss_mb
-    return MemoryResult(small, large, round(ratio, 3))
+    ratios = {name: round(large.stages[name].peak_rss_mb / small.stages[name].peak_rss_mb, 3) for name in small.stages}
+    return MemoryResult(small, large, ratios["fetch"], ratios)
 
 
 def run_bench(config: BenchConfig) -> BenchResult:
@@ -421,7 +439,7 @@ def run_bench(config: BenchConfig) -> BenchResult:
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="stages-bench-") as tmp:
         work = Path(tmp)
-        run_child(stages_args("prompts", "--n", largest.n, "--data-dir", work / "data"), work / "stderr.log")
+        run_child(prompts_args("--n", largest.n, "--data-dir", work / "data"), work / "stderr.log")
         with fake_server(config.latency) as fake:
             cases = [run_case(case, config.latency, work, fake) for case in config.cases]
             rerun, rerun_requests = measure_rerun(largest, work, fake)
@@ -456,6 +474,9 @@ def scale_lines(memory: MemoryResult) -> list[str]:
     lines.append(f"  disk: prompts {small.prompts_disk_mb} / {large.prompts_disk_mb} MB, "
                  f"cache {small.cache_disk_mb} / {large.cache_disk_mb} MB")
     lines.append(f"  fetch peak memory at N={large.n:,} over N={small.n:,}: {memory.fetch_rss_ratio:.2f} (goal at most 1.2)")
+    lines.append(f"  peak memory at N={large.n:,} over N={small.n:,}: "
+                 + ", ".join(f"{name} {ratio:.2f}" for name, ratio in memory.rss_ratios.items())
+                 + " (goal at most 1.3 after fetch)")
     return lines
 
 
@@ -470,8 +491,9 @@ def summary_text(r: BenchResult) -> str:
         f"cached rerun of the largest case: {rerun}; {r.cached_rerun_requests} requests",
         f"start-up (median of {r.repeats}): `make fetch N={s.n}` with nothing to do {s.fetch_noop_seconds:.2f} s "
         f"(prompts + fetch), show {s.show_seconds:.2f} s; python alone {s.python_seconds:.2f} s",
-        f"dataset of {b.n} cached conversations: first build {b.first_seconds:.2f} s, unchanged {b.unchanged_seconds:.2f} s "
-        f"({'nothing written' if b.unchanged_wrote_nothing else 'REWROTE the file'}), after SPLIT changed "
+        f"dataset of {b.n} cached conversations: without notes {b.fresh_seconds:.2f} s, with them "
+        f"{b.unchanged_seconds:.2f} s ({b.speed_vs_fresh:.2f}x, side by side; "
+        f"{'the same bytes' if b.unchanged_same_bytes else 'OTHER BYTES'}), after SPLIT changed "
         f"{b.option_change_seconds:.2f} s, after ASCII=1 {b.rule_change_seconds:.2f} s",
         *scale_lines(r.memory),
     ])
@@ -496,10 +518,14 @@ def write_json(path: Path, result: BenchResult) -> None:
 def bench_command(bench_cases, bench_latency, bench_fault_rate, bench_rebuild_n, bench_repeats, bench_sizes, out):
     """Time fetch and the bare thread-pool baseline side by side against the fake API; nothing leaves 127.0.0.1.
 
-    Example: python -m stages bench --bench-cases 200x16,2000x64 --bench-latency 0.5
+    Example: python tests/benchmark.py --bench-cases 200x16,2000x64 --bench-latency 0.5
     """
     result = run_bench(BenchConfig(bench_cases, bench_latency, bench_fault_rate, bench_rebuild_n, bench_repeats,
                                    bench_sizes))
     write_json(out, result)
     click.echo(summary_text(result))
     click.echo(f"bench: results written to {out}", err=True)
+
+
+if __name__ == "__main__":
+    bench_command()
