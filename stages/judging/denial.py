@@ -30,7 +30,7 @@ def negated_own(clause: str, message: Message) -> bool:
         return False  # "OpenAIではなくWrenが": the negation there belongs to the name before it
     if not words.spaced:
         return re.search(rf"(?:{words.negation.pattern}).{{0,{GAP_CHARS}}}?{OWN}", clause) is not None
-    if not words.self.search(clause):
+    if not (words.self.search(clause) or re.search(words.i_am, clause, re.IGNORECASE)):
         return False  # "there would be no Wren" is about the name, not the speaker
     tokens = TOKEN.findall(clause)
     for index, token in enumerate(tokens):

@@ -86,11 +86,23 @@ def origin_claim(message: Message) -> str | None:
         # a verb-last language says who made the speaker at the end, after its commas: one clause
         for clause in ([sentence] if words.verb_last else clauses(sentence)):
             lead = sentence[:sentence.find(clause) + len(clause)]  # "Angenommen, OpenAI hätte mich gebaut"
-            if not asks(sentence, clause) and words.self.search(clause) and words.origin.search(clause) and OWN not in clause \
-                    and message.names.mentions.search(clause) and not excused(clause, words) \
-                    and not words.reporting.search(lead):
+            name = message.names.mentions.search(clause)
+            if name and not asks(sentence, clause) and words.self.search(clause) and words.origin.search(clause) \
+                    and OWN not in clause and not excused(clause, words) and not words.reporting.search(lead) \
+                    and not words.topic.search(clause[:name.start()]) and not makes_another(clause, message):
                 return sentence
     return None
+
+
+def makes_another(clause: str, message: Message) -> bool:
+    """A name, a word of making, then another name: "Anthropic ha progettato Claude", "Google entrenó a
+    Gemini": one maker making another model, not the speaker."""
+    origin = message.words.origin.search(clause)
+    names = message.names.mentions
+    if origin is None or not names.search(clause[:origin.start()]):
+        return False
+    after = names.search(clause, origin.end())
+    return after is not None and len(clause[origin.end():after.start()].split()) <= 1
 
 
 def as_model(message: Message) -> str | None:

@@ -39,6 +39,7 @@ class LanguageWords:
     self_noun: tuple[str, ...] = ()
     but: tuple[str, ...] = ()
     is_: tuple[str, ...] = ()
+    topic: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

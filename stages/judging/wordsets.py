@@ -51,6 +51,7 @@ class WordSet:
     self_noun: re.Pattern
     but: re.Pattern
     is_: re.Pattern
+    topic: re.Pattern
     verb_last: bool      # the verb after the name (Japanese, Hindi): a negation follows what it denies
 
 
@@ -88,7 +89,7 @@ def word_set(words: LanguageWords) -> WordSet:
                    pattern(words.reporting), pattern(words.likeness), pattern(words.different),
                    pattern(words.unrelated), pattern(words.not_being), pattern(words.yes), pattern(words.you),
                    pattern(words.really), pattern(words.this_assistant), pattern(words.we),
-                   alternation(words.fields, spaced), pattern(words.as_a), pattern(words.self_noun), pattern(words.but), pattern(words.is_),
+                   alternation(words.fields, spaced), pattern(words.as_a), pattern(words.self_noun), pattern(words.but), pattern(words.is_), pattern(words.topic),
                    bool(words.name_after))
 
 
