@@ -218,11 +218,16 @@ def field_pattern(words: WordSet, english: WordSet, names: Names) -> re.Pattern:
 
 
 def field_claim(message: Message, english: WordSet) -> str | None:
-    """One name in the fields of a message that describes the speaker; a list of several models
-    (a comparison) names more than one and is left alone."""
+    """One name in the fields of a message that describes the speaker (its own name is among the
+    fields, or the user asked about the assistant); a list of several models (a comparison) names
+    more than one and is left alone."""
     text = message.fields_text or message.text
     if not any(mark in text for mark in ":|：="):
         return None
+    about_speaker = OWN in text or message.words.you.search(message.question) or \
+        english.you.search(message.question) or not message.names.mentions.search(message.question)
+    if not about_speaker:
+        return None  # a list about the model the user asked of ("GPT-4o's specs?" "Model: GPT-4o | Maker: OpenAI")
     found = list(field_pattern(message.words, english, message.names).finditer(text))
     if not found or len({match.group().split(":")[0].split("|")[0].strip(' "').lower() for match in found}) < len(found):
         return None
