@@ -195,8 +195,11 @@ $(VENV)/.local-installed: $(VENV)/.installed
 demo-local: $(VENV)/.local-installed ## the whole chain against a real 135M model on a loopback llama.cpp server: no key
 	$(STAGES) demo-local
 
+# -n 4: four test processes (pytest-xdist); most tests wait on the loopback fake API, so more
+# processes than cores still shortens the run (see docs/development.md). loadgroup keeps the tests
+# marked xdist_group (the real local model's) in one process.
 test: $(VENV)/.installed ## run the test suite
-	$(PY) -m pytest
+	$(PY) -m pytest -n 4 --dist loadgroup
 
 test-local: $(VENV)/.local-installed ## only the tests against the real local model (installs it first)
 	$(PY) -m pytest -m local_server

@@ -41,6 +41,9 @@ class Stages(click.Group):
             return super().invoke(ctx)
         except PipelineError as err:
             raise click.ClickException(str(err)) from None
+        except click.UsageError as err:
+            err.ctx = None  # the error line alone: no usage and --help lines around it
+            raise
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
             raise
         except Exception as err:

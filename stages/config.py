@@ -8,10 +8,12 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from .given import IDENTITY_HOLDS, TextFile
 from .storage.run import (DEFAULT_ATTEMPTS, DEFAULT_THRESHOLD, SETTING_NAMES, RunSettings,
                   changed_files, plain, read_record, record_path, variable, write_record)
 from .storage.dataformats import WRITABLE
 from .transport.batch import BatchSettings
+from .transport.baseurl import BaseURL
 from .transport.formats import DEFAULT_FORMAT, RESPONSE_FORMATS
 from .transport.server import OPENROUTER_MODES, REASONING_WORDS
 
@@ -125,9 +127,9 @@ def option_variables(commands) -> set[str]:
 
 
 
-def file_option(name: str, help: str):
-    path = click.Path(exists=True, dir_okay=False, path_type=Path)
-    return option(name, type=path, default=None, help=help)
+def file_option(name: str, help: str, holds: str):
+    """IDENTITY or CONTEXT: a non-empty UTF-8 text file, else one line before any stage runs."""
+    return option(name, type=TextFile(holds), default=None, help=help)
 
 
 # Every run setting's option, by RunSettings field; defaults come from RunSettings itself.
@@ -135,7 +137,7 @@ DEFAULTS = RunSettings()
 RUN_OPTIONS = {
     "n": option("N", type=click.IntRange(min=0), default=DEFAULTS.n, help="Number of seeds (conversations): 0..N-1."),
     "seeds": option("SEEDS", type=SeedRange(), default=None, help="Only seeds a..b-1 (overrides N), e.g. 0:500."),
-    "base_url": option("BASE_URL", default=DEFAULTS.base_url,
+    "base_url": option("BASE_URL", type=BaseURL(), default=DEFAULTS.base_url,
                        help="OpenAI-compatible API root; /chat/completions is appended."),
     "openrouter": option("OPENROUTER", type=click.Choice(OPENROUTER_MODES), default="auto",
                          help="Send OpenRouter-only fields and keys: auto (when BASE_URL is openrouter.ai), 1 or 0."),
@@ -151,8 +153,9 @@ RUN_OPTIONS = {
                           help="Sampling temperature."),
     "max_tokens": option("MAX_TOKENS", type=click.IntRange(min=1), default=DEFAULTS.max_tokens,
                          help="Answer token cap (credits are checked against it)."),
-    "identity": file_option("IDENTITY", "Identity file instead of prompts/identity.md."),
-    "context": file_option("CONTEXT", "Background document (e.g. a README) for the prompt."),
+    "identity": file_option("IDENTITY", "Identity file instead of prompts/identity.md.", IDENTITY_HOLDS),
+    "context": file_option("CONTEXT", "Background document (e.g. a README) for the prompt.",
+                           "a background document, such as your model's README"),
     "ascii": option("ASCII", type=click.BOOL, default=False, help="Reject conversations with non-ASCII text (1 or 0)."),
     "max_attempts": option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS,
                            help="Answers asked per seed until one is valid."),

@@ -272,14 +272,21 @@ class Pool:
         grace_end = None
         while not self.finished.wait(TICK):
             on_tick()
-            if self.tally.unreachable_for() > UNREACHABLE_SECONDS and not self.error:
-                self.fail(unreachable_error(self.job, self.tally))
-            if (refusal := self.tally.repeats.refusal()) and not self.error:
-                self.fail(FatalAPIError(refusal))
+            self.check()
             if self.error:
                 grace_end = grace_end or time.monotonic() + STOP_GRACE
                 if time.monotonic() > grace_end:
                     return
+
+
+    def check(self) -> None:
+        """Stop the run when no request ever connected for UNREACHABLE_SECONDS, or a refusal repeats.
+        Called while the feeder waits for room too: with more seeds than the window, seeds waiting
+        out their backoffs would otherwise hold the feeder, and this check, for many minutes."""
+        if self.tally.unreachable_for() > UNREACHABLE_SECONDS and not self.error:
+            self.fail(unreachable_error(self.job, self.tally))
+        if (refusal := self.tally.repeats.refusal()) and not self.error:
+            self.fail(FatalAPIError(refusal))
 
 
 def unreachable_error(job: Job, tally: Tally) -> FatalAPIError:
@@ -413,7 +420,11 @@ def run_fetch(job: Job, cache_dir: Path, seeds: range, workers: int, rpm: float 
                 tally.budget_stop = batches.run(pending).budget_stop
             elif seeds:
                 pool = Pool(job, planner, throttle, tally, SeedQueue(len(seeds), window_size(workers)))
-                tally.budget_stop = pool.run(min(workers, len(seeds)), tick, feeder(planner, seeds, tally, tick))
+
+                def watch():
+                    tick()
+                    pool.check()
+                tally.budget_stop = pool.run(min(workers, len(seeds)), tick, feeder(planner, seeds, tally, watch))
             tally.settled_earlier = bool(seeds) and planner.noted == len(seeds) and not tally.batches
         except KeyboardInterrupt:
             job.stop.set()

@@ -26,7 +26,8 @@ def describe_prompt(seed: int, model: str | None = None) -> list[str]:
 def describe_judge(answers: tuple[Verdict, ...]) -> list[str]:
     lines = []
     for number, answer in enumerate(answers):
-        said = "invalid answer (not the verdict schema)" if answer.reasons == ["judge_invalid"] else (
+        said = "no verdict: its answer did not follow the verdict format, so it was asked again" if (
+            answer.reasons == ["judge_invalid"]) else (
             "fail" if answer.reasons else "pass")
         lines.append(f"    judge {number}: {said}")
         lines += [f"      {kind}: {quote!r}" for kind, quote in answer.problems]

@@ -44,6 +44,14 @@ def no_worker_outlives_its_test():
 
 
 @pytest.fixture(autouse=True)
+def fresh_connections(monkeypatch):
+    """Each test's requests go on connections of its own. A connection kept alive from an earlier
+    test stays served by that test's fake API even after it shut down, so a later server given the
+    same port would never see the request, and the earlier one would answer it."""
+    monkeypatch.setattr("stages.transport.client._local", threading.local())
+
+
+@pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
     """Run from the project root with no stray make variables, key file or proxies (traffic stays on loopback)."""
     monkeypatch.chdir(ROOT)
@@ -133,6 +141,12 @@ def project_env(**extra) -> dict:
     return env
 
 
+def default_ctrl_c() -> None:
+    """Popen's preexec_fn for a child that a test stops with SIGINT: a suite started in the background
+    (`make test &`, nohup, some CI runners) ignores SIGINT, and a child would inherit that and never stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 FAKE_URL = "http://127.0.0.1:9/api/v1"
 
 
@@ -150,6 +164,11 @@ def store_answer(dirs, seed: int, attempt: int, raw, url: str = FAKE_URL) -> Non
 def run(*args, **env):
     """Invoke `python -m stages ARGS` in-process; env adds environment variables."""
     return CliRunner().invoke(cli, [str(a) for a in args], env=env or None)
+
+
+def pytest_configure(config):
+    """Known without pytest-xdist too (`-p no:xdist`, a serial run to compare with)."""
+    config.addinivalue_line("markers", "xdist_group(name): tests that `make test` keeps in one process")
 
 
 # Tests that may skip in CI, each with the reason it cannot run there. CI (CI=true) installs what

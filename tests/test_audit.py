@@ -92,7 +92,7 @@ def test_bytes_that_are_not_utf8_exit_2_with_their_line(tmp_path):
 @pytest.mark.parametrize("name, problem", [
     ("nowhere.jsonl", "no such file; give FILE=path/to/conversations.jsonl"),
     ("empty.jsonl", "no lines to check; give a JSONL file with one conversation per line"),
-    ("folder", "cannot be read (Is a directory)"),
+    ("folder", "cannot be read (Is a directory); give FILE=path/to/conversations.jsonl"),
 ])
 def test_a_missing_empty_or_unreadable_file_exits_2_in_one_line(tmp_path, name, problem):
     (tmp_path / "empty.jsonl").write_text("\n\n")
@@ -164,6 +164,14 @@ def test_make_audit_passes_file_identity_and_format(tmp_path):
     formatted = subprocess.run(command + ["FORMAT=sharegpt"], cwd=ROOT, capture_output=True, text=True,
                                env=project_env())
     assert formatted.returncode != 0 and "read as sharegpt: 1" in formatted.stderr  # the line fails as sharegpt
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_make_audit_without_file_names_file(tmp_path, value):
+    result = run("audit", "--file", value, "--data-dir", tmp_path / "data")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "FILE is not set" in result.stderr and "make audit FILE=" in result.stderr
+    assert not (tmp_path / "data").exists()
 
 
 def test_judge_pass_on_a_file_prices_caches_and_a_rerun_sends_nothing(tmp_path, fake_api):

@@ -113,6 +113,7 @@ def test_dataset_takes_the_first_valid_attempt_in_seed_order(rendered):
 def test_demo_builds_twenty_conversations_without_a_key(tmp_path):
     result = run("demo", "--data-dir", tmp_path)
     assert result.exit_code == 0, result.output
+    assert "invalid answer (not the verdict schema)" not in result.stderr
     assert len((tmp_path / "demo" / "identity_conversations.jsonl").read_text().splitlines()) == 20
     assert not (tmp_path / "demo" / "identity_conversations.val.jsonl").exists()
 

@@ -82,7 +82,8 @@ def test_maker_and_language_are_read():
 def test_a_block_without_its_opening_fence_is_an_error():
     with pytest.raises(PipelineError) as err:
         parse_identity("name: Inkbot\nnever_claim: Scribe\n---\nName: Inkbot.\n", Path("x.md"), PROMPTS)
-    assert str(err.value) == "x.md line 1: a facts block without its opening ---; add a --- line above the facts"
+    assert str(err.value) == ("x.md line 3: this --- closes a facts block that was never opened; put a --- line "
+                              "on line 1, above the facts")
     assert parse_identity("Name: Inkbot.\nWhat it is: a bot.\n", Path("x.md"), PROMPTS).facts.name == ""
 
 
@@ -117,3 +118,22 @@ def test_editing_the_default_list_changes_the_rules_too(tmp_path, monkeypatch):
     listed = tmp_path / "prompts" / "leak_vocabulary" / "makers.yaml"
     listed.write_text(listed.read_text() + "Orion Labs:\n  models: [Orion]\n")
     assert rules_for(CheckChoice()).fingerprint != before
+
+
+@pytest.mark.parametrize("text, line", [("name: A\nalso_called: A chat\n---\nName: A.\n", 3),
+                                        ("# my model\nname: A\n\n---\nName: A.\n", 4)])
+def test_a_facts_block_without_its_opening_line_stops_with_one_line(rendered, tmp_path, text, line):
+    """Read as prose, the facts would check nothing: no name, no names to never claim."""
+    bad = tmp_path / "bad.md"
+    bad.write_text(text)
+    result = run("validate", "--n", 1, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--identity", bad)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"Error: {bad} line {line}: this --- closes a facts block that was never "
+                                     "opened; put a --- line on line 1, above the facts")
+
+
+@pytest.mark.parametrize("text", ["Name: A.\n---\nMore prose.\n", "What it is: a model.\n---\nname: A\n",
+                                  "Name: A.\nIt is small.\n"])
+def test_prose_with_a_rule_line_is_still_prose(text):
+    """A --- under prose lines that are not facts keys (a Markdown rule) is no facts block."""
+    assert parse_identity(text, Path("x.md"), PROMPTS).facts.name == ""

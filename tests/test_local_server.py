@@ -18,7 +18,9 @@ from stages.storage.cache import is_answer_key, open_cache
 
 from test_e2e import make
 
-pytestmark = pytest.mark.local_server
+# One test process holds the module's model server: under `make test -n 4` the tests stay together
+# instead of each process starting a server of its own on the same two cores.
+pytestmark = [pytest.mark.local_server, pytest.mark.xdist_group("local_server")]
 SMALL_RUN = {"MODEL": MODEL_ALIAS, "MAX_TOKENS": 250, "MAX_ATTEMPTS": 2, "TEMPERATURE": 0.7, "TIMEOUT": 240}
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from conftest import ROOT, TEST_KEY, project_env, run
+from conftest import ROOT, TEST_KEY, default_ctrl_c, project_env, run
 
 from stages.progress import LineProgress
 from stages.transport.batch import BatchRun, BatchSettings
@@ -31,7 +31,8 @@ def start_fetch(data, cache, server, n: int, workers: int) -> subprocess.Popen:
     args = [sys.executable, "-m", "stages", "fetch", "--n", str(n), "--data-dir", str(data), "--cache-dir",
             str(cache), "--base-url", server.base_url, "--workers", str(workers)]
     return subprocess.Popen(args, cwd=ROOT, env=project_env(OPENROUTER_API_KEY=TEST_KEY, PROGRESS_EVERY="1"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=default_ctrl_c)
 
 
 def read_stderr(proc: subprocess.Popen, server, redraws: list[Redraw], lines: list[str]) -> threading.Thread:

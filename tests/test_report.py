@@ -67,6 +67,22 @@ def visible_seeds(driver) -> list[int]:
     return [int(row.get_attribute("data-seed")) for row in driver.find_elements(By.CSS_SELECTOR, "#list tr")]
 
 
+def settled(browser, read):
+    """read(browser) once the page stops replacing what it reads: a list redrawn while an element
+    is found, or clicked, leaves a stale reference (seen under a loaded parallel run)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+    found = []
+    WebDriverWait(browser, 5, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: found.append(read(d)) or True)
+    return found[-1]
+
+
+def click(browser, selector: str) -> None:
+    from selenium.webdriver.common.by import By
+    settled(browser, lambda d: d.find_element(By.CSS_SELECTOR, selector).click())
+
+
 def test_the_report_in_a_browser_searches_filters_and_records_a_decision(report, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -82,10 +98,10 @@ def test_the_report_in_a_browser_searches_filters_and_records_a_decision(report,
     WebDriverWait(browser, 5).until(lambda d: len(visible_seeds(d)) == 5)
     Select(browser.find_element(By.ID, "reason")).select_by_visible_text("identity_leak")
     WebDriverWait(browser, 5).until(lambda d: visible_seeds(d) == [1, 2])
-    browser.find_element(By.CSS_SELECTOR, '#list tr[data-seed="2"]').click()
-    browser.find_element(By.CSS_SELECTOR, "#detail details summary").click()
-    marked = browser.find_elements(By.CSS_SELECTOR, "#detail .attempt-body mark")
-    assert [m.text for m in marked] == [LEAK]
+    click(browser, '#list tr[data-seed="2"]')
+    click(browser, "#detail details summary")
+    marked = settled(browser, lambda d: [m.text for m in d.find_elements(By.CSS_SELECTOR, "#detail .attempt-body mark")])
+    assert marked == [LEAK]
     browser.find_element(By.ID, "note").send_keys("the judge's call, not a leak")
     browser.find_element(By.ID, "keep").click()
     command = browser.find_element(By.ID, "command").text

@@ -7,7 +7,7 @@ import sys
 import time
 
 import responses
-from conftest import GOOD, ROOT, TEST_KEY, chat_answer, conversation_content, project_env, run
+from conftest import GOOD, ROOT, TEST_KEY, chat_answer, conversation_content, default_ctrl_c, project_env, run
 
 from stages import fetching as fetch_module
 from stages.fetching import Job, run_fetch
@@ -98,7 +98,7 @@ def test_ctrl_c_says_what_was_kept_and_exits_130(dirs, fake_api):
     args = [sys.executable, "-m", "stages", "fetch", "--n", "40", "--data-dir", str(data), "--cache-dir", str(cache),
             "--base-url", server.base_url, "--workers", "2"]
     proc = subprocess.Popen(args, cwd=ROOT, env=project_env(OPENROUTER_API_KEY=TEST_KEY),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_ctrl_c)
     deadline = time.monotonic() + 30
     while server.stats.requests < 6 and time.monotonic() < deadline:
         time.sleep(0.05)

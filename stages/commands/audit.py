@@ -13,8 +13,9 @@ from pathlib import Path
 
 import click
 
-from ..auditjudge import FileJudge, cost_line, judge_ask, is_cached, run_judge
+from ..auditjudge import FileJudge, cost_line, is_cached, judge_ask, run_judge
 from ..config import ascii_option, cache_dir_option, data_dir_option, option
+from ..given import IDENTITY_HOLDS, GivenPath, TextFile
 from ..errors import PipelineError
 from ..judging.checks import IDENTITY_REASONS, LEAK, first_order_break, role_problems
 from ..judging.dedup import DEFAULT_THRESHOLD
@@ -197,11 +198,11 @@ def audit_path(data_dir: Path) -> Path:
 
 
 @click.command("audit")
-@option("FILE", type=click.Path(path_type=Path), required=True,
+@option("FILE", type=GivenPath("FILE", "make audit FILE=data/identity_conversations.jsonl"), required=True,
         help="The file to check: JSON lines or one JSON array, of any tool's output.")
 @option("FORMAT", type=click.Choice([AUTO, *FORMATS]), default=AUTO,
         help="Line shape: auto (detected per line), " + ", ".join(FORMATS) + ".")
-@option("IDENTITY", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@option("IDENTITY", type=TextFile(IDENTITY_HOLDS), default=None,
         help="Identity file whose facts the leak check reads (default prompts/identity.md).")
 @ascii_option
 @option("DEDUP_THRESHOLD", type=click.FloatRange(0.5, 1), default=DEFAULT_THRESHOLD,

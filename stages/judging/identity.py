@@ -6,7 +6,6 @@ maker, its language, and the other models and makers it must never claim to be o
 (prompts/leak_vocabulary/makers.yaml, plus `never_claim:`, minus `allow:`). A list may be written
 as `a, b`, `[a, b]` or one `- a` line per name; a quoted name is one name, commas and all.
 """
-import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from .vocabulary import LanguageWords, load_vocabulary
 FENCE = "---"
 FACT_KEYS = ("name", "also_called", "never_claim", "allow", "maker", "language")
 ONE_VALUE = ("name", "maker", "language")
-LOOKS_LIKE_KEY = re.compile(r"^\s*([A-Za-z_]+)\s*:")
 
 
 @dataclass(frozen=True)
@@ -55,27 +53,31 @@ def bad(path: Path, number: int, problem: str) -> PipelineError:
     return PipelineError(f"{path} line {number}: {problem}")
 
 
-def missing_fence(lines: list[str], path: Path) -> None:
-    """Facts written without the opening `---` would be pasted into every prompt: refuse them."""
-    closing = next((i for i, line in enumerate(lines) if line.strip() == FENCE), None)
-    if closing is None or closing == 0:
-        return
-    before = [line for line in lines[:closing] if line.strip() and not line.lstrip().startswith("#")]
-    keys = [LOOKS_LIKE_KEY.match(line) for line in before]
-    if before and all(keys) and any(k.group(1).lower() in FACT_KEYS for k in keys):
-        raise bad(path, 1, "a facts block without its opening ---; add a --- line above the facts")
-
-
 def split_block(text: str, path: Path) -> tuple[int, str, str]:
     """(line number where the block starts, the block's text, the prose after it); ("", text) without one."""
     lines = text.splitlines()
     if not lines or lines[0].strip() != FENCE:
-        missing_fence(lines, path)
+        unopened = unopened_fence(lines)
+        if unopened:
+            raise bad(path, unopened, "this --- closes a facts block that was never opened; put a --- line "
+                                      "on line 1, above the facts")
         return 0, "", text.strip()
     closing = next((i for i in range(1, len(lines)) if lines[i].strip() == FENCE), None)
     if closing is None:
         raise bad(path, 1, "the facts block opened with --- is never closed; add a --- line after the facts")
     return 2, "\n".join(lines[1:closing]), "\n".join(lines[closing + 1:]).strip()
+
+
+def unopened_fence(lines: list[str]) -> int | None:
+    """The line number of a --- that follows facts lines (`name: ...`) with no --- before them: a
+    facts block missing its opening line, which would otherwise be read as prose and check nothing."""
+    closing = next((i for i, line in enumerate(lines) if line.strip() == FENCE), None)
+    if closing is None:
+        return None
+    before = [line.strip() for line in lines[:closing] if line.strip() and not line.lstrip().startswith("#")]
+    keys = [line.partition(":")[0].strip() for line in before]
+    return closing + 1 if before and all(":" in line for line in before) and all(k in FACT_KEYS for k in keys) \
+        else None
 
 
 def compose(block: str, first: int, path: Path):

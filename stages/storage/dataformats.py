@@ -154,7 +154,7 @@ def read_conversations(path: Path, fmt: str = AUTO) -> Iterator[Row]:
     except FileNotFoundError:
         raise PipelineError(f"{path}: no such file; give FILE=path/to/conversations.jsonl") from None
     except OSError as err:
-        raise PipelineError(f"{path}: cannot be read ({err.strerror})") from None
+        raise PipelineError(f"{path}: cannot be read ({err.strerror}); give FILE=path/to/conversations.jsonl") from None
     if elements is not None:
         yield from (row_of(value, number, fmt) for number, value in enumerate(elements, 1))
         return

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..errors import FatalAPIError
 from .answers import FATAL_STATUSES, TransientAnswer, error_message, fatal_error, key_wanted
+from .baseurl import unusable_line
 from .refusal import shorten
 from .server import rejection_line
 
@@ -51,6 +52,13 @@ def connection_failure(err: requests.RequestException) -> TransientHTTP:
     if "Connection refused" in text or "NewConnectionError" in text:
         return TransientHTTP("connection refused", unreachable=True)
     return TransientHTTP(f"connection failed: {type(err).__name__}")
+
+
+def unsendable() -> tuple[type, ...]:
+    """The errors of an address requests will not send to at all: no scheme, another scheme, a bad host or port."""
+    import requests
+    return (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+            requests.exceptions.URLRequired)
 
 
 @dataclass
@@ -250,6 +258,8 @@ def send(request: Request) -> str:
         response = link.adapter.send(prepare(request), stream=True, verify=link.verify, proxies=link.proxies,
                                      timeout=(min(CONNECT_TIMEOUT, request.timeout), request.timeout))
     except requests.RequestException as err:
+        if isinstance(err, unsendable()):  # no retry can fix the address: the run stops at its first request
+            raise FatalAPIError(unusable_line(request.url, f"{type(err).__name__}: {err}")) from None
         raise connection_failure(err) from None
     with response:
         raise_for_status(response, sent_key=bool(request.key))
