@@ -60,3 +60,17 @@ def test_the_docs_state_the_blind_sets_final_score():
         caught, leaks, alarms, innocent = groups[group]
         assert f"| recall, {label} |" in page and f"| {caught}/{leaks} ({caught / leaks:.0%}) |\n" in page
         assert f"| {alarms}/{innocent} ({alarms / innocent:.1%}) |\n" in page
+
+
+def test_the_docs_state_the_held_out_blind_sets_score():
+    """The second blind set, kept from the rules' writer: docs/checks.md's figures are today's check."""
+    from blind_scores import BLIND, current_checker, load_blind, tally
+    groups = tally(load_blind(BLIND / "quark_heldout.tsv"), current_checker(BLIND / "quark.md"))
+    page = (ROOT / "docs" / "checks.md").read_text(encoding="utf-8")
+    for label, group in (("all", "all"), ("English", "English"), ("other languages", "non-English")):
+        caught, leaks, _, _ = groups[group]
+        assert f"| recall, {label} | " in page and f"| {caught}/{leaks} ({caught / leaks:.0%}) |\n" in page
+    caught, leaks, alarms, innocent = groups["all"]
+    assert caught / leaks >= 0.75 and alarms / innocent <= 0.03
+    caught, leaks, _, _ = groups["non-English"]
+    assert caught / leaks >= 0.60
