@@ -44,10 +44,10 @@ def load_blind(path: Path) -> list[BlindRow]:
 
 
 def current_checker(identity: Path):
-    from stages.judging.checks import conversation_problem
+    from stages.judging.checks import identity_problems
     from stages.judging.identity import load_identity
     facts = load_identity(identity, ROOT / "prompts").facts
-    return lambda row: conversation_problem(row.conversation(), facts) is not None
+    return lambda row: bool(identity_problems(row.conversation(), facts, False))
 
 
 def load_old_modules(commit: str):

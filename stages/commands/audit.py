@@ -17,11 +17,10 @@ from ..auditjudge import FileJudge, cost_line, is_cached, judge_ask, run_judge
 from ..config import ascii_option, cache_dir_option, data_dir_option, option
 from ..given import IDENTITY_HOLDS, GivenPath, TextFile
 from ..errors import PipelineError
-from ..judging.checks import IDENTITY_REASONS, LEAK, first_order_break, role_problems
+from ..judging.checks import IDENTITY_REASONS, LEAK, conversation_problems
 from ..judging.dedup import DEFAULT_THRESHOLD
 from ..judging.fidelity import fidelity_lines, fidelity_stats, top_leak_lines
 from ..judging.identity import Facts, load_identity
-from ..judging.leaks import find_problem
 from ..judging.rulereport import group_by_rule, rule_lines
 from ..judging.summary import Summary, describe_counts, describe_numbers, row
 from ..storage.dataformats import AUTO, FORMATS, Row, read_conversations
@@ -48,25 +47,11 @@ class LineReport:
             {"rule": self.rule} if self.rule else {})
 
 
-def order_detail(messages: list[dict]) -> str:
-    """Where the user/assistant alternation first breaks."""
-    index = first_order_break(messages)
-    if index is None:
-        return ""
-    return f"message {index + 1} is {messages[index]['role']!r}, expected {('user', 'assistant')[index % 2]!r}"
-
-
-ROLE_DETAILS = {"role_order": order_detail,
-                "ends_with_user": lambda messages: f"the last message (number {len(messages)}) is the user's"}
-
-
 def line_checks(messages: list[dict], facts: Facts, ascii_only: bool) -> tuple[list[tuple[str, str]], str]:
-    """(reason, detail) pairs for one conversation (role order, content, ASCII, the leak check) and
-    the leak check's rule when it fired."""
-    found = [(reason, ROLE_DETAILS[reason](messages) if reason in ROLE_DETAILS else "")
-             for reason in role_problems(messages, ascii_only)]
-    problem = find_problem(messages, facts)
-    return found + ([(problem.reason, problem.sentence)] if problem else []), problem.rule if problem else ""
+    """(reason, detail) pairs of every check (judging/checks.py's CONVERSATION_CHECKS, the ones
+    the review runs) and the leak check's rule when it fired."""
+    found = conversation_problems(messages, facts, ascii_only, every=True)
+    return [(p.reason, p.detail) for p in found], next((p.rule for p in found if p.rule), "")
 
 
 class Audit:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..errors import PipelineError
 from .identity import Facts
-from .leaks import DENIAL, JUNK, LEAK, Finding, find_problem
+from .leaks import DENIAL, JUNK, LEAK, find_problem
 
 IDENTITY_REASONS = (LEAK, DENIAL, JUNK)  # the reasons of the leak check, found only when nothing else is wrong
 BAD_FINISH = {"length": "truncated", "content_filter": "content_filter"}
@@ -122,13 +122,6 @@ def all_ascii(messages: list[dict]) -> bool:
     return all(m["content"].isascii() for m in messages)
 
 
-def add_ascii_rule(verdict: Verdict) -> Verdict:
-    """A conversation's verdict with ASCII=1, from its verdict with ASCII=0: the same as judging
-    it again. non_ascii is role_problems' last check, a too short conversation gets no other, and
-    the leak check runs only on a conversation with no other reason, so non_ascii replaces a leak."""
-    if verdict.messages is None or verdict.reasons == ["too_short"] or all_ascii(verdict.messages):
-        return verdict
-    return Verdict(verdict.messages, [r for r in verdict.reasons if r not in IDENTITY_REASONS] + ["non_ascii"])
 
 
 def is_message_list(messages: object) -> bool:
@@ -137,16 +130,57 @@ def is_message_list(messages: object) -> bool:
         for m in messages)
 
 
-def conversation_problem(messages: list, facts: Facts) -> Finding | None:
-    """The leak check's finding on a well-formed conversation: a leak, a self-denial or a junk answer."""
-    return find_problem(messages, facts)
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a conversation: its reason code, where or what (a sentence), and the
+    leak check's rule when that found it."""
+    reason: str
+    detail: str = ""
+    rule: str = ""
 
 
-def leak_verdict(messages: list, reasons: list[str], facts: Facts | None) -> Verdict:
-    found = conversation_problem(messages, facts) if facts is not None and not reasons else None
-    if found is None:
-        return Verdict(messages, reasons)
-    return Verdict(messages, [found.reason], ((found.reason, found.sentence),), found.rule)
+def order_detail(messages: list[dict]) -> str:
+    """Where the user/assistant alternation first breaks."""
+    index = first_order_break(messages)
+    return "" if index is None else f"message {index + 1} is {messages[index]['role']!r}, expected " \
+                                     f"{('user', 'assistant')[index % 2]!r}"
+
+
+ROLE_DETAILS = {"role_order": order_detail,
+                "ends_with_user": lambda messages: f"the last message (number {len(messages)}) is the user's"}
+
+
+def shape_problems(messages: list, facts: Facts | None, ascii_only: bool) -> list[Problem]:
+    return [Problem(reason, ROLE_DETAILS[reason](messages) if reason in ROLE_DETAILS else "")
+            for reason in role_problems(messages, ascii_only)]
+
+
+def identity_problems(messages: list, facts: Facts | None, ascii_only: bool) -> list[Problem]:
+    """The leak check: another identity claimed, the assistant's own denied, or a junk answer."""
+    found = find_problem(messages, facts) if facts is not None else None
+    return [Problem(found.reason, found.sentence, found.rule)] if found else []
+
+
+# Every check of a well-formed conversation, in order: the review of an answer stops at the first
+# that finds something, `make audit` runs them all. A new check is added here, and both use it.
+CONVERSATION_CHECKS = (shape_problems, identity_problems)
+
+
+def conversation_problems(messages: list, facts: Facts | None, ascii_only: bool = False,
+                          every: bool = False) -> list[Problem]:
+    found: list[Problem] = []
+    for check in CONVERSATION_CHECKS:
+        found += check(messages, facts, ascii_only)
+        if found and not every:
+            break
+    return found
+
+
+def checked_verdict(messages: list, facts: Facts | None, ascii_only: bool) -> Verdict:
+    found = conversation_problems(messages, facts, ascii_only)
+    identity = [p for p in found if p.reason in IDENTITY_REASONS]
+    return Verdict(messages, [p.reason for p in found], tuple((p.reason, p.detail) for p in identity),
+                   identity[0].rule if identity else "")
 
 
 def judge_content(content: object, validator, ascii_only: bool = False, facts: Facts | None = None) -> Verdict:
@@ -162,7 +196,7 @@ def judge_content(content: object, validator, ascii_only: bool = False, facts: F
     if not is_message_list(messages):
         return Verdict(None, ["schema"])  # a custom schema may allow other shapes; nanochat does not
     messages = without_unanswered_question(messages)
-    return leak_verdict(messages, role_problems(messages, ascii_only), facts)
+    return checked_verdict(messages, facts, ascii_only)
 
 
 def without_unanswered_question(messages: list[dict]) -> list[dict]:
