@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from .identity import Facts
-from .names import LIKENESS, first_tokens, names_group, other_script, mentions_token
+from .names import first_tokens, names_group, other_script, mentions_token
 
 OWN = "Ownname"  # what the identity's own names are replaced with before looking (a model "Gemma-mini" is not Gemma)
 
