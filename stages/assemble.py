@@ -77,14 +77,19 @@ def review_pass(cache, rows, url: str, data_dir: Path, run: RunSettings, rules, 
 def kept_signatures(cache, rules, notes, kept: Kept):
     """signatures_of for the SketchTable: the candidates' signatures from their notes, or, for a
     seed without one (a conversation kept by review), sketched again from the cache."""
-    def signatures_of(indexes: list[int]):
-        by_note = {kept.note(i): i for i in indexes if kept.note(i) != NO_NOTE}
-        for key, signature in notes.signatures(list(by_note)):
-            yield by_note.pop(key), signature
-        rest = sorted([i for i in indexes if kept.note(i) == NO_NOTE] + list(by_note.values()))  # no note held them
-        conversations = (conversation_of(cache, kept.entry(i), rules) for i in rest)
-        yield from ((rest[k], signature) for k, signature in signatures_from(conversations, range(len(rest))))
+    def signatures_of(indexes):
+        for start in range(0, len(indexes), NOTE_CHUNK):  # a chunk at a time: nothing here grows with N
+            chunk = [int(i) for i in indexes[start:start + NOTE_CHUNK]]
+            by_note = {kept.note(i): i for i in chunk if kept.note(i) != NO_NOTE}
+            for key, signature in notes.signatures(list(by_note)):
+                yield by_note.pop(key), signature
+            rest = sorted([i for i in chunk if kept.note(i) == NO_NOTE] + list(by_note.values()))  # no note held them
+            conversations = (conversation_of(cache, kept.entry(i), rules) for i in rest)
+            yield from ((rest[k], signature) for k, signature in signatures_from(conversations, range(len(rest))))
     return signatures_of
+
+
+NOTE_CHUNK = 2000
 
 
 NO_NOTE = bytes(16).hex()

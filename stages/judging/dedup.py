@@ -190,7 +190,7 @@ def similarity(a: int, b: int) -> float:
 
 class SketchTable:
     """What near-duplicate search keeps of each conversation, in arrival order: its text digest and
-    one 64-bit key per LSH band (about 130 bytes), not its signature. Candidates that share a band
+    one 32-bit key per LSH band (about 70 bytes), not its signature. Candidates that share a band
     are verified on their full signatures, which `signatures_of` brings back for those few only
     (from the cache or by reading the file again), so memory does not hold N signatures."""
 
@@ -198,7 +198,7 @@ class SketchTable:
         self.threshold = threshold
         self.bands, self.rows = lsh_bands(max(0.5, threshold - LSH_MARGIN))
         self.texts = bytearray()
-        self.keys = array("Q")
+        self.keys = array("I")
         self.waiting: list[bytes] = []
 
     def __len__(self) -> int:
@@ -218,11 +218,11 @@ class SketchTable:
 
     def duplicates(self, signatures_of=None) -> dict[int, Duplicate]:
         """Each dropped conversation's index -> what replaces it; a threshold of 1.0 finds exact copies
-        only. `signatures_of(indexes)` gives {index: signature bytes} for the candidates to verify."""
+        only. `signatures_of(indexes)` yields (index, signature bytes) for the candidates to verify."""
         self.flush()
         uniques, copies = exact_groups(self.texts)
         near = {}
-        if self.threshold < 1.0 and uniques:
+        if self.threshold < 1.0 and len(uniques):
             near = near_duplicates(self, uniques, signatures_of)
         # A copy of a conversation that was itself dropped as near points at what that one points at.
         exact = {i: near.get(first, Duplicate(first, "exact", 1.0)) for i, first in copies.items()}
@@ -234,8 +234,8 @@ MIX = 0x100000001B3  # FNV's 64-bit prime: folds a band's lanes into one key, th
 
 
 def band_keys(signatures: bytes, bands: int, rows: int):
-    """(signatures, bands) uint64 keys: equal bands give equal keys; unequal ones rarely collide,
-    and every candidate is verified anyway."""
+    """(signatures, bands) uint32 keys: equal bands give equal keys; unequal ones rarely collide
+    (a few pairs a band at 100,000 conversations), and every candidate is verified anyway."""
     import numpy as np
     lanes = np.frombuffer(signatures, dtype="<u4").reshape(-1, NUM_PERM).astype(np.uint64)
     keys = np.zeros((len(lanes), bands), dtype=np.uint64)
@@ -244,31 +244,32 @@ def band_keys(signatures: bytes, bands: int, rows: int):
             for lane in lanes[:, band * rows:(band + 1) * rows].T:
                 keys[:, band] = keys[:, band] * np.uint64(MIX) ^ lane
             keys[:, band] ^= np.uint64(band)
-    return keys
+    return (keys ^ (keys >> np.uint64(32))).astype(np.uint32)
 
 
-def exact_groups(texts: bytes | bytearray) -> tuple[list[int], dict[int, int]]:
-    """The first index of each distinct 16-byte text digest, and every later copy mapped to its first index."""
+def exact_groups(texts: bytes | bytearray):
+    """The first index of each distinct 16-byte text digest (ascending, as a numpy array), and every
+    later copy mapped to its first index."""
     import numpy as np
-    digests = np.frombuffer(bytes(texts), dtype="V16")
+    digests = np.frombuffer(texts, dtype="V16")
     _, first, inverse = np.unique(digests, return_index=True, return_inverse=True)
     firsts = first[inverse.ravel()]
     later = np.nonzero(firsts != np.arange(len(digests)))[0]
-    return sorted(first.tolist()), dict(zip(later.tolist(), firsts[later].tolist()))
+    return np.sort(first), dict(zip(later.tolist(), firsts[later].tolist()))
 
 
-def candidate_buckets(table: SketchTable, uniques: list[int]):
+def candidate_buckets(table: SketchTable, uniques):
     """(indexes, buckets): the unique texts sharing a band bucket with another, in order, and for
-    each its bucket per band (-1 where it shares none), as numpy arrays."""
+    each its bucket per band (-1 where it shares none), as numpy arrays; one band at a time."""
     import numpy as np
-    keys = np.frombuffer(table.keys, dtype=np.uint64).reshape(-1, table.bands)[uniques]
-    buckets = np.full(keys.shape, -1, dtype=np.int32)
+    keys = np.frombuffer(table.keys, dtype=np.uint32).reshape(-1, table.bands)
+    columns = []
     for band in range(table.bands):
-        _, inverse, counts = np.unique(keys[:, band], return_inverse=True, return_counts=True)
-        inverse = inverse.ravel()
-        buckets[:, band] = np.where(counts[inverse] > 1, inverse, -1)
-    shared = np.nonzero((buckets >= 0).any(axis=1))[0]
-    return np.asarray(uniques, dtype=np.int64)[shared], buckets[shared]
+        _, inverse, counts = np.unique(keys[uniques, band], return_inverse=True, return_counts=True)
+        inverse = inverse.ravel().astype(np.int32)
+        columns.append(np.where(counts[inverse] > 1, inverse, np.int32(-1)))
+    shared = np.nonzero(np.logical_or.reduce([column >= 0 for column in columns]))[0]
+    return uniques[shared], np.stack([column[shared] for column in columns], axis=1)
 
 
 class SignatureFile:
@@ -276,11 +277,11 @@ class SignatureFile:
     read back a bucket at a time: memory holds one bucket's signatures, never all of them."""
 
     def __init__(self, indexes, signatures_of):
-        position = {index: k for k, index in enumerate(indexes.tolist())}
+        import numpy as np
         self.file = tempfile.TemporaryFile()
-        self.file.truncate(len(position) * SIGNATURE_BYTES)
-        for index, signature in signatures_of(list(position)):
-            os.pwrite(self.file.fileno(), signature, position[index] * SIGNATURE_BYTES)
+        self.file.truncate(len(indexes) * SIGNATURE_BYTES)
+        for index, signature in signatures_of(indexes):  # indexes ascend: a position is a binary search away
+            os.pwrite(self.file.fileno(), signature, int(np.searchsorted(indexes, index)) * SIGNATURE_BYTES)
 
     def read(self, positions):
         import numpy as np
@@ -367,16 +368,24 @@ def find_duplicates(conversations: list[list[dict]], threshold: float = DEFAULT_
 
 
 def signatures_from(conversations, indexes):
-    """(index, signature) of the conversations at these positions of an iterable read from the
-    start, sketched a batch at a time."""
-    wanted, left = set(indexes), len(set(indexes))
+    """(index, signature) of the conversations at these ascending positions of an iterable read
+    from the start, sketched a batch at a time."""
+    wanted = iter(sorted(int(i) for i in indexes))
+    target = next(wanted, None)
     batch: list[tuple[int, list[dict]]] = []
     for index, messages in enumerate(conversations):
-        if index in wanted:
+        if target is None:
+            break
+        if index == target:
             batch.append((index, messages))
-        if batch and (len(batch) >= BAND_BATCH or len(batch) == left):
-            yield from ((i, sketch.signature) for (i, _), sketch in zip(batch, sketch_all([m for _, m in batch])))
-            left -= len(batch)
+            target = next(wanted, None)
+        if len(batch) >= BAND_BATCH:
+            yield from sketched(batch)
             batch = []
-            if not left:
-                return
+    yield from sketched(batch)
+
+
+def sketched(batch: list[tuple[int, list[dict]]]):
+    if not batch:
+        return iter(())
+    return ((i, sketch.signature) for (i, _), sketch in zip(batch, sketch_all([m for _, m in batch])))
