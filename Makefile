@@ -163,7 +163,7 @@ card: $(VENV)/.installed ## a Hugging Face dataset folder: FORMAT files, train/v
 publish: $(VENV)/.installed ## upload the card folder to the Hub dataset repository REPO=user/name (HF_TOKEN)
 	$(STAGES) publish
 
-audit: $(VENV)/.installed ## check an existing JSONL file (FILE=...): no API, no cache; DATA_DIR/audit.jsonl
+audit: $(VENV)/.installed ## check an existing JSONL file (FILE=...); JUDGE=1 adds the judge pass (cached); DATA_DIR/audit.jsonl
 	$(STAGES) audit
 
 estimate: prompts ## seeds still to fetch and their estimated cost; sends no chat requests

@@ -6,7 +6,7 @@ from pathlib import Path
 from .elsewhere import elsewhere_hint
 from .errors import PipelineError
 from .judging.decisions import best_conversation, describe_decision, load_decisions
-from .judging.checks import LEAK, Verdict, first_order_break
+from .judging.checks import IDENTITY_REASONS, Verdict, first_order_break
 from .judging.review import SeedReview, review_seed
 from .judging.rules import CheckChoice, completions_url, rules_for
 from .storage.bodies import load_body
@@ -39,7 +39,7 @@ def describe_attempts(review: SeedReview, raw_of) -> list[str]:
     for attempt, verdict in enumerate(review.verdicts):
         outcome = "valid (used)" if verdict.valid else "rejected: " + ", ".join(verdict.reasons)
         lines.append(f"  attempt {attempt}: {outcome}")
-        lines += [f"    {kind}: {quote!r}" for kind, quote in verdict.problems if kind == LEAK]
+        lines += identity_lines(verdict)
         judged = review.judge_verdicts[attempt] if attempt < len(review.judge_verdicts) else ()
         lines += describe_judge(judged)
         if not verdict.valid and not judged and not verdict.problems:
@@ -48,6 +48,12 @@ def describe_attempts(review: SeedReview, raw_of) -> list[str]:
         lines.append(f"  attempt {len(review.verdicts)}: passed the checks, waiting for the judge")
         lines += describe_judge(review.judge_verdicts[-1] if review.judge_verdicts else ())
     return lines
+
+
+def identity_lines(verdict: Verdict) -> list[str]:
+    """The leak check's rejection: its reason, the rule that fired and the sentence."""
+    rule = f" (rule {verdict.rule})" if verdict.rule else ""
+    return [f"    {kind}{rule}: {quote!r}" for kind, quote in verdict.problems if kind in IDENTITY_REASONS]
 
 
 def rejected_messages(messages: list[dict]) -> list[str]:

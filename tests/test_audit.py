@@ -42,13 +42,33 @@ def test_failing_lines_are_numbered_as_an_editor_shows_them(tmp_path):
     result, records = audit(tmp_path, rows)
     assert result.exit_code == 1
     assert records == [
-        {"line": 3, "reasons": ["identity_leak"], "detail": "I was trained by OpenAI."},
+        {"line": 3, "reasons": ["identity_leak"], "detail": "I was trained by OpenAI.", "rule": "made_by"},
         {"line": 4, "reasons": ["role_order", "ends_with_user"],
          "detail": "message 1 is 'assistant', expected 'user' | the last message (number 2) is the user's"},
         {"line": 5, "reasons": ["exact_duplicate"], "detail": "copy of line 1"},
         {"line": 6, "reasons": ["too_short"], "detail": ""}]
     assert "by reason                 ends_with_user: 1, exact_duplicate: 1, identity_leak: 1, role_order: 1, too_short: 1" in result.stdout
     assert "       1  I was trained by OpenAI." in result.stdout
+    assert "rejections by rule (reason)\n       1  made_by (identity_leak)\n           1  I was trained by OpenAI." \
+        in result.stdout
+
+
+def test_denials_and_junk_answers_have_their_own_reasons_and_a_yaml_list_names_others(tmp_path):
+    identity = tmp_path / "inkbot.md"
+    identity.write_text("---\nname: Inkbot\nmaker: Quill Studio\nnever_claim: [Scribe, \"Pen & Co\"]\n---\nInkbot.\n",
+                        encoding="utf-8")
+    ask = {"role": "user", "content": "who are you?"}
+    rows = [[ask, {"role": "assistant", "content": "Hello! I'm Inkbot, made by Quill Studio."}],
+            [ask, {"role": "assistant", "content": "Non sono Inkbot, mi dispiace."}],
+            [ask, {"role": "assistant", "content": "ERROR: peer closed connection without sending complete message body"}],
+            [ask, {"role": "assistant", "content": "I am Scribe, at your service."}],
+            [ask, {"role": "assistant", "content": "Soy un modelo creado por Pen & Co."}]]
+    result, records = audit(tmp_path, rows, "--identity", identity)
+    assert result.exit_code == 1
+    assert [(r["line"], r["reasons"], r["rule"]) for r in records] == [
+        (2, ["self_denial"], "denies_own_name"), (3, ["junk_answer"], "error_string"),
+        (4, ["identity_leak"], "i_am_model"), (5, ["identity_leak"], "native_origin_claim")]
+    assert "rejections by rule (reason)" in result.stdout and "error_string (junk_answer)" in result.stdout
 
 
 @pytest.mark.parametrize("rows, words", [
@@ -152,3 +172,22 @@ def test_make_audit_without_file_names_file(tmp_path, value):
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "FILE is not set" in result.stderr and "make audit FILE=" in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_judge_pass_on_a_file_prices_caches_and_a_rerun_sends_nothing(tmp_path, fake_api):
+    server = fake_api(judge_fail_rate=0.5, seed=3)
+    rows = [SPROUT_HELLO, LEAKING] + [[{"role": "user", "content": f"question {i}?"},
+                                       {"role": "assistant", "content": f"Answer number {i}, from Sprout."}]
+                                      for i in range(6)]
+    args = ("--judge", "1", "--base-url", server.base_url, "--cache-dir", tmp_path / "cache", "--openrouter", "0",
+            "--price-in", "0.3", "--price-out", "2.5")
+    result, records = audit(tmp_path, rows, *args)
+    assert result.exit_code == 1, result.output
+    assert "audit: 7 conversations to judge, 0 already answered in the cache, 7 to send" in result.stderr
+    assert "about $0." in result.stderr and "audit: 7 judge requests sent" in result.stderr
+    assert server.stats.snapshot()["requests"] == 7   # the leaking line is not judged: the rules rejected it
+    judged = [r for r in records if any(reason.startswith("judge:") for reason in r["reasons"])]
+    assert judged and all(r["line"] != 2 for r in judged)
+    again, records_again = audit(tmp_path, rows, *args)
+    assert "7 already answered in the cache, 0 to send" in again.stderr and "0 judge requests sent" in again.stderr
+    assert server.stats.snapshot()["requests"] == 7 and records_again == records

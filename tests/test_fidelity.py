@@ -96,11 +96,15 @@ def test_stats_command_reports_fidelity_from_the_file_and_the_cache(rendered):
     fidelity = json.loads((data / "stats.json").read_text(encoding="utf-8"))["fidelity"]
     # seed 0: a leak then a valid answer; seed 1: valid; seeds 2-4: nothing cached -> 1 of 3
     assert fidelity["leaks"] == {"answers_checked": 3, "rejected": 1, "seeds": 1, "rate": 0.3333,
-                                 "top_sentences": [{"sentence": "I was trained by OpenAI.", "count": 1}]}
+                                 "top_sentences": [{"sentence": "I was trained by OpenAI.", "count": 1}],
+                                 "by_rule": [{"rule": "made_by", "reason": "identity_leak", "count": 1,
+                                              "top_sentences": [{"sentence": "I was trained by OpenAI.", "count": 1}]}]}
     assert fidelity["judge"] == {"run": False} and fidelity["names_stated"]["rate"] == 0.4
     assert "rejected as leaks         1 of 3 answers checked (33.3%), in 1 seeds" in result.stdout
     assert "judge pass rate           not run (JUDGE=0)" in result.stdout
     assert "  most frequent rejected leak sentences\n       1  I was trained by OpenAI.\n" in result.stdout
+    assert "  rejections by rule (reason)\n       1  made_by (identity_leak)\n           1  I was trained by OpenAI.\n" \
+        in result.stdout
     assert "       3  I am a small open model." in result.stdout
 
 

@@ -48,7 +48,7 @@ def test_allow_removes_names_and_never_claim_adds_them_to_both_lists():
 
 
 @pytest.mark.parametrize("block, message", [
-    ("name: Tester\nmodel: X", "line 3: unknown key 'model'; use one of name, also_called, never_claim, allow"),
+    ("name: Tester\nmodel: X", "line 3: unknown key 'model'; use one of name, also_called, never_claim, allow, maker, language"),
     ("name Tester", "line 2: 'name Tester' is not `key: value`; write e.g. `name: ...`"),
     ("name:", "line 2: an empty name after `name:`; write names separated by single commas"),
     ("name: Tester\nallow: Llama,, Meta", "line 3: an empty name after `allow:`; write names separated by single commas"),
@@ -59,6 +59,32 @@ def test_malformed_blocks_are_one_line_errors_naming_file_and_line(block, messag
     with pytest.raises(PipelineError) as err:
         identity(block)
     assert str(err.value) == f"my_identity.md {message}"
+
+
+@pytest.mark.parametrize("block", [
+    "name: Inkbot\nnever_claim: [Scribe, \"Quill, Inc.\"]",
+    "name: Inkbot\nnever_claim:\n  - Scribe\n  - 'Quill, Inc.'",
+    "name: \"Inkbot\"\nnever_claim: Scribe\nnever_claim: [\"Quill, Inc.\"]",
+])
+def test_lists_in_either_yaml_style_and_quoted_names(block):
+    facts = identity(block).facts
+    assert facts.name == "Inkbot"
+    assert {"Scribe", "Quill, Inc."} <= set(facts.models) and "[Scribe" not in facts.models
+
+
+def test_maker_and_language_are_read():
+    facts = identity("name: Wren\nmaker: Tallgrass Labs\nlanguage: ES").facts
+    assert (facts.maker, facts.language) == ("Tallgrass Labs", "es")
+    with pytest.raises(PipelineError, match=r"line 3: unknown language 'xx'; use one of en, es"):
+        identity("name: Wren\nlanguage: xx")
+
+
+def test_a_block_without_its_opening_fence_is_an_error():
+    with pytest.raises(PipelineError) as err:
+        parse_identity("name: Inkbot\nnever_claim: Scribe\n---\nName: Inkbot.\n", Path("x.md"), PROMPTS)
+    assert str(err.value) == ("x.md line 3: this --- closes a facts block that was never opened; put a --- line "
+                              "on line 1, above the facts")
+    assert parse_identity("Name: Inkbot.\nWhat it is: a bot.\n", Path("x.md"), PROMPTS).facts.name == ""
 
 
 def test_an_unclosed_block_is_an_error():
@@ -72,7 +98,7 @@ def test_a_bad_facts_block_stops_the_command_with_one_line(rendered, tmp_path):
     result = run("validate", "--n", 1, "--data-dir", rendered[0], "--cache-dir", rendered[1], "--identity", bad)
     assert result.exit_code == 1
     assert result.stderr.strip() == (f"Error: {bad} line 3: unknown key 'colour'; "
-                                     "use one of name, also_called, never_claim, allow")
+                                     "use one of name, also_called, never_claim, allow, maker, language")
 
 
 def test_editing_facts_never_changes_a_request_body_but_changes_the_rules(tmp_path):
@@ -89,8 +115,8 @@ def test_editing_the_default_list_changes_the_rules_too(tmp_path, monkeypatch):
     shutil.copytree(PROMPTS, tmp_path / "prompts")
     before = rules_for(CheckChoice()).fingerprint
     monkeypatch.chdir(tmp_path)
-    listed = tmp_path / "prompts" / "other_models.txt"
-    listed.write_text(listed.read_text() + "models: Orion\n")
+    listed = tmp_path / "prompts" / "leak_vocabulary" / "makers.yaml"
+    listed.write_text(listed.read_text() + "Orion Labs:\n  models: [Orion]\n")
     assert rules_for(CheckChoice()).fingerprint != before
 
 

@@ -87,7 +87,7 @@ def test_validate_rejects_a_leak_as_an_attempt_and_takes_the_next(rendered):
     assert "1/2 seeds valid, 1 rejected (identity_leak 1)" in result.stderr
     shown = run("show", "--seed", 1, *args)
     assert "attempt 0: rejected: identity_leak" in shown.output
-    assert "identity_leak: \"I'm Gemini, made by Google.\"" in shown.output
+    assert "identity_leak (rule i_am_model): \"I'm Gemini, made by Google.\"" in shown.output
 
 
 def test_fetch_asks_again_after_a_leak(rendered, fake_api):

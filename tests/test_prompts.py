@@ -139,8 +139,9 @@ def test_custom_identity_and_context_change_every_prompt(tmp_path):
 
 
 def test_empty_axis_file_is_a_clear_error(tmp_path):
-    for name in ("identity.md", "other_models.txt", "instructions.md", "first_messages.txt", "schema.json"):
+    for name in ("identity.md", "instructions.md", "first_messages.txt", "schema.json"):
         (tmp_path / name).write_bytes((ROOT / "prompts" / name).read_bytes())
+    shutil.copytree(ROOT / "prompts" / "leak_vocabulary", tmp_path / "leak_vocabulary")
     (tmp_path / "axes").mkdir()
     (tmp_path / "axes" / "mood.txt").write_text("# only a comment\n")
     with pytest.raises(PipelineError, match="axis file .*mood.txt has no items"):

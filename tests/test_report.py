@@ -63,8 +63,9 @@ def browser():
 
 
 def visible_seeds(driver) -> list[int]:
-    from selenium.webdriver.common.by import By
-    return [int(row.get_attribute("data-seed")) for row in driver.find_elements(By.CSS_SELECTOR, "#list tr")]
+    """The seeds listed, read in one script call: rows found first and read after could be
+    redrawn in between (a stale reference, seen under a loaded parallel run)."""
+    return driver.execute_script("return [...document.querySelectorAll('#list tr')].map(row => +row.dataset.seed)")
 
 
 def settled(browser, read):
@@ -121,11 +122,11 @@ def test_a_repeated_sentence_links_to_the_conversations_holding_it(report, brows
     dirs, path = report
     browser.get(path.as_uri())
     WebDriverWait(browser, 10).until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
-    browser.find_element(By.CSS_SELECTOR, f'a[data-sentence="{REPEATED}"]').click()
+    click(browser, f'a[data-sentence="{REPEATED}"]')
     WebDriverWait(browser, 5).until(lambda d: visible_seeds(d) == [0, 1])
-    browser.find_element(By.CSS_SELECTOR, 'a[data-pair="4"]').click()
-    sides = browser.find_elements(By.CSS_SELECTOR, "#detail .sides > div h4")
-    assert [side.text for side in sides] == ["seed 0 (valid)", "seed 4 (duplicate)"]
+    click(browser, 'a[data-pair="4"]')
+    sides = settled(browser, lambda d: [side.text for side in d.find_elements(By.CSS_SELECTOR, "#detail .sides > div h4")])
+    assert sides == ["seed 0 (valid)", "seed 4 (duplicate)"]
 
 
 def test_after_the_demo_the_report_lists_every_conversation_in_a_browser(tmp_path, browser):

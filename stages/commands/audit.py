@@ -1,6 +1,7 @@
 """`make audit FILE=path`: every local check on an existing dataset file, made by this tool or any other.
 
-No API and no cache. Reads JSON lines or one whole-file JSON array, each conversation in any format
+No API and no cache, unless JUDGE=1 (then the judge reads each line that passes; stages/auditjudge.py).
+Reads JSON lines or one whole-file JSON array, each conversation in any format
 of storage/dataformats.py (detected per line unless FORMAT is given), names the shapes it read, prints the summary `make stats` prints plus counts by reason and
 the most frequent leak sentences, and writes DATA_DIR/audit.jsonl: one {"line", "reasons",
 "detail"} object per failing line. Exit 0: every line passes; 1: some line fails; 2: bad input.
@@ -12,17 +13,21 @@ from pathlib import Path
 
 import click
 
-from ..config import ascii_option, data_dir_option, option
+from ..auditjudge import FileJudge, cost_line, is_cached, judge_ask, run_judge
+from ..config import ascii_option, cache_dir_option, data_dir_option, option
 from ..given import IDENTITY_HOLDS, GivenPath, TextFile
 from ..errors import PipelineError
-from ..judging.checks import LEAK, first_order_break, role_problems
+from ..judging.checks import IDENTITY_REASONS, LEAK, first_order_break, role_problems
 from ..judging.dedup import DEFAULT_THRESHOLD
 from ..judging.fidelity import fidelity_lines, fidelity_stats, top_leak_lines
 from ..judging.identity import Facts, load_identity
-from ..judging.leaks import find_leak
+from ..judging.leaks import find_problem
+from ..judging.rulereport import group_by_rule, rule_lines
 from ..judging.summary import Summary, describe_counts, describe_numbers, row
 from ..storage.dataformats import AUTO, FORMATS, Row, read_conversations
 from ..storage.files import write_jsonl_atomic
+from ..storage.run import DEFAULT_ATTEMPTS, DEFAULT_BASE_URL, DEFAULT_MODEL
+from ..transport.server import OPENROUTER_MODES
 
 
 class BadInput(click.ClickException):
@@ -35,10 +40,12 @@ class LineReport:
     line: int                      # as an editor numbers it, from 1 (the element's number in a JSON array)
     reasons: tuple[str, ...] = ()
     details: tuple[str, ...] = ()  # one per reason, same order
+    rule: str = ""                 # the leak check's rule behind a leak, denial or junk answer
 
     def record(self) -> dict:
         detail = " | ".join(d for d in self.details if d)
-        return {"line": self.line, "reasons": list(self.reasons), "detail": detail}
+        return {"line": self.line, "reasons": list(self.reasons), "detail": detail} | (
+            {"rule": self.rule} if self.rule else {})
 
 
 def order_detail(messages: list[dict]) -> str:
@@ -53,12 +60,13 @@ ROLE_DETAILS = {"role_order": order_detail,
                 "ends_with_user": lambda messages: f"the last message (number {len(messages)}) is the user's"}
 
 
-def line_checks(messages: list[dict], facts: Facts, ascii_only: bool) -> list[tuple[str, str]]:
-    """(reason, detail) pairs for one conversation: role order, content, ASCII, the leak check."""
+def line_checks(messages: list[dict], facts: Facts, ascii_only: bool) -> tuple[list[tuple[str, str]], str]:
+    """(reason, detail) pairs for one conversation (role order, content, ASCII, the leak check) and
+    the leak check's rule when it fired."""
     found = [(reason, ROLE_DETAILS[reason](messages) if reason in ROLE_DETAILS else "")
              for reason in role_problems(messages, ascii_only)]
-    leak = find_leak(messages, facts)
-    return found + ([(LEAK, leak)] if leak else [])
+    problem = find_problem(messages, facts)
+    return found + ([(problem.reason, problem.sentence)] if problem else []), problem.rule if problem else ""
 
 
 class Audit:
@@ -69,6 +77,7 @@ class Audit:
         self.facts, self.ascii_only, self.lines = facts, ascii_only, 0
         self.shapes: Counter = Counter()
         self.failing: dict[int, list[tuple[str, str]]] = {}
+        self.rules: dict[int, str] = {}  # line -> the leak check's rule, where it fired
         self.kept_lines = array("q")  # the line of each conversation, in order (for "copy of line N")
         self.summary = Summary(facts, threshold)
 
@@ -78,9 +87,11 @@ class Audit:
         if row.messages is None:
             self.failing[row.line] = [("shape", row.problem)]
             return
-        found = line_checks(row.messages, self.facts, self.ascii_only)
+        found, rule = line_checks(row.messages, self.facts, self.ascii_only)
         if found:
             self.failing[row.line] = found
+        if rule:
+            self.rules[row.line] = rule
         self.kept_lines.append(row.line)
         self.summary.add(row.messages)
 
@@ -91,7 +102,7 @@ class Audit:
             self.failing.setdefault(self.kept_lines[i], []).append((f"{d.kind}_duplicate", detail))
 
     def reports(self) -> list[LineReport]:
-        return [LineReport(line, tuple(r for r, _ in found), tuple(d for _, d in found))
+        return [LineReport(line, tuple(r for r, _ in found), tuple(d for _, d in found), self.rules.get(line, ""))
                 for line, found in sorted(self.failing.items())]
 
 
@@ -131,7 +142,55 @@ def summary_lines(audit: Audit, reports: list[LineReport], again) -> list[str]:
     lines += [line for line in fidelity_lines(fidelity, row) if "judge" not in line and "rejected as" not in line]
     lines += [row("failing lines", f"{len(reports)} of {audit.lines}"),
               row("  by reason", describe_counts(dict(sorted(reasons.items()))))]
-    return lines + top_leak_lines(leak_sentences(reports))
+    return lines + top_leak_lines(leak_sentences(reports)) + rule_lines(group_by_rule(
+        (reason, report.rule, detail) for report in reports for reason, detail in zip(report.reasons, report.details)
+        if reason in IDENTITY_REASONS))
+
+
+def passing_lines(audit: Audit, path: Path, fmt: str):
+    """(line, messages) of each conversation no local check failed, read from the file again."""
+    return ((row.line, row.messages) for row in read_conversations(path, fmt)
+            if row.messages is not None and row.line not in audit.failing)
+
+
+def judge_file(audit: Audit, path: Path, fmt: str, judge: FileJudge, cache_dir: Path, prices_of) -> None:
+    """JUDGE=1: the judge's verdict on every line that passed the local checks, added to the audit as
+    `judge:<kind>` (`judge_no_verdict` when it never answered readably); the cost is printed first."""
+    from ..storage.cache import open_cache
+    with open_cache(cache_dir) as cache:
+        lines = sum(1 for _ in passing_lines(audit, path, fmt))
+        cached = sum(is_cached(judge_ask(line, messages, judge), judge, cache)
+                     for line, messages in passing_lines(audit, path, fmt))
+        sample = next((judge_ask(line, messages, judge) for line, messages in passing_lines(audit, path, fmt)), None)
+        click.echo(cost_line(lines, cached, sample, prices_of(cache)), err=True)
+        asks = (judge_ask(line, messages, judge) for line, messages in passing_lines(audit, path, fmt))
+        sent = 0
+        for ask, verdict, count in run_judge(asks, judge, cache):
+            sent += count
+            found = judgement(verdict)
+            if found:
+                audit.failing[ask.line] = found
+    click.echo(f"audit: {sent} judge requests sent", err=True)
+
+
+def judgement(verdict) -> list[tuple[str, str]]:
+    if verdict is None:
+        return [("judge_no_verdict", "")]
+    quotes = " ; ".join(f"{kind}: {quote}" for kind, quote in verdict.problems) if verdict.reasons else ""
+    return [(reason, quotes) for reason in verdict.reasons]
+
+
+def file_judge(identity_prose: str, model: str, base_url: str, openrouter: str, max_attempts: int) -> FileJudge:
+    from ..judging.judge import load_judge
+    from ..judging.rules import completions_url
+    from ..transport.server import is_openrouter
+    return FileJudge(completions_url(base_url), load_judge(identity_prose, model), model,
+                     is_openrouter(base_url, openrouter), max_attempts=max_attempts)
+
+
+def judge_prices(base_url: str, model: str, cache, price_in, price_out):
+    from ..transport.prices import given_prices, price_book
+    return price_book(base_url, model, cache, given_prices(price_in, price_out)).sync
 
 
 def audit_path(data_dir: Path) -> Path:
@@ -149,17 +208,35 @@ def audit_path(data_dir: Path) -> Path:
 @option("DEDUP_THRESHOLD", type=click.FloatRange(0.5, 1), default=DEFAULT_THRESHOLD,
         help="Similarity from which two conversations count as near duplicates.")
 @data_dir_option
-def audit_command(file, format, identity, ascii, dedup_threshold, data_dir):
-    """Check an existing file without the API or the cache: shape, role order, ASCII, identity
-    leaks, duplicates. Writes DATA_DIR/audit.jsonl; exits 1 when a line fails, 2 on unreadable input.
+@option("JUDGE", type=click.BOOL, default=False, help="Have JUDGE_MODEL read each line that passes (1 or 0).")
+@option("JUDGE_MODEL", default="", help="Model of the judge pass; empty means MODEL.")
+@option("MODEL", default=DEFAULT_MODEL, help="The judge's model when JUDGE_MODEL is empty.")
+@option("MAX_ATTEMPTS", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS,
+        help="Judge answers per line until one is a readable verdict.")
+@option("PRICE_IN", type=click.FloatRange(min=0), default=None, help="Dollars per million input tokens.")
+@option("PRICE_OUT", type=click.FloatRange(min=0), default=None, help="Dollars per million output tokens.")
+@option("BASE_URL", default=DEFAULT_BASE_URL, help="OpenAI-compatible API root of the judge (JUDGE=1).")
+@option("OPENROUTER", type=click.Choice(OPENROUTER_MODES), default="auto",
+        help="Send OpenRouter-only fields and keys: auto (when BASE_URL is openrouter.ai), 1 or 0.")
+@cache_dir_option
+def audit_command(file, format, identity, ascii, dedup_threshold, data_dir, judge, judge_model, model, max_attempts,
+                  price_in, price_out, base_url, openrouter, cache_dir):
+    """Check an existing file: shape, role order, ASCII, identity leaks, duplicates, and with JUDGE=1
+    the judge pass (cached; its cost printed first). Writes DATA_DIR/audit.jsonl; exits 1 when a line
+    fails, 2 on unreadable input.
 
     Example: python -m stages audit --file identity_conversations.jsonl --identity my_identity.md
     """
     try:
-        facts = load_identity(identity).facts
+        loaded = load_identity(identity)
     except PipelineError as err:
         raise BadInput(str(err)) from None
+    facts = loaded.facts
     audit = audit_file(file, facts, ascii, dedup_threshold, format)
+    if judge:
+        judge_file(audit, file, format, file_judge(loaded.prose, judge_model or model, base_url, openrouter,
+                                                   max_attempts), cache_dir,
+                   lambda cache: judge_prices(base_url, judge_model or model, cache, price_in, price_out))
     reports = audit.reports()
     write_jsonl_atomic(audit_path(data_dir), [report.record() for report in reports])
     again = lambda: (r.messages for r in read_conversations(file, format) if r.messages is not None)  # noqa: E731

@@ -1,5 +1,6 @@
 """The rules a conversation must pass: the JSON schema, the role order nanochat expects, and
-(given the identity's facts) no assistant claim of another model's identity (`identity_leak`).
+(given the identity's facts) no assistant claim of another model's identity (`identity_leak`), no
+denial of its own (`self_denial`) and no error string or stack trace for an answer (`junk_answer`).
 
 `judge` returns the messages and a list of short reason codes; no reasons means valid.
 """
@@ -9,9 +10,9 @@ from dataclasses import dataclass, field
 
 from ..errors import PipelineError
 from .identity import Facts
-from .leaks import find_leak
+from .leaks import DENIAL, JUNK, LEAK, Finding, find_problem
 
-LEAK = "identity_leak"
+IDENTITY_REASONS = (LEAK, DENIAL, JUNK)  # the reasons of the leak check, found only when nothing else is wrong
 BAD_FINISH = {"length": "truncated", "content_filter": "content_filter"}
 
 
@@ -20,6 +21,7 @@ class Verdict:
     messages: list | None
     reasons: list[str] = field(default_factory=list)
     problems: tuple = ()  # a judge's (kind, quote) pairs; the leak check's ("identity_leak", sentence)
+    rule: str = ""        # the leak check's rule that fired (stages/judging/leaks.py RULES), when it fired
 
     @property
     def valid(self) -> bool:
@@ -126,7 +128,7 @@ def add_ascii_rule(verdict: Verdict) -> Verdict:
     the leak check runs only on a conversation with no other reason, so non_ascii replaces a leak."""
     if verdict.messages is None or verdict.reasons == ["too_short"] or all_ascii(verdict.messages):
         return verdict
-    return Verdict(verdict.messages, [r for r in verdict.reasons if r != LEAK] + ["non_ascii"])
+    return Verdict(verdict.messages, [r for r in verdict.reasons if r not in IDENTITY_REASONS] + ["non_ascii"])
 
 
 def is_message_list(messages: object) -> bool:
@@ -135,11 +137,16 @@ def is_message_list(messages: object) -> bool:
         for m in messages)
 
 
+def conversation_problem(messages: list, facts: Facts) -> Finding | None:
+    """The leak check's finding on a well-formed conversation: a leak, a self-denial or a junk answer."""
+    return find_problem(messages, facts)
+
+
 def leak_verdict(messages: list, reasons: list[str], facts: Facts | None) -> Verdict:
-    leak = find_leak(messages, facts) if facts is not None and not reasons else None
-    if leak is None:
+    found = conversation_problem(messages, facts) if facts is not None and not reasons else None
+    if found is None:
         return Verdict(messages, reasons)
-    return Verdict(messages, [LEAK], ((LEAK, leak),))
+    return Verdict(messages, [found.reason], ((found.reason, found.sentence),), found.rule)
 
 
 def judge_content(content: object, validator, ascii_only: bool = False, facts: Facts | None = None) -> Verdict:

@@ -8,7 +8,8 @@ sentences most repeated across conversations.
 from collections import Counter
 from dataclasses import dataclass
 
-from .checks import LEAK
+from .checks import IDENTITY_REASONS, LEAK
+from .rulereport import RuleGroup, group_by_rule, rule_lines, rule_records
 from .summary import Summary, share
 
 TOP_LEAKS = 3  # the rejected leak sentences shown: a high leak share that is one sentence is a false alarm
@@ -25,6 +26,7 @@ class ReviewCounts:
     passed: int = 0
     problems: tuple[tuple[str, int], ...] = ()   # (kind, count) over failed verdicts
     leak_sentences: tuple[tuple[str, int], ...] = ()  # (rejected sentence, count), most frequent first
+    by_rule: tuple = ()             # RuleGroups of the leak check's rejections (leaks, denials, junk)
 
 
 def final_verdict(answers: tuple) -> object | None:
@@ -38,7 +40,9 @@ def count_reviews(reviews, judge_run: bool) -> ReviewCounts:
     answers = leaks = leak_seeds = judged = passed = 0
     problems: Counter = Counter()
     sentences_seen: Counter = Counter()
+    findings = []
     for review in reviews:
+        findings += identity_findings(review.verdicts)
         found = sum(LEAK in verdict.reasons for verdict in review.verdicts)
         sentences_seen.update(quote for verdict in review.verdicts for kind, quote in verdict.problems if kind == LEAK)
         answers, leaks, leak_seeds = answers + len(review.verdicts), leaks + found, leak_seeds + (found > 0)
@@ -46,7 +50,13 @@ def count_reviews(reviews, judge_run: bool) -> ReviewCounts:
             judged, passed = judged + 1, passed + (not verdict.reasons)
             problems.update(kind for kind, _ in verdict.problems if verdict.reasons)
     return ReviewCounts(answers, leaks, leak_seeds, judge_run, judged, passed, tuple(sorted(problems.items())),
-                        tuple(ranked(sentences_seen)[:TOP_LEAKS]))
+                        tuple(ranked(sentences_seen)[:TOP_LEAKS]), tuple(group_by_rule(findings)))
+
+
+def identity_findings(verdicts) -> list[tuple[str, str, str]]:
+    """(reason, rule, sentence) of each verdict the leak check rejected."""
+    return [(kind, getattr(verdict, "rule", ""), quote) for verdict in verdicts
+            for kind, quote in verdict.problems if kind in IDENTITY_REASONS]
 
 
 def ranked(counts: Counter) -> list[tuple[str, int]]:
@@ -59,7 +69,8 @@ def leak_stats(counts: ReviewCounts | None) -> dict | None:
         return None
     return {"answers_checked": counts.answers, "rejected": counts.leaks, "seeds": counts.leak_seeds,
             "rate": share(counts.leaks, counts.answers),
-            "top_sentences": [{"sentence": text, "count": count} for text, count in counts.leak_sentences]}
+            "top_sentences": [{"sentence": text, "count": count} for text, count in counts.leak_sentences],
+            "by_rule": rule_records(list(counts.by_rule))}
 
 
 def judge_stats(counts: ReviewCounts | None) -> dict:
@@ -114,12 +125,20 @@ def fidelity_lines(fidelity: dict, row) -> list[str]:
              row("  rejected as leaks", describe_leaks(fidelity["leaks"])),
              *top_leak_lines(Counter({item["sentence"]: item["count"]
                                       for item in (fidelity["leaks"] or {}).get("top_sentences", [])})),
+             *by_rule_lines((fidelity["leaks"] or {}).get("by_rule", [])),
              row("  judge pass rate", pass_rate),
              row("  judge problems by kind", problems),
              row("  states its own name", describe_names(fidelity["names_stated"])),
              row("  other-language openers", describe_replies(fidelity["english_replies"])),
              "most repeated assistant sentences (conversations containing each)"]
     return lines + [f"  {item['count']:>6}  {item['sentence']}" for item in fidelity["repeated_sentences"]]
+
+
+def by_rule_lines(records: list[dict]) -> list[str]:
+    """stats.json's by_rule records as lines (rule_lines reads RuleGroups; these are their JSON)."""
+    groups = [RuleGroup(r["rule"], r["reason"], r["count"], tuple((s["sentence"], s["count"]) for s in r["top_sentences"]))
+              for r in records]
+    return rule_lines(groups)
 
 
 def top_leak_lines(sentences: Counter) -> list[str]:

@@ -1,459 +1,188 @@
-"""The identity leak check: does an assistant message claim to be another model, or to be made by
-another model's maker? (`find_leak`, reason code `identity_leak`.)
+"""The identity checks on a conversation's assistant messages, as named rules over the vocabulary of
+prompts/leak_vocabulary/: does an answer claim another model's identity or maker (`identity_leak`),
+deny its own name or maker (`self_denial`), or is it no answer at all (`junk_answer`)?
 
-Regular expressions over each sentence of each assistant message, no NLP library. A sentence
-leaks when it contains a claim ("I'm ChatGPT", "my name is Qwen", "I was trained by OpenAI",
-"as an AI developed by Google, ...", "Anthropic made me", "the company behind me is Mistral",
-"I'm built on Meta's Llama") that is not negated ("I'm not ChatGPT", "I wasn't made by Google",
-"neither OpenAI nor Google made me"), not reported or hypothetical ("people think I'm Gemini",
-"if I were ChatGPT") and not a question.
-Mentions that are not claims pass: contrasts ("unlike ChatGPT, I ..."), comparisons and likeness
-("not as powerful as GPT-5", "a ChatGPT-like assistant", "a ChatGPT clone") and the hardware or
-cloud a model was trained or runs on ("trained on NVIDIA GPUs", "runs on Google Cloud TPUs").
-
-The claim patterns only know the phrasings someone wrote down, so a second, looser rule reads each
-clause as a bag of words: a reference to the speaker ("I", "me", "my"), another model's or maker's
-name and a word about origin or identity ("made", "team", "weights", "name", "credit") in one
-clause is a claim ("Credit for my training goes to the DeepSeek team", "It was Meta that taught me
-to talk") unless the clause is negated, reported, hypothetical, a comparison, about hardware or
-data, or names the other model as a topic ("I can explain how Anthropic trains Claude").
+`find_problem` returns the first Finding (reason, rule, sentence) or None. Each message is read in
+its language (the facts' `language:`, else guessed per message): English by stages/judging/english.py,
+every language by stages/judging/native.py and denial.py. User messages are never checked: a user may
+well ask "are you ChatGPT?". RULES lists every rule; each is there because an example needs it
+(tests/test_leak_rules.py).
 """
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from . import english, native
+from .denial import find_denial
+from .english import Detector, Leak, detector, message_leak, sentences
 from .identity import Facts
+from .junk import find_junk
+from .language import language_code
+from .names import first_tokens, other_script, mentions_token
+from .wordsets import unquoted, word_set
 
-OWN = "Ownname"  # what the identity's own names are replaced with before looking (a model "Gemma-mini" is not Gemma)
+LEAK, DENIAL, JUNK = "identity_leak", "self_denial", "junk_answer"
 
-# Pieces of the claim patterns; {model}, {maker} and {any} are filled with the facts' names.
-SELF_BE = (r"\bi(?:['’]?m\b|\s+am\b|\s+was\b|['’]ve\s+been\b|\s+have\s+been\b|\s+got\b"
-           r"|\s+wasn['’]t\b|\s+haven['’]t\s+been\b|\s+have\s+never\s+been\b|['’]ve\s+never\s+been\b)")
-FILL = (r"(?:\s+(?:just|actually|really|indeed|basically|essentially|technically|originally|officially|literally"
-        r"|simply|also|still|currently|definitely|certainly|proudly|first|initially|mainly|primarily|ultimately"
-        r"|fundamentally|partly|secretly|in\s+fact|not|never|no\s+longer|no))*")
-DET = r"(?:\s+(?:an?|the|one|your))?"
-NAME_DET = r"(?:\s+(?:an?|the|one))?"  # not "your": "I'm your ChatGPT" is a figure of speech
-NAME_INTRO = (r"\b(?:my\s+name\s+is|my\s+name['’]s|(?:you\s+can\s+)?call\s+me|i\s+go\s+by|i['’]?m\s+called"
-              r"|i\s+am\s+called"
-              r"|i['’]?m\s+known\s+as|i\s+am\s+known\s+as|this\s+is|this\s+(?:has\s+been|was)"
-              r"|you['’]re\s+(?:talking|chatting|speaking)\s+(?:to|with)"
-              r"|you\s+are\s+(?:talking|chatting|speaking)\s+(?:to|with)"
-              r"|my\s+(?:underlying\s+|base\s+|core\s+)?(?:model|architecture|engine|backbone|llm)\s+(?:is|was))")
-OF_PHRASE = (r"(?:\s+(?:version|variant|instance|form|kind|type|flavou?r|fork|copy|build|release|edition|member|part"
-             r"|descendant|fine-?tune|distillation|successor|offshoot|spin-?off|derivative|offspring)\s+of)?")
-VERBS = (r"(?:made|trained|built|created|developed|owned|designed|produced|programmed|engineered|released|launched"
-         r"|fine-?tuned|pre-?trained|written|coded|invented|maintained|operated|run|powered|backed|funded|taught"
-         r"|crafted|published|open-?sourced|optimi[sz]ed|refined|aligned|brought\s+to\s+you|put\s+together|raised"
-         r"|born|assembled"
-         r"|brought\s+to\s+life|brought\s+into\s+(?:being|existence)|given\s+life)")
-ACTIVE_VERBS = (r"(?:made|built|trained|created|developed|designed|owns|owned|programmed|released|runs|maintains"
-                r"|fine-?tuned|pre-?trained|taught|invented|engineered|coded|wrote|produced|launched|assembled)")
-SELF_NOUN = (r"(?:model|assistant|ai|a\.i\.|chatbot|bot|system|program|llm|agent|tool|product|helper|companion"
-             r"|version"
-             r"|service|network|creation|project|offering|release|chat\s+model)")
-# Words that make what follows someone else's: "similar to ...", "data from ..." (where training
-# data came from is provenance, not a maker: "trained on conversations generated by Gemini").
-NOT_OURS = (r"(?!(?:to|than|like|unlike|not|instead|versus|vs|alternative|competitor|rival|fan|different|similar"
-            r"|unrelated|independent|nothing|data|datasets?|conversations?|examples?|outputs?|texts?|samples?"
-            r"|tokens?|answers?|responses?|generated|written|synthetic)\b)")
-SOME_WORDS = rf"(?:\s+{NOT_OURS}[\w-]+){{0,2}}?"
-NAMED_SELF = rf"(?:{SELF_BE}|{NAME_INTRO})\s+{OWN}\s*,?"   # "I'm Sprout, ..." (own names are masked as OWN)
-SUBJECT = rf"(?:{NAMED_SELF}|{SELF_BE}|\bas|\bbeing)"
-NOUN_PHRASE = rf"{SUBJECT}{FILL}\s+(?:an?|the|your)\s+(?:[\w-]+\s+){{0,4}}?{SELF_NOUN}"
-BY_TEAM = (r"(?:\s+(?:the\s+)?(?:team|folks|people|engineers|researchers|developers|scientists|company|labs?"
-           r"|research\s+labs?)\s+(?:at|from|of))?")
-PREP = r"(?:on|upon|from|off(?:\s+of)?|using|atop|on\s+top\s+of)"
-# Compute and hosting: a name next to these is hardware, not a maker ("NVIDIA B200 GPUs", "Google Cloud TPUs").
-HARDWARE_WORDS = (r"gpus?|tpus?|chips?|(?:graphics\s+)?cards?|rtx|gtx|hardware|accelerators?|servers?|cloud|clusters?"
-                  r"|infrastructure|data\s*cent(?:er|re)s?|machines?|nodes?|instances?|azure|aws|compute|cuda")
-# Right after a name, a few words at most and no preposition between.
-HARDWARE = (r"(?!(?:['’]s)?(?:\s+(?!(?:on|in|at|by|with|using|from)\b)[\w.-]+){0,3}?\s*\b(?:"
-            rf"{HARDWARE_WORDS}|geforce|supercomputers?|web\s+services|colab|kaggle|vertex|sagemaker|bedrock|ec2"
-            r"|[a-z]{1,3}\d{2,4}s?)\b)")
-MADE_ADJECTIVE = (r"(?:made|trained|built|created|developed|designed|engineered|programmed|fine-?tuned|pre-?trained"
-                  r"|backed|owned|branded)")
-# Who made the speaker, as a subject: "OpenAI", "the team at OpenAI", "Microsoft's engineers", "Meta's AI lab".
-PEOPLE = r"(?:team|teams|folks|people|staff|engineers|researchers|developers|scientists|labs?|research\s+labs?)"
-SOURCE = (rf"(?:(?:the\s+)?{PEOPLE}\s+(?:at|from|of)\s+{{any}}{HARDWARE}"
-          rf"|{{any}}{HARDWARE}(?:['’]s)?(?:\s+(?:ai|research))?(?:\s+{PEOPLE})?)")
-# What a source did to the speaker, after "is/was": "responsible for my training", "the company behind me".
-SOURCE_ROLE = (r"(?:(?:solely\s+|fully\s+|largely\s+|mainly\s+)?responsible\s+for\s+(?:me|my\s+(?:training|creation"
-               r"|development|design|existence|making|birth))\b|(?:the\s+)?(?:company|team|lab|people|folks|group"
-               r"|organi[sz]ation|firm|minds?|ones?)\s+behind\s+me\b)")
-CARETAKERS = r"(?:company|team|lab|people|folks|group|organi[sz]ation|firm)"
-BASE_VERBS = r"(?:based|built|running|powered|fine-?tuned|trained|derived|distilled|descended|adapted|forked|cloned)"
-
-CLAIMS = (
-    # I'm ChatGPT / my name is Qwen / you're talking to Gemini / I'm a version of Llama
-    rf"(?:{SELF_BE}|{NAME_INTRO}){FILL}(?:\s*,(?:\s+[\w'’-]+){{1,3}}\s*,)?(?:{NAME_DET}{OF_PHRASE})?"
-    rf"{NAME_DET}(?:\s+{{maker}}(?:['’]s)?)?\s+{{model}}(?!['’]s\b)",
-    # I'm built on Meta's Llama / I'm based on technology from OpenAI / I run on GPT-4
-    rf"(?:{SELF_BE}{FILL}\s+{BASE_VERBS}|\bi\s+(?:run|ran)){FILL}\s+{PREP}{DET}{SOME_WORDS}\s+{{any}}{HARDWARE}",
-    # I was trained by OpenAI / as an AI developed by Google / I'm a model, made and trained by Meta
-    rf"(?:{SELF_BE}|(?:{NOUN_PHRASE}|{NAMED_SELF})(?:\s*,)?(?:\s+(?:and|that|which|who))?"
-    rf"(?:\s+(?:was|is|am|has\s+been|were))?){FILL}\s+"
-    rf"{VERBS}(?:\s*(?:,|and|&)\s*{VERBS})*{FILL}\s+(?:by|at){DET}{BY_TEAM}\s+{{any}}{HARDWARE}",
-    # as a Google-trained model / I'm an OpenAI-built assistant: the maker as an adjective
-    rf"{SUBJECT}{FILL}\s+(?:an?|the|one)\s+{{any}}-{MADE_ADJECTIVE}(?:\s+[\w-]+){{0,2}}?\s+{SELF_NOUN}\b",
-    # I belong to the GPT-4 family / I'm one of the Gemini models / a member of the Claude model family
-    rf"(?:{SELF_BE}{FILL}(?:\s+(?:a\s+)?(?:part|member|one))?|\bi\s+belong)\s+(?:of|to|in)\s+(?:the|an?)\s+{{any}}"
-    rf"(?:\s+(?:model|ai|llm|language|chat))?\s+(?:family|families|series|line|lineup|lineage|models|generation)\b",
-    # I'm an AI from Google / a product of OpenAI
-    rf"{NOUN_PHRASE}\s+(?:from|of|at|out\s+of){DET}\s+{{maker}}",
-    # I'm an OpenAI model / I'm Google's assistant / as a Meta AI model, ...
-    rf"{SUBJECT}{FILL}(?:\s+(?:an?|the|one\s+of))?{SOME_WORDS}\s+{{any}}(?:['’]s)?{SOME_WORDS}\s+{SELF_NOUN}\b",
-    # OpenAI trained me / Google built and trained me / Meta AI created me
-    rf"(?:{{any}}\s+(?:or|nor|and|&)\s+)*{SOURCE}(?:\s+(?:also|originally|actually|first))?\s+"
-    rf"(?:{ACTIVE_VERBS}(?:\s*(?:,|and|&)\s*{ACTIVE_VERBS})*\s+me\b"
-    rf"|put\s+me\s+together|brought\s+me\s+(?:to\s+life|into\s+(?:being|existence)))",
-    # OpenAI is who made me / OpenAI is the one that trained me
-    rf"{SOURCE}\s+(?:is|was|are|were){FILL}\s+(?:who|the\s+ones?\s+(?:who|that)|the\s+{CARETAKERS}\s+(?:who|that))"
-    rf"{FILL}\s+{ACTIVE_VERBS}\s+me\b",
-    # the team at OpenAI is responsible for my training / Mistral AI is the company behind me
-    rf"{SOURCE}\s+(?:is|was|are|were){FILL}\s+{SOURCE_ROLE}",
-    rf"\bthe\s+{CARETAKERS}\s+behind\s+me\s+(?:is|was|are|were){FILL}{DET}{BY_TEAM}\s+{{maker}}",
-    # I owe my existence to Anthropic
-    rf"\bi\s+owe\s+(?:my\s+(?:existence|creation|life|being|training|birth|origins?)|it\s+all)\s+to{DET}{BY_TEAM}"
-    rf"\s+{{any}}{HARDWARE}",
-    # my creator is OpenAI / OpenAI is my maker / I come from Google
-    rf"\bmy\s+(?:creators?|makers?|developers?|builders?|authors?|trainers?|owners?|parent(?:\s+company)?|company"
-    rf"|team|designers?|programmers?|engineers?|origins?|home)\s+(?:is|are|was|were){FILL}(?:\s+(?:at|from))?{DET}"
-    rf"{BY_TEAM}\s+{{maker}}",
-    rf"{{maker}}\s+(?:is|was){FILL}\s+my\s+(?:creator|maker|developer|builder|owner|parent|company|team|author)",
-    # I come from Google / I came out of Meta's AI lab
-    rf"\bi(?:\s+belong\s+to|\s+(?:come|came|emerged|sprang|grew)\s+(?:out\s+of|from)|['’]?m\s+from|\s+am\s+from"
-    rf"|\s+work\s+for|\s+was\s+born\s+(?:at|in)){DET}{BY_TEAM}\s+{{maker}}{HARDWARE}",
-    # my training was done by OpenAI / my development was led by Google
-    rf"\bmy\s+(?:training|pre-?training|fine-?tuning|creation|development|design)\s+(?:was|is|has\s+been)"
-    rf"(?:\s+(?:done|carried\s+out|handled|led|performed|run|overseen|managed))?{FILL}\s+(?:by|at){DET}{BY_TEAM}"
-    rf"\s+{{any}}{HARDWARE}",
-    # ChatGPT is what I am
-    rf"{{model}}\s+is\s+(?:what|who)\s+(?:i\s+(?:really\s+|truly\s+)?am\b(?!\s+not\b)"
-    rf"|you['’]?re\s+(?:talking|chatting|speaking)\s+(?:to|with))",
-    # being Grok from xAI, I ... / Built by Google, trained by Google: the speaker left unsaid
-    rf"(?:^|[,;]\s*)being(?:\s+an?)?\s+{{model}}\b",
-    rf"^(?:proudly\s+)?{VERBS}(?:\s*(?:,|and)\s*{VERBS})*\s+(?:by|at){DET}{BY_TEAM}\s+{{any}}{HARDWARE}"
-    rf"(?![^,]*,\s*(?:the\s+)?{{any}})",
-    # As ChatGPT, I ... / ChatGPT here!
-    rf"\bas(?:\s+an?)?\s+{{model}}(?:\s+(?!(?:does|did|do|would|can|could|will|is|was|has|had)\b)\w+)?\s*,\s*(?:i"
-    rf"|my)\b",
-    # Speaking as Gemini, ... / As Claude, your assistant, I ...
-    rf"\bspeaking\s+as(?:\s+an?)?\s+{{model}}\b",
-    rf"\bas(?:\s+an?)?\s+{{model}}\s*,\s*(?:your|the|a)\s+[^,]{{1,40}},\s*(?:i|my)\b",
-    # a greeting and an introduction: "Hey, it's Claude!", "Hello, this is Gemini."
-    rf"\b(?:hi|hello|hey|hiya|greetings)\b[\s,!]*(?:it['’]?s|this\s+is)\s+{{model}}\b",
-    # a verbless introduction: "Claude here!", "ChatGPT at your service.", "Copilot, reporting for duty."
-    rf"(?:^|[,;:!.]\s*|\b(?:hi|hello|hey)\b\s*[,!]?\s*)(?:(?:{{maker}}['’]s\s+)?{{model}}(?:\s+[A-Z][\w.-]*)?"
-    rf"|{{maker}}['’]s\s+(?:[\w-]+\s+)?(?:assistant|model|chatbot|ai))\s*,?\s+(?:here|under\s+the\s+hood"
-    rf"|at\s+your\s+(?:service|disposal|command)"
-    rf"|reporting(?:\s+for\s+duty)?|on\s+duty|speaking|signing\s+(?:off|out)|ready\s+to\s+(?:help|assist))\b",
-)
-NEGATION = re.compile(r"\b(?:not|never|no|nor|neither|none|nothing|without|nobody)\b|n['’]t\b", re.IGNORECASE)
-# Just before a claim, only these negate it ("neither OpenAI nor ...", "nobody at Google ..."); a
-# "can't" there belongs to another verb ("I can't browse, as an AI developed by ...").
-NEGATED_BEFORE = re.compile(r"\b(?:not|never|nor|neither|nobody|no\s+one|none\s+of)\b", re.IGNORECASE)
-# Cues before a claim that make it someone else's belief, a hypothesis or a contrast. A cue right
-# after "I" ("I think I'm ...") is the assistant's own belief and does not count.
-DISTANCE = re.compile(
-    r"(?<!\bi\s)(?<!\bi['’]d\s)\b(?:think|thinks|thought|assumes?|assumed|believes?|believed|guess(?:es|ed)?"
-    r"|suspects?|suspected|wonders?|wondered|asks?|asked|asking|expects?|expected|says?|said|saying|told|tells"
-    r"|claims?|claimed"
-    r"|mistakes?|mistaken(?:ly)?|confuses?|confused|mix(?:es|ed)?|misconception|myth|rumou?rs?|wrong(?:ly)?"
-    r"|false|untrue|if|whether|pretend(?:ing)?|imagine|suppose|hypothetically|instead|rather|unlike"
-    r"|as\s+opposed|not\s+true|isn['’]t\s+true)\b", re.IGNORECASE)
-CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s|\b(?:but|while|whereas|though|although|however|yet|and|so)\b",
-                          re.IGNORECASE)
-# A name followed by these is a likeness, not the name itself: "ChatGPT-like", "a GPT-4 clone".
-LIKENESS = (r"(?!-(?:like|style|esque|inspired|level|class|grade|sized?|type)\b)"
-            r"(?!\s*-?\s*(?:clones?|alternatives?|competitors?|rivals?|killers?|wannabes?|look-?alikes?|knock-?offs?"
-            r"|imitations?|copycats?|equivalents?|counterparts?)\b)")
-# "as powerful as a GPT-5, I ...", "the same design as ChatGPT, I ..." compare; neither is "As a GPT-5, I ...".
-COMPARED_BEFORE = re.compile(r"\b(?:(?:much|just|exactly|precisely)\s+|(?:as|so)\s+(?:[\w-]+\s+){1,4}|(?:same"
-                             r"|similar|such)\s+(?:[\w-]+\s+){0,3})$",
-                             re.IGNORECASE)
-TOKEN = re.compile(r"[a-z]+|\d+")
-ALNUM = re.compile(r"[a-z0-9]+")
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]*\s+|\n+")
-# "Yes", "Right, they did.", "Yep, that's me.": one to three of these and nothing else.
-YES_WORD = (r"(?:yes|yep|yeah|yup|correct|right|exactly|indeed|affirmative|sure|absolutely|definitely|of\s+course"
-            r"|true|spot\s+on|that['’]?s\s+(?:right|correct|true|me|it)|that\s+is\s+(?:right|correct|true|me)"
-            r"|you\s+got\s+it|you\s+bet|i\s+am|i\s+sure\s+am|sure\s+am|i\s+was|i['’]?m|they\s+did|it\s+is|it\s+was"
-            r"|(?:they|it)\s+(?:sure\s+)?(?:did|is|was|are|were)"
-            rf"|(?:they|it|he|she)\s+(?:\w+\s+)?{ACTIVE_VERBS}\s+me|that['’]?s\s+(?:exactly\s+)?what\s+i\s+am"
-            r"|guilty\s+as\s+charged|you\s+caught\s+me|busted|you\s+guessed\s+it)")
-YES_OPENER = r"(?:(?:honestly|well|oh|ok|okay|so|haha|ha|ah|hmm|to\s+be\s+honest)[\s,!]+)?"
-# "Yes, and I'm proud of it!" still says yes; "Yes, but only in spirit" or "yes, a bit like it" does not.
-YES_GOES_ON = (r"(?:\s*[,;]\s*(?:and|so|but|underneath|now)?\b"
-               r"(?![^.!?]*\b(?:not|never|no|like\s+(?:it|them|that|him|her|an?|the)|similar|kind|sort|spirit|style"
-               r"|inspired|sense|way)\b|[^.!?]*n['’]t\b)"
-               r"[^.!?]*)?")
-ADDRESSED = re.compile(r"\b(?:you|your|yours|u"
-                       r"|this)\b", re.IGNORECASE)  # "is Gemini made by Google?" asks nothing of the speaker
-AFFIRMATION = re.compile(rf"^\W*{YES_OPENER}{YES_WORD}\b(?:[\s,.!]+{YES_WORD}\b){{0,2}}{YES_GOES_ON}[\s.!]*$",
-                         re.IGNORECASE)
-# A user question whether the assistant is, or was made by, one of the names: "are you ChatGPT?", "did
-# OpenAI make you?"; not a likeness ("you're like a ChatGPT clone?", "not as good as GPT-5?").
-LIKENESS_CUE = (r"\b(?:buy|if|like|than|as|similar|compared|comparable|versions?|clones?|alternatives?|kind|sort"
-                r"|type|inspired"
-                r"|vs|versus|not|best|cheapest|budget|better|worse|smaller|bigger|mini|tiny|different|unlike|while"
-                r"|whereas"
-                r"|know|heard|hear|use|used|using|tried|try|prefer|recommend|remember|read|about|think|compare)\b")
-# One question, within one sentence: "OpenAI spent millions. You did it for less?" asks nothing of
-# OpenAI; a likeness cue after the name counts too ("is ChatGPT better than you?").
-QUESTION_ABOUT = (rf"\b(?:are\s+you|r\s+u|were\s+you|is\s+this|who|you['’]re|you\s+are|did|is|was|do|does|have|has"
-                  rf"|aren['’]t|weren['’]t|didn['’]t|isn['’]t|wasn['’]t)\b"
-                  rf"(?:(?!{LIKENESS_CUE})[^?.!])*?{{any}}(?:(?!{LIKENESS_CUE})[^?.!])*(?:\?|$)")
-
-
-# The clause-level rule (`linked_claim`).
-# The speaker named without "I": "this assistant", "the model you're chatting with", its own name.
-SELF_NOUNS = r"(?:assistant|model|chatbot|bot|system|ai|programme|program|helper|correspondent|llm)"
-SELF_PHRASE = (rf"(?:\bthis\s+(?:[\w-]+\s+)?{SELF_NOUNS}|\byour\s+(?:helper|correspondent|assistant)|\byours\s+truly"
-               rf"|\b{OWN}|\b(?:the\s+(?:[\w-]+\s+)?(?:{SELF_NOUNS}|one)|what['’]?s|who['’]?s)\s+(?:that\s+(?:is\s+"
-               rf"|['’]s\s+)?)?"
-               r"(?:(?:you['’]?re|you\s+are)\s+\w+(?:\s+(?:to|with))?|(?:replying|answering|responding|talking"
-               r"|speaking|writing|helping"
-               r"|producing)\b|behind\s+these\s+words))")
-SELF = re.compile(rf"\b(?:i|i['’](?:m|ve|d|ll)|me|my|myself|mine)\b|\bwe\s+at\b"
-                  rf"|\byou['’]?re\s+(?:talking|chatting|speaking|typing)\s+(?:to|with)\b"
-                  rf"|{SELF_PHRASE}", re.IGNORECASE)
-# "this bot is just GPT-3.5", "Sprout here is really Llama 3": being a model needs no word of origin.
-SELF_IS = re.compile(rf"{SELF_PHRASE}(?:\s+(?:here|today|now))?\s+(?:is|was|['’]s)\s+(?:(?:just|really|simply"
-                     rf"|actually"
-                     r"|basically|secretly|still|truly|in\s+fact|a|an|the|renamed"
-                     r"|rebranded)\s+){0,3}$", re.IGNORECASE)
-ORIGIN = re.compile(
-    r"\b(?:mak(?:e|es|er|ers|ing)|made|buil[dt]\w*|creat\w*|develop\w*|(?:pre-?|re-?)?train\w*|fine-?tun\w*"
-    r"|distill\w*"
-    r"|design\w*|engineer\w*|programm?\w*|born|birth\w*|origin\w*|roots?|come|comes|came|product|project|research\w*"
-    r"|labs?|team|company|parent|own|owns|owned|owner\w*|operat\w*|run|runs|running|releas\w*|launch\w*|taught"
-    r"|teach\w*|rais\w*|shap\w*|weights|base|based|underlying|hood|deep\s+down|at\s+heart|name|named|called|family"
-    r"|lineage|descend\w*|deriv\w*|offshoot|spin-?off|derivative|fork|forked|variant|successor|compressed"
-    r"|optimi[sz]\w*|tuned"
-    r"|aligned|version|credit\w*|owe\w*|responsible|behind|courtesy|thanks|start(?:ed)?|gave|invent\w*"
-    r"|wrote|written|coded|powered|backed|funded|brought|really|truly|secretly|renamed|rebrand\w*"
-    r"|work(?:s|ed)?\s+(?:at|for|on)|folks|engineers|researchers|developers|scientists|staff)\b", re.IGNORECASE)
-# Where one clause ends and another begins, for this rule: commas alone do not ("Trained by OpenAI, I ...").
-LINK_BREAK = re.compile(r"[;:()\u2014\u2013]|\s-\s|,\s*(?:and|so|or|which)\b"
-                        r"|\b(?:but|while|whereas|though|although|however|yet)\b", re.IGNORECASE)
-# "While ChatGPT is a big product, I ...": the clause before the speaker's is about someone else.
-SUBORDINATE = re.compile(r"\b(?:while|whereas|though|although|unlike|if|even\s+if)\b[^;]*?,['\x22’”]?\s*"
-                         rf"(?=(?:i|i['’]m|my|me|anyone|you|this|the|{OWN})\b)", re.IGNORECASE)
-COMPARED = re.compile(
-    r"\b(?:than|comparabl\w*|close\s+to|baseline|match\w*|level|scale|reach\w*|reproduc\w*|beat|beats"
-    r"|as\s+[\w-]+\s+as"
-    r"|(?:much|just)\s+as|such\s+as|same|fan|fans|admirer|compared?|comparison|comparing|versus|vs|similar\w*"
-    r"|unlike|different\s+(?:from|than|to)|differ\w*\s+from|distinct\s+from|alternatives?|rivals?|competitors?"
-    r"|against|resembl\w*|inspired|equivalent)\b|-like\b", re.IGNORECASE)
-# Before a name only: "I'm like a tiny ChatGPT", not "questions like this one".
-LIKE_BEFORE = re.compile(r"(?<!['’]d\s)(?<!would\s)\blike\b|\bthe\s+way\b|\bthink\s+of\s+me\s+as\b", re.IGNORECASE)
-# Not the speaker's own claim: "I lack the tuning that makes Claude ...", "I'd probably be called Gemini".
-UNCLAIMED = re.compile(r"\b(?:lack|lacks|lacking|missing)\b|\bi(?:['’]d|\s+would)\b", re.IGNORECASE)
-# Just before a name, these make it the topic: "explain how Anthropic ...", "the best ChatGPT ...".
-TOPIC_BEFORE = re.compile(
-    r"\b(?:speak|speaking|talk|talking|cost|costs|spent|spend|paid|benchmarks?|tests?|evals?|evaluations?"
-    r"|leaderboards?|best|cheapest|smallest|tiniest|own|about|how|why|whether|ideas?"
-    r"|inspiration|mean|means|meant|referring|explain\w*|tell|describe\w*|discuss\w*|know|knows|admire\w*|respect\w*"
-    r"|stud(?:y|ied|ies)|read|cite|mention\w*|use|uses|using|used|try|tried|prefer|recommend|love|data|datasets?"
-    r"|conversations?|outputs?|examples?|texts?|samples?|generated|synthetic|answers?|responses?)\b"
-    r"(?:\s+[\w'’-]+){0,3}\s*$", re.IGNORECASE)
-# Just after a name, these make it data or a kind of thing: "GPT-4's outputs", "a ChatGPT implementation".
-AFTER_NAME = re.compile(
-    r"^(?:['’]s)?(?:(?:\s+[\w-]+)?\s+(?:data|datasets?|outputs?|answers?|responses?|conversations?|texts?|examples?"
-    r"|apis?|papers?)|(?:\s+|-)(?:style|implementation|clone|replica|pipeline|recipe|architecture|tokenizer|bpe"
-    r"|metric|benchmark|level|scale|class|sized?|parameters?|experience))\b", re.IGNORECASE)
-# A maker or model as the object of the origin word is someone else's making: "the RLHF that makes Claude".
-OBJECT_OF = re.compile(r"\b(?:mak\w*|made|buil\w*|creat\w*|develop\w*|train\w*|fine-?tun\w*|distill\w*|design\w*"
-                       r"|releas\w*|launch\w*|run|runs"
-                       r"|running|own\w*|operat\w*)\s+(?:(?:the|its|their|a|an)\s+)?$", re.IGNORECASE)
-# "trained on FineWeb-edu from Hugging Face": the name is where the data came from.
-DATA_SOURCE = re.compile(r"\btrained\s+(?:on|with|using)\s+[\w.-]+(?:\s+[\w.-]+)?\s+(?:from|by)\s+", re.IGNORECASE)
-QUOTATION = re.compile(r"[“\x22][^”\x22]*[”\x22]")
-YOURS = re.compile(r"\byour\s+(?:own\s+)?$", re.IGNORECASE)  # "I'm YOUR ChatGPT": the user's, a likeness
-QUOTED = re.compile(r"(?:^|[\s(])['\x22“‘][^\x22”’']*$")  # a name inside an open quote: a tagline
-# A few words before a name: "My GPUs came from NVIDIA".
-HARDWARE_BEFORE = re.compile(rf"\b(?:{HARDWARE_WORDS}|supercomput\w*|hosted|hosting)\b(?:\s+[\w'’-]+){{0,4}}\s*$",
-                             re.IGNORECASE)
-HARDWARE_AFTER = re.compile(HARDWARE, re.IGNORECASE)   # matches (empty) when what follows is not hardware
-# "Which company trained you?" answered with a name in a few words ("Microsoft did.").
-WHO_ASKED = re.compile(r"\b(?:who|which|what)\b[^?]*\b(?:you|your|u|me)\b", re.IGNORECASE)
-IDENTITY_ASKED = re.compile(r"\b(?:model|llm|ai|are\s+you|is\s+this|answering|talking\s+to|am\s+i)\b", re.IGNORECASE)
-SHORT_ANSWER_WORDS, NAME_WITHIN = 10, 5  # an answer that short, the name among its first words
-# "Who made me? OpenAI." and "My maker? That would be OpenAI." answer their own question.
-SELF_QUESTION_WORDS = 6
+# rule -> (reason, what it catches)
+RULES = {
+    **{name: (LEAK, "English claim pattern") for name in (
+        "i_am_model", "made_by", "maker_adjective", "family_member", "noun_from_maker", "maker_noun",
+        "maker_made_me",
+        "model_is_what_i_am", "being_model", "participle_opening",
+        "as_model_i", "speaking_as", "greeting_intro", "verbless_intro")},
+    "clause_link": (LEAK, "the speaker, another name and a word of origin in one English clause"),
+    "yes_to_question": (LEAK, "an English yes to \"are you ChatGPT?\""),
+    "short_named_answer": (LEAK, "a short answer naming a maker to \"who made you?\""),
+    "native_name_claim": (LEAK, "the speaker introducing itself as a model: \"soy ChatGPT\", \"我是Gemini\""),
+    "native_origin_claim": (LEAK, "the speaker, a word of making and a name in one clause, in any language"),
+    "as_model": (LEAK, "\"as a model made by X\" about the speaker: \"como modelo desarrollado por Google\""),
+    "not_but_name": (LEAK, "a role denied for another model's name: \"no soy un pirata sino Claude\""),
+    "third_person": (LEAK, "the speaker named without \"I\" is really another model"),
+    "native_yes": (LEAK, "a short yes to \"¿Eres Claude?\""),
+    "field_claim": (LEAK, "a field of a list or table about the speaker: \"Developer: OpenAI\""),
+    "affiliation": (LEAK, "the speaker's side is a maker's: \"we at OpenAI\", \"our Gemini app\""),
+    "indirect_maker": (LEAK, "a maker named by founder, place or product in a claim of origin"),
+    "denies_own_name": (DENIAL, "\"I'm not Wren\", \"no soy Wren\", \"wasn't made by Tallgrass Labs\""),
+    "own_then_negated": (DENIAL, "\"Tallgrass Labs didn't make me\", \"私はWrenではありません\""),
+    "different_from_own": (DENIAL, "\"diverso da Quark\", \"nothing to do with Tallgrass Labs\""),
+    "error_string": (JUNK, "an API error as the answer"),
+    "stack_trace": (JUNK, "a stack trace as the answer"),
+    "entity_soup": (JUNK, "HTML entities as the answer"),
+}
+NATIVE_RULES = (("native_name_claim", native.name_claim), ("native_origin_claim", native.origin_claim),
+                ("as_model", native.as_model), ("not_but_name", native.not_but_name),
+                ("third_person", native.third_person), ("native_yes", native.yes_answer),
+                ("affiliation", native.affiliation), ("indirect_maker", native.indirect_maker))
+ENGLISH_RULES = (("third_person", native.third_person), ("affiliation", native.affiliation),
+                 ("indirect_maker", native.indirect_maker))
 
 
 @dataclass(frozen=True)
-class Detector:
-    words: frozenset[str]      # each name's first token, lower case: a text with none of them is skipped at once
-    mentions: re.Pattern       # any name at all, as a word
-    claims: tuple[re.Pattern, ...]
-    own: re.Pattern | None
-    asked: re.Pattern          # a user message asking whether the assistant is one of them
-    loose: re.Pattern          # any name, in any case ("llama 3 70b" in a short answer)
-
-    def may_mention(self, text: str) -> bool:
-        """A set test on the text's tokens, far faster than the regex; most answers name no one.
-        Both "Qwen2.5" -> qwen and "AI21" -> ai21 are tokens."""
-        lowered = text.lower()
-        return not (self.words.isdisjoint(TOKEN.findall(lowered)) and self.words.isdisjoint(ALNUM.findall(lowered)))
+class Finding:
+    reason: str     # identity_leak, self_denial or junk_answer
+    rule: str       # the rule that fired (a key of RULES)
+    sentence: str   # the sentence it fired on (the start of the message for junk)
 
 
-def name_pattern(name: str, keep_case: bool = True) -> str:
-    """One name as a regex: spaces as any whitespace; a plain capitalised word (Gemini, Falcon)
-    must keep its capital initial, unless keep_case is off (users write "are you gemini?")."""
-    if keep_case and re.fullmatch(r"[A-Z][a-z]+", name):
-        return f"(?-i:{name[0]}){re.escape(name[1:])}"
-    return r"\s+".join(re.escape(part) for part in name.split())
+@dataclass(frozen=True)
+class Prefilter:
+    """Cheap tests that skip the patterns for the many answers naming no one."""
+    words: frozenset[str]
+    scripts: tuple[str, ...]
+    own: tuple[str, ...]
+
+    def names_someone(self, lowered: str, found: Detector) -> bool:
+        return found.may_mention(lowered) or any(name in lowered for name in self.scripts) or \
+            mentions_token(self.words, lowered)
+
+    def names_itself(self, lowered: str) -> bool:
+        return any(name in lowered for name in self.own)
 
 
-def names_group(names: tuple[str, ...], keep_case: bool = True) -> str:
-    """Any of the names as a whole word, a version after it allowed ("Llama 3.1", "Qwen2.5")."""
-    if not names:
-        return r"(?!x)x"  # matches nothing: every name was allowed
-    bodies = "|".join(name_pattern(n, keep_case) for n in sorted(names, key=len, reverse=True))
-    return rf"(?<![\w-])(?:{bodies})(?:[\s-]?\d+(?:\.\d+)*[a-z]?)?(?:[\s-]\d+(?:\.\d+)?(?:x\d+)?[bmk])?(?!\w){LIKENESS}"
+@functools.lru_cache(maxsize=16)
+def prefilter(facts: Facts) -> Prefilter:
+    own = facts.own_names + ((facts.maker,) if facts.maker else ())
+    return Prefilter(first_tokens(facts.indirect), other_script(facts.indirect), tuple(n.lower() for n in own))
 
 
-@functools.lru_cache(maxsize=8)
-def detector(facts: Facts) -> Detector:
-    everyone = facts.models + facts.makers
-    groups = {"model": names_group(facts.models), "maker": names_group(facts.makers), "any": names_group(everyone)}
-    own = re.compile(names_group(facts.own_names), re.IGNORECASE) if facts.own_names else None
-    words = frozenset(ALNUM.findall(name.lower())[0] for name in everyone if ALNUM.search(name.lower()))
-    return Detector(words, re.compile(groups["any"], re.IGNORECASE),
-                    tuple(re.compile(fill_names(claim, groups), re.IGNORECASE) for claim in CLAIMS),
-                    own, re.compile(fill_names(QUESTION_ABOUT, {"any": names_group(everyone, keep_case=False)}),
-                                    re.IGNORECASE),
-                    re.compile(names_group(everyone, keep_case=False), re.IGNORECASE))
+def message_language(text: str, facts: Facts) -> str:
+    """The message's own language when it can be told (common words and the vocabulary's words count),
+    else the facts' `language:`, else English."""
+    return language_code(text, known_words(facts)) or facts.language or "en"
 
 
-def fill_names(pattern: str, groups: dict[str, str]) -> str:
-    """Put the name groups into a claim pattern (not str.format: the patterns hold {0,2} counts)."""
-    for slot, group in groups.items():
-        pattern = pattern.replace("{" + slot + "}", group)
-    return pattern
+@functools.lru_cache(maxsize=16)
+def known_words(facts: Facts) -> dict[str, frozenset[str]]:
+    """Per language, the words and phrases of its lists (not the names), to tell a message's language."""
+    return {words.code: frozenset(word for field in fields(words) if field.name != "code"
+                                  for word in getattr(words, field.name) if len(word) > 1)
+            for words in facts.words}
 
 
-def sentences(text: str) -> list[str]:
-    return [part.strip() for part in SENTENCE_END.split(text) if part.strip()]
-
-
-def clause_start(sentence: str, position: int) -> int:
-    breaks = [m.end() for m in CLAUSE_BREAK.finditer(sentence, 0, position)]
-    return breaks[-1] if breaks else 0
-
-
-def is_excused(sentence: str, match: re.Match) -> bool:
-    """A negated, reported or hypothetical claim, or one asked as a question, is not a claim."""
-    start = clause_start(sentence, match.start())
-    before = sentence[start:match.start()]
-    last_words = " ".join(before.split()[-2:])
-    if NEGATION.search(match.group()) or NEGATED_BEFORE.search(last_words) or DISTANCE.search(before):
-        return True
-    if DATA_SOURCE.search(match.group()) or QUOTED.search(sentence[:match.start()]):
-        return True
-    if match.group().lower().startswith("as") and COMPARED_BEFORE.search(before):
-        return True
-    rest = sentence[match.end():]
-    return sentence.rstrip().endswith("?") and not CLAUSE_BREAK.search(rest)
-
-
-def leaking_sentence(text: str, found: Detector) -> str | None:
-    """The first sentence of one assistant message that claims another identity, or None."""
-    if not found.may_mention(text):
+def english_finding(question: str, answer: str, facts: Facts, off: frozenset[str]) -> Finding | None:
+    """The English claim patterns, on the answer with its quotations blanked (someone else's words)."""
+    plain = english.MARKUP.sub("", answer)
+    blanked = unquoted(plain)
+    found = message_leak(question, blanked, detector(facts, off))
+    if found is None:
         return None
-    masked = sentences(found.own.sub(OWN, text) if found.own is not None else text)
-    originals = sentences(text)
-    for number, sentence in enumerate(masked):
-        if found.mentions.search(sentence) and (linked_claim(answered(masked, number), found) or any(
-                not is_excused(sentence, match) for claim in found.claims for match in claim.finditer(sentence))):
-            return originals[number] if len(originals) == len(masked) else sentence
-    return None
+    shown, said = english.sentences(blanked), english.sentences(plain)
+    sentence = said[shown.index(found.sentence)] if found.sentence in shown and len(shown) == len(said) \
+        else found.sentence
+    return Finding(LEAK, found.rule, sentence)
 
 
-def answered(masked: list[str], number: int) -> str:
-    """The sentence, with a short question about the speaker's origin just before it put in front."""
-    before = masked[number - 1] if number else ""
-    if before.endswith("?") and len(before.split()) <= SELF_QUESTION_WORDS and SELF.search(before) \
-            and (ORIGIN.search(before) or re.search(SELF_PHRASE, before, re.IGNORECASE)):
-        return before.rstrip("?") + " is " + masked[number]
-    return masked[number]
+def native_finding(question: str, answer: str, code: str, facts: Facts, off: frozenset[str],
+                   names_someone: bool) -> Finding | None:
+    """A leak (when the answer or its question names someone) or a denial in one assistant message,
+    by the rules of its language."""
+    words = facts_words(facts, code)
+    if words is None:
+        return None
+    shown = native.prepared(answer)
+    message = native.Message(native.own_masked(shown, facts), shown, question, words, native.names_of(facts),
+                             native.own_masked(native.MARKUP.sub("", answer), facts))
+    english = facts_words(facts, "en")
+    if names_someone:
+        rules = NATIVE_RULES if words.code != "en" else ENGLISH_RULES
+        for name, rule in rules:
+            sentence = rule(message) if name not in off else None
+            if sentence:
+                return Finding(LEAK, name, native.shown_sentence(message, sentence))
+        sentence = native.field_claim(message, english) if "field_claim" not in off else None
+        if sentence:
+            return Finding(LEAK, "field_claim", sentence.replace(native.OWN, facts.name or native.OWN))
+    denial = find_denial(message, off)
+    return Finding(DENIAL, denial[0], native.shown_sentence(message, denial[1])) if denial else None
 
 
-def linked_claim(sentence: str, found: Detector) -> bool:
-    """The speaker, another name and a word of origin or identity in one clause that is not excused."""
-    if sentence.rstrip().endswith("?"):
-        return False
-    unquoted = QUOTATION.sub('""', sentence)  # words in double quotes are someone else's
-    for clause in LINK_BREAK.split(SUBORDINATE.sub(";", unquoted)):
-        if clause and SELF.search(clause) and not clause_excused(clause, found) \
-                and names_a_claim(clause, found, being_only=not ORIGIN.search(clause)):
-            return True
-    return False
+@functools.lru_cache(maxsize=16)
+def denial_words(facts: Facts) -> re.Pattern:
+    """Any language's words of denial, for a quick look before a message is read in its language."""
+    found = {word for words in facts.words for key in ("negation", "different", "unrelated", "not_being")
+             for word in getattr(words, key)}
+    body = "|".join(re.escape(word) for word in sorted(found, key=len, reverse=True))
+    return re.compile(f"(?:{body})", re.IGNORECASE) if found else re.compile(r"(?!x)x")
 
 
-def last_words(text: str, count: int = 8) -> str:
-    return " ".join(text.split()[-count:])
+def denies_anything(answer: str, facts: Facts) -> bool:
+    return denial_words(facts).search(answer) is not None
 
 
-def clause_excused(clause: str, found: Detector) -> bool:
-    return bool(NEGATION.search(clause) or UNCLAIMED.search(clause) or COMPARED.search(clause))
+def facts_words(facts: Facts, code: str):
+    words = next((words for words in facts.words if words.code == code), None)
+    return word_set(words) if words is not None else None
 
 
-def names_a_claim(clause: str, found: Detector, being_only: bool = False) -> bool:
-    """Whether a name in the clause is the speaker's maker or model; once one is a topic, none is.
-    With no word of origin in the clause, only "<the speaker> is <name>" counts."""
-    for mention in found.mentions.finditer(clause):
-        before, after = clause[:mention.start()], clause[mention.end():]
-        if TOPIC_BEFORE.search(before) or AFTER_NAME.search(after) or DISTANCE.search(last_words(before)) \
-                or HARDWARE_BEFORE.search(found.mentions.sub(" ", before)) or LIKE_BEFORE.search(before) \
-                or DATA_SOURCE.search(before[-60:]) or YOURS.search(before):
-            return False
-        if being_only and not SELF_IS.search(before):
+def find_problem(messages: list[dict], facts: Facts, off: frozenset[str] = frozenset()) -> Finding | None:
+    """The first junk answer, else the first assistant message claiming another identity or denying
+    its own, with the rule that fired; None when every answer passes. `off` leaves rules out."""
+    junk = find_junk(messages)
+    if junk and junk[0] not in off:
+        return Finding(JUNK, *junk)
+    gate, names = prefilter(facts), detector(facts)
+    previous, asked = "", False
+    for message in messages:
+        if message.get("role") != "assistant":
+            previous = message.get("content", "")
+            asked = gate.names_someone(previous.lower(), names)
             continue
-        if not (OBJECT_OF.search(before) or QUOTED.search(before) or HARDWARE_AFTER.match(after) is None):
-            return True
-    return False
-
-
-def bare_yes(question: str, answer: str, found: Detector) -> str | None:
-    """ "Are you ChatGPT?" answered with "Yes, I am." names no model and still leaks."""
-    first = SENTENCE_END.split(answer.strip(), maxsplit=1)[0]
-    asked = found.asked.search(question) if AFFIRMATION.match(first) and found.may_mention(question) else None
-    if asked and ADDRESSED.search(asked.group()):
-        return first
-    return None
-
-
-def named_answer(question: str, answer: str, found: Detector) -> str | None:
-    """ "Which company trained you?" answered "Microsoft did." names the maker in a few words."""
-    if not (WHO_ASKED.search(question) and (ORIGIN.search(question) or IDENTITY_ASKED.search(question))):
-        return None
-    parts = sentences(answer)[:2]
-    # "Honestly? The folks at Mistral AI.": a first sentence of a word or two that names no one leads in
-    short = " ".join(parts) if len(parts) == 2 and len(parts[0].split()) <= 2 and not found.loose.search(parts[0]) \
-        else (parts or [""])[0]
-    named = found.loose.search(short)
-    if named and len(short[:named.start()].split()) < NAME_WITHIN and len(short.split()) <= SHORT_ANSWER_WORDS and not (
-            NEGATION.search(short) or COMPARED.search(short) or LIKE_BEFORE.search(short) or DISTANCE.search(short)):
-        return short
+        answer = message.get("content") or ""
+        named = asked or gate.names_someone(answer.lower(), names)
+        if not (named or (gate.names_itself(answer.lower()) and denies_anything(answer, facts))):
+            continue  # names no one, and no denial of itself: nothing any rule looks for
+        code = message_language(answer, facts)
+        found = (english_finding(previous, answer, facts, off) if code == "en" and named else None) or \
+            native_finding(previous, answer, code, facts, off, named)
+        if found:
+            return found
     return None
 
 
 def find_leak(messages: list[dict], facts: Facts) -> str | None:
-    """The first assistant sentence claiming another model's identity or maker, or None.
-    User messages are never checked: a user may well ask "are you ChatGPT?"."""
-    found = detector(facts)
-    previous = ""
-    for message in messages:
-        if message.get("role") != "assistant":
-            previous = message.get("content", "")
-            continue
-        content = message["content"]
-        sentence = (leaking_sentence(content, found) or bare_yes(previous, content, found)
-                    or named_answer(previous, content, found))
-        if sentence:
-            return sentence
-    return None
+    """The first sentence claiming another model's identity or maker, or None (denials and junk aside)."""
+    found = find_problem(messages, facts)
+    return found.sentence if found is not None and found.reason == LEAK else None
+
+
+__all__ = ["DENIAL", "JUNK", "LEAK", "RULES", "Finding", "Leak", "find_leak", "find_problem", "sentences"]
