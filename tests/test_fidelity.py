@@ -118,3 +118,31 @@ def test_stats_command_reports_fidelity_from_the_file_and_the_cache(rendered):
 ])
 def test_guess_language(text, language):
     assert guess_language(text) == language
+
+
+def test_a_conversation_whose_judge_answers_were_all_unreadable_is_not_judged():
+    """Asked again after each unreadable answer and out of attempts: no verdict, so neither a pass nor a fail."""
+    review = SeedReview(0, (Verdict(GOOD, []),), judge_verdicts=((judged(["judge_invalid"], ()),) * 2,))
+    counts = count_reviews([review], judge_run=True)
+    assert (counts.judged, counts.passed, counts.problems) == (0, 0, ())
+
+
+def test_stats_carry_the_judges_numbers_and_rank_leak_sentences_most_frequent_first():
+    leak = lambda text: Verdict(None, ["identity_leak"], (("identity_leak", text),))  # noqa: E731
+    reviews = [SeedReview(0, (leak("I am Claude."), leak("B: I am GPT."), Verdict(GOOD, [])),
+                          judge_verdicts=((), (), (judged(),))),
+               SeedReview(1, (leak("B: I am GPT."), leak("A: I am Gemini."), Verdict(GOOD, [])),
+                          judge_verdicts=((), (), (judged(["judge:unnatural"], (("unnatural", "x"),)),)))]
+    counts = count_reviews(reviews, judge_run=True)
+    assert counts.leak_sentences == (("B: I am GPT.", 2), ("A: I am Gemini.", 1), ("I am Claude.", 1))
+    numbers = fidelity_stats(summarized(DATASET, SPROUT), counts, lambda: iter(DATASET))
+    assert numbers["judge"] == {"run": True, "judged": 2, "passed": 1, "pass_rate": 0.5,
+                                "problems_by_kind": {"unnatural": 1}}
+
+
+def test_the_replies_line_gives_the_share_answered_in_english():
+    from stages.judging.fidelity import describe_replies
+    assert describe_replies({"non_english_first": 3, "answered_in_english": 2, "rate": 0.6667}) == \
+        "3 non-English first messages, 66.7% answered in English (2)"
+    assert describe_replies({"non_english_first": 0, "answered_in_english": 0, "rate": None}) == \
+        "0 non-English first messages, n/a answered in English (0)"
