@@ -41,6 +41,8 @@ class Stages(click.Group):
             return super().invoke(ctx)
         except PipelineError as err:
             raise click.ClickException(str(err)) from None
+        except click.MissingParameter as err:
+            raise missing(err, ctx) from None
         except click.UsageError as err:
             err.ctx = None  # the error line alone: no usage and --help lines around it
             raise
@@ -51,6 +53,18 @@ class Stages(click.Group):
                 raise
             raise click.ClickException(
                 f"unexpected {type(err).__name__}: {err} (rerun with {DEBUG_VARIABLE}=1 for a traceback)") from None
+
+
+def missing(err: click.MissingParameter, ctx) -> click.UsageError:
+    """A required setting not given (the Makefile passes only what the user typed): named as the
+    make variable, with an example."""
+    param = err.param
+    name = param.envvar if param is not None and isinstance(param.envvar, str) else None
+    if name is None:
+        err.ctx = None
+        return err
+    example = getattr(param.type, "example", f"make {ctx.invoked_subcommand} {name}=...")
+    return click.UsageError(f"{name} is not set; give it, e.g. {example}")
 
 
 @click.group(cls=Stages)

@@ -191,3 +191,12 @@ def test_judge_pass_on_a_file_prices_caches_and_a_rerun_sends_nothing(tmp_path, 
     again, records_again = audit(tmp_path, rows, *args)
     assert "7 already answered in the cache, 0 to send" in again.stderr and "0 judge requests sent" in again.stderr
     assert server.stats.snapshot()["requests"] == 7 and records_again == records
+
+
+def test_make_audit_with_no_file_at_all_names_file(tmp_path):
+    """The Makefile passes only the variables given, so no FILE is a missing setting: named, with an example."""
+    import subprocess
+    result = subprocess.run(["make", "audit", f"DATA_DIR={tmp_path}"], cwd=ROOT, capture_output=True, text=True,
+                            env=project_env())
+    assert result.returncode != 0
+    assert "Error: FILE is not set; give it, e.g. make audit FILE=" in result.stderr and "Traceback" not in result.stderr
