@@ -258,18 +258,27 @@ def exact_groups(texts: bytes | bytearray):
     return np.sort(first), dict(zip(later.tolist(), firsts[later].tolist()))
 
 
-def candidate_buckets(table: SketchTable, uniques):
-    """(indexes, buckets): the unique texts sharing a band bucket with another, in order, and for
-    each its bucket per band (-1 where it shares none), as numpy arrays; one band at a time."""
+def shared_buckets(keys, band: int, rows):
+    """Each of `rows`' bucket in one band, -1 where no other of them shares it."""
     import numpy as np
-    keys = np.frombuffer(table.keys, dtype=np.uint32).reshape(-1, table.bands)
-    columns = []
+    _, inverse, counts = np.unique(keys[rows, band], return_inverse=True, return_counts=True)
+    inverse = inverse.ravel().astype(np.int32)
+    return np.where(counts[inverse] > 1, inverse, np.int32(-1))
+
+
+def band_keys_of(table: SketchTable):
+    import numpy as np
+    return np.frombuffer(table.keys, dtype=np.uint32).reshape(-1, table.bands)
+
+
+def candidates(table: SketchTable, uniques):
+    """The unique texts sharing a band bucket with another, in order: one band at a time, so only a
+    mask a text is held besides the keys."""
+    import numpy as np
+    keys, shared = band_keys_of(table), np.zeros(len(uniques), dtype=bool)
     for band in range(table.bands):
-        _, inverse, counts = np.unique(keys[uniques, band], return_inverse=True, return_counts=True)
-        inverse = inverse.ravel().astype(np.int32)
-        columns.append(np.where(counts[inverse] > 1, inverse, np.int32(-1)))
-    shared = np.nonzero(np.logical_or.reduce([column >= 0 for column in columns]))[0]
-    return uniques[shared], np.stack([column[shared] for column in columns], axis=1)
+        shared |= shared_buckets(keys, band, uniques) >= 0
+    return uniques[shared]
 
 
 class SignatureFile:
@@ -295,20 +304,23 @@ class SignatureFile:
 SIGNATURE_BYTES = 4 * NUM_PERM
 
 
-def similar_pairs(buckets, signatures: SignatureFile, threshold: float) -> dict[tuple[int, int], float]:
+def similar_pairs(table: SketchTable, indexes, signatures: SignatureFile) -> dict[tuple[int, int], float]:
     """{(later, earlier): similarity} of the candidate positions sharing a band bucket whose
-    signatures agree on at least `threshold` of their permutations; the rest are never needed."""
+    signatures agree on at least the threshold's share of their permutations; the rest are never
+    needed. The buckets are found again band by band, so no table of them is held."""
     import numpy as np
-    pairs = {}
-    for column in buckets.T:
+    pairs, keys = {}, band_keys_of(table)
+    for band in range(table.bands):
+        column = shared_buckets(keys, band, indexes)
         order = np.argsort(column, kind="stable")
         grouped = column[order]
-        edges = np.flatnonzero(np.diff(grouped)) + 1
-        for group in np.split(order, edges):
+        edges = (np.flatnonzero(np.diff(grouped)) + 1).tolist()
+        for start, end in zip([0] + edges, edges + [len(order)]):  # views, not a list of every group
+            group = order[start:end]
             if len(group) < 2 or column[group[0]] < 0:
                 continue
             lanes = signatures.read(group.tolist())
-            for later, earlier, agree in agreeing(lanes, threshold * NUM_PERM):
+            for later, earlier, agree in agreeing(lanes, table.threshold * NUM_PERM):
                 pairs[int(group[later]), int(group[earlier])] = agree / NUM_PERM
     return pairs
 
@@ -331,12 +343,12 @@ COMPARE_BLOCK = 32
 def near_duplicates(table: SketchTable, uniques: list[int], signatures_of) -> dict[int, Duplicate]:
     """Greedy in index order: a text is a near copy of the most similar earlier text that was kept
     (the lowest on a tie), when they share a band and their similarity reaches the threshold."""
-    indexes, buckets = candidate_buckets(table, uniques)
+    indexes = candidates(table, uniques)
     if not len(indexes):
         return {}
     signatures = SignatureFile(indexes, signatures_of)
     try:
-        pairs = similar_pairs(buckets, signatures, table.threshold)
+        pairs = similar_pairs(table, indexes, signatures)
     finally:
         signatures.close()
     matches: dict[int, list[tuple[float, int]]] = {}
