@@ -21,7 +21,7 @@ from .storage.cache import answer_rows, open_cache
 from .storage.dataformats import FORMATS
 from .storage.files import JsonlWriter, write_jsonl_atomic
 from .errors import PipelineError
-from .judging.rules import checks_of, rules_for
+from .judging.rules import checks_of, completions_url, rules_for
 from .storage.paths import dataset_path, duplicates_path, rejected_path, split_path
 
 
@@ -32,9 +32,6 @@ class Assembled:
     val: int
     dropped: list[dict]
     review: Applied = field(default_factory=Applied)  # what the review decisions (review.jsonl) did
-
-
-
 
 
 def in_validation(seed: int, share: float) -> bool:
@@ -74,6 +71,10 @@ def review_pass(cache, rows, url: str, data_dir: Path, run: RunSettings, rules, 
     return kept
 
 
+NOTE_CHUNK = 2000
+NO_NOTE = bytes(16).hex()
+
+
 def kept_signatures(cache, rules, notes, kept: Kept):
     """signatures_of for the SketchTable: the candidates' signatures from their notes, or, for a
     seed without one (a conversation kept by review), sketched again from the cache."""
@@ -87,12 +88,6 @@ def kept_signatures(cache, rules, notes, kept: Kept):
             conversations = (conversation_of(cache, kept.entry(i), rules) for i in rest)
             yield from ((rest[k], signature) for k, signature in signatures_from(conversations, range(len(rest))))
     return signatures_of
-
-
-NOTE_CHUNK = 2000
-
-
-NO_NOTE = bytes(16).hex()
 
 
 def duplicate_records(cache, rules, notes, kept: Kept, dedup: bool) -> dict[int, dict]:
@@ -123,7 +118,7 @@ def write_pass(cache, rules, kept: Kept, dropped: dict[int, dict], data_dir: Pat
 
 def build_dataset(data_dir: Path, run: RunSettings) -> Assembled:
     """Write the dataset and its side files: the verdicts from the notes where they still hold."""
-    url, rules, tally = run.base_url.rstrip("/") + "/chat/completions", rules_for(checks_of(run)), ReviewTally()
+    url, rules, tally = completions_url(run.base_url), rules_for(checks_of(run)), ReviewTally()
     with open_cache(Path(run.cache_dir)) as cache, open_notes(data_dir) as notes, answer_rows(cache) as rows:
         kept = review_pass(cache, rows, url, data_dir, run, rules, notes, tally)
         dropped = duplicate_records(cache, rules, notes, kept, run.dedup)
@@ -131,9 +126,10 @@ def build_dataset(data_dir: Path, run: RunSettings) -> Assembled:
             train, val = write_pass(cache, rules, kept, dropped, data_dir, run)
         else:
             train = val = 0
+    records = [dropped[i] for i in sorted(dropped)]
     write_jsonl_atomic(rejected_path(data_dir), tally.rejected)
-    write_jsonl_atomic(duplicates_path(data_dir), [dropped[i] for i in sorted(dropped)])
-    return Assembled(tally, train, val, [dropped[i] for i in sorted(dropped)], kept.review)
+    write_jsonl_atomic(duplicates_path(data_dir), records)
+    return Assembled(tally, train, val, records, kept.review)
 
 
 def check_not_empty(result: Assembled, seeds: range, data_dir: Path) -> None:

@@ -93,14 +93,6 @@ class Reasoning(click.ParamType):
         self.fail(f"{value!r} is not off, low, medium, high, a token budget like 2000, or default", param, ctx)
 
 
-
-
-
-
-
-
-
-
 def ascii_option(func):
     return option("ASCII", type=click.BOOL, default=False,
                   help="Reject conversations with non-ASCII text (1 or 0).")(func)
@@ -123,8 +115,6 @@ def batch_options(func):
 def option_variables(commands) -> set[str]:
     """The environment variables these commands read, e.g. to keep them out of a child's environment."""
     return {param.envvar for command in commands for param in command.params if param.envvar}
-
-
 
 
 def file_option(name: str, help: str, holds: str):

@@ -1,7 +1,6 @@
 """Every rule of the leak check is needed: each has examples, each example is caught, and leaving the
 rule out lets at least one of its examples through (no other rule catches it). A rule no example
 needs is deleted, not kept."""
-from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -51,12 +50,20 @@ def test_the_rule_is_needed(rule):
     assert missed, f"{rule}: every example is caught by another rule; delete the rule or give it its own example"
 
 
+GROUPS = (("all", "all"), ("English", "English"), ("other languages", "non-English"))
+
+
+def blind_score(rows: str, identity: str) -> tuple[dict, str]:
+    """Today's check's tally of a blind set, and the page that states its figures."""
+    from blind_scores import BLIND, current_checker, load_blind, tally
+    return tally(load_blind(BLIND / rows), current_checker(BLIND / identity)), \
+        (ROOT / "docs" / "checks.md").read_text(encoding="utf-8")
+
+
 def test_the_docs_state_the_blind_sets_final_score():
     """docs/checks.md's table of the blind set is recomputed: the final column is today's check."""
-    from blind_scores import BLIND, current_checker, load_blind, tally
-    groups = tally(load_blind(BLIND / "wren_dev.tsv"), current_checker(BLIND / "wren.md"))
-    page = (ROOT / "docs" / "checks.md").read_text(encoding="utf-8")
-    for label, group in (("all", "all"), ("English", "English"), ("other languages", "non-English")):
+    groups, page = blind_score("wren_dev.tsv", "wren.md")
+    for label, group in GROUPS:
         caught, leaks, alarms, innocent = groups[group]
         assert f"| recall, {label} |" in page and f"| {caught}/{leaks} ({caught / leaks:.0%}) |\n" in page
         assert f"| {alarms}/{innocent} ({alarms / innocent:.1%}) |\n" in page
@@ -64,10 +71,8 @@ def test_the_docs_state_the_blind_sets_final_score():
 
 def test_the_docs_state_the_held_out_blind_sets_score():
     """The second blind set, kept from the rules' writer: docs/checks.md's figures are today's check."""
-    from blind_scores import BLIND, current_checker, load_blind, tally
-    groups = tally(load_blind(BLIND / "quark_heldout.tsv"), current_checker(BLIND / "quark.md"))
-    page = (ROOT / "docs" / "checks.md").read_text(encoding="utf-8")
-    for label, group in (("all", "all"), ("English", "English"), ("other languages", "non-English")):
+    groups, page = blind_score("quark_heldout.tsv", "quark.md")
+    for label, group in GROUPS:
         caught, leaks, _, _ = groups[group]
         assert f"| recall, {label} | " in page and f"| {caught}/{leaks} ({caught / leaks:.0%}) |\n" in page
     caught, leaks, alarms, innocent = groups["all"]

@@ -102,8 +102,13 @@ def audit_file(path: Path, facts: Facts, ascii_only: bool = False, threshold: fl
         raise BadInput(str(err)) from None
     if not audit.lines:
         raise BadInput(f"{path}: no lines to check; give a JSONL file with one conversation per line")
-    audit.add_duplicates(lambda: (r.messages for r in read_conversations(path, fmt) if r.messages is not None))
+    audit.add_duplicates(conversations_again(path, fmt))
     return audit
+
+
+def conversations_again(path: Path, fmt: str):
+    """A function reading the file's conversations (the lines that are one) from the start each call."""
+    return lambda: (row.messages for row in read_conversations(path, fmt) if row.messages is not None)
 
 
 def leak_sentences(reports: list[LineReport]) -> Counter:
@@ -224,8 +229,7 @@ def audit_command(file, format, identity, ascii, dedup_threshold, data_dir, judg
                    lambda cache: judge_prices(base_url, judge_model or model, cache, price_in, price_out))
     reports = audit.reports()
     write_jsonl_atomic(audit_path(data_dir), [report.record() for report in reports])
-    again = lambda: (r.messages for r in read_conversations(file, format) if r.messages is not None)  # noqa: E731
-    click.echo("\n".join(summary_lines(audit, reports, again)))
+    click.echo("\n".join(summary_lines(audit, reports, conversations_again(file, format))))
     click.echo(f"audit: {audit.lines - len(reports)}/{audit.lines} lines pass, {len(reports)} fail "
                f"(read as {describe_counts(dict(audit.shapes.most_common()))}); failing lines in "
                f"{audit_path(data_dir)}", err=True)

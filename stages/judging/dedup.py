@@ -175,24 +175,11 @@ def lsh_bands(threshold: float, grid: int = 200) -> tuple[int, int]:
     return best[1]
 
 
-LOW_BITS = int.from_bytes(b"\xff\xff\xff\x7f" * NUM_PERM, "little")  # the low 31 bits of every 32-bit lane
-HIGH_BITS = LOW_BITS << 1 & ~LOW_BITS                                 # the top bit of every lane
-
-
-def similarity(a: int, b: int) -> float:
-    """The share of permutations whose minima agree, the estimated Jaccard similarity, of two
-    signatures read as integers. Agreeing lanes of a ^ b are zero; adding LOW_BITS to a lane's
-    low 31 bits carries into its top bit unless they are all zero (never into the next lane)."""
-    differ = a ^ b
-    nonzero = ((differ & LOW_BITS) + LOW_BITS | differ) & HIGH_BITS
-    return (NUM_PERM - nonzero.bit_count()) / NUM_PERM
-
-
 class SketchTable:
     """What near-duplicate search keeps of each conversation, in arrival order: its text digest and
     one 32-bit key per LSH band (about 70 bytes), not its signature. Candidates that share a band
-    are verified on their full signatures, which `signatures_of` brings back for those few only
-    (from the cache or by reading the file again), so memory does not hold N signatures."""
+    are verified on their full signatures, which `signatures_of` brings back for them only (from
+    the notes, the cache or by reading the file again), so memory does not hold N signatures."""
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD):
         self.threshold = threshold

@@ -169,9 +169,3 @@ def read_conversations(path: Path, fmt: str = AUTO) -> Iterator[Row]:
                 raise PipelineError(f"{path} line {number}: not JSON ({err.msg} at column {err.colno}); "
                                     "fix or delete the line") from None
             yield row_of(value, number, fmt)
-
-
-def file_shape(rows: list[Row] | dict) -> str:
-    """How the shapes seen read in a summary: "array", or "alpaca 40, sharegpt 2"."""
-    counts = rows if isinstance(rows, dict) else {}
-    return ", ".join(f"{name or 'unknown'} {count}" for name, count in sorted(counts.items(), key=str)) or "none"
