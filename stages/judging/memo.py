@@ -53,11 +53,11 @@ class NoteStore:
         self.pending: list[tuple[str, str, int]] = []
 
     def get(self, key: str) -> dict | None:
-        row = self.db.execute("SELECT value FROM notes WHERE key = ?", (key,)).fetchone()
-        if row is None:
+        text = note_text(self.db, key)
+        if text is None:
             return None
-        self.keep(key, row[0])
-        return json.loads(row[0])
+        self.keep(key, text)
+        return json.loads(text)
 
     def put(self, key: str, value: dict) -> None:
         self.keep(key, json.dumps(value, separators=(",", ":")))
@@ -79,9 +79,9 @@ class NoteStore:
             chunk = keys[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for key, value in self.db.execute(f"SELECT key, value FROM notes WHERE key IN ({marks})", chunk):
-                sketch = json.loads(value)["sketch"]
+                sketch = sketch_of(json.loads(value))
                 if sketch:
-                    yield key, bytes.fromhex(sketch[1])
+                    yield key, sketch.signature
 
     def close(self) -> None:
         """Write what is pending and drop the notes this build did not use."""
@@ -89,6 +89,16 @@ class NoteStore:
         with self.db:
             self.db.execute("DELETE FROM notes WHERE generation < ?", (self.generation,))
         self.db.close()
+
+
+def note_text(db: sqlite3.Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM notes WHERE key = ?", (key,)).fetchone()
+    return None if row is None else row[0]
+
+
+def sketch_of(note: dict) -> Sketch | None:
+    sketch = note["sketch"]
+    return Sketch(bytes.fromhex(sketch[0]), bytes.fromhex(sketch[1])) if sketch else None
 
 
 def open_notes(data_dir: Path):
@@ -105,8 +115,7 @@ def outcome_from(note: dict, seed: int, rows: AnswerRows) -> Outcome | None:
     """The noted outcome, when the cache still holds exactly the rows it rested on."""
     if any(rows.get(key) != row for key, row in note["checked"]):
         return None
-    sketch = note["sketch"] and Sketch(bytes.fromhex(note["sketch"][0]), bytes.fromhex(note["sketch"][1]))
-    return Outcome(seed, note["entry"], note["reasons"], sketch)
+    return Outcome(seed, note["entry"], note["reasons"], sketch_of(note))
 
 
 def recording_lookup(cache, rows: AnswerRows, rules: Rules, checked: list, chosen: list):
@@ -189,10 +198,10 @@ class NotedValid:
         key = note_key(self.base, read_body_bytes(self.data_dir, seed))
         with self.lock:
             try:
-                row = self.db.execute("SELECT value FROM notes WHERE key = ?", (key,)).fetchone()
+                text = note_text(self.db, key)
             except sqlite3.Error:
                 return False
-        note = json.loads(row[0]) if row else None
+        note = json.loads(text) if text else None
         outcome = outcome_from(note, seed, self.rows) if note else None
         return outcome is not None and outcome.entry is not None
 

@@ -107,8 +107,7 @@ def walk_seed(seed: int, url: str, body: dict, rules: Rules, verdict_of, limit: 
               keys: KeyMaker | None = None) -> SeedReview:
     """Walk the seed's conversation attempts (at most `limit`) until one passes every check and
     the judge, or an answer is missing (the review's gap), or the judge cannot give a verdict.
-    `keys` may bring the body's KeyMaker, made another way (see KeyMaker.from_canonical); then the
-    body may be None when the rules have no judge, and a gap carries no body."""
+    `keys` may bring the body's KeyMaker, made once by a caller that walks the seed again."""
     keys = keys or KeyMaker(url, body)
     verdicts, judged = [], []
     for attempt in attempts(limit):

@@ -28,15 +28,6 @@ class KeyMaker:
         self.body = body
         self.prefix = hashlib.sha256(canonical_json([url, body])[:-1].encode("utf-8") + b",")
 
-    @classmethod
-    def from_canonical(cls, url: str, body_json: bytes) -> "KeyMaker":
-        """The same keys from canonical_json(body) already encoded (a rendered request file holds
-        exactly that), without encoding the body again."""
-        keys = cls.__new__(cls)
-        keys.body = None
-        keys.prefix = hashlib.sha256(b"[" + canonical_json(url).encode("utf-8") + b"," + body_json + b",")
-        return keys
-
     def key(self, attempt: int) -> str:
         digest = self.prefix.copy()
         digest.update(f"{attempt}]".encode())
