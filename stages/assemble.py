@@ -16,7 +16,7 @@ from .judging.dedup import SketchTable, signatures_from
 from .judging.memo import conversation_of, open_notes, seed_outcomes
 from .judging.review import ReviewTally
 from .judging.verdictkey import verdict_key
-from .storage.run import RunSettings, record_path
+from .storage.run import RunSettings
 from .storage.cache import answer_rows, open_cache
 from .storage.dataformats import FORMATS
 from .storage.files import JsonlWriter, write_jsonl_atomic
@@ -137,8 +137,7 @@ def check_not_empty(result: Assembled, seeds: range, data_dir: Path) -> None:
     if seeds and result.train + result.val == 0:
         reasons = ", ".join(f"{name} {count}" for name, count in result.tally.reason_counts().items())
         raise PipelineError(f"no conversation for any of the {len(seeds)} seeds ({reasons}; see "
-                            f"{rejected_path(data_dir)}): run `make fetch` first (it reads the run's settings from "
-                            f"{record_path(data_dir)})")
+                            f"{rejected_path(data_dir)}): run `make fetch` with the same N, BASE_URL and prompts")
 
 
 def dedup_summary(dropped: list[dict]) -> str:
